@@ -1,0 +1,54 @@
+package org.qedkit;
+
+/**
+ * What a new image looks like. Immutable; start from {@link #ofSize(long)} and adjust with
+ * the {@code with…} methods. The values are checked by {@link QedImage#create} against
+ * the same rules an open applies, so bad options fail with a {@link QedFormatException}
+ * before any file is touched.
+ *
+ * @param size          guest-visible size in bytes; rounded up to a multiple of 512 as
+ *                      {@code qemu-img} does
+ * @param clusterSize   bytes per cluster (default 64 KiB, as QEMU)
+ * @param tableSize     clusters per table (default 4, as QEMU)
+ * @param backingFile   name of the backing file as stored in the header, or {@code null}
+ * @param backingFormat format of the backing file, or {@code null} to leave it to probing;
+ *                      only {@code "raw"} is recorded in the image (as the no-probe bit)
+ */
+public record CreateOptions(long size, int clusterSize, int tableSize, String backingFile,
+                            String backingFormat) {
+
+    public static final int DEFAULT_CLUSTER_SIZE = 64 * 1024;
+    public static final int DEFAULT_TABLE_SIZE = 4;
+
+    public CreateOptions {
+        if (size < 0) {
+            throw new IllegalArgumentException("size must not be negative: " + size);
+        }
+        if (backingFile == null && backingFormat != null) {
+            throw new IllegalArgumentException("a backing format needs a backing file");
+        }
+    }
+
+    /** An image of {@code size} bytes with QEMU's default cluster and table sizes. */
+    public static CreateOptions ofSize(long size) {
+        return new CreateOptions(size, DEFAULT_CLUSTER_SIZE, DEFAULT_TABLE_SIZE, null, null);
+    }
+
+    public CreateOptions withClusterSize(int newClusterSize) {
+        return new CreateOptions(size, newClusterSize, tableSize, backingFile, backingFormat);
+    }
+
+    public CreateOptions withTableSize(int newTableSize) {
+        return new CreateOptions(size, clusterSize, newTableSize, backingFile, backingFormat);
+    }
+
+    public CreateOptions withBackingFile(String file, String format) {
+        return new CreateOptions(size, clusterSize, tableSize, file, format);
+    }
+
+    /** The size the image will have: {@link #size()} rounded up to a multiple of 512. */
+    public long roundedSize() {
+        long rounded = (size + 511) & ~511L;
+        return rounded < 0 ? Long.MAX_VALUE & ~511L : rounded;
+    }
+}

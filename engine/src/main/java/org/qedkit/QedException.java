@@ -1,0 +1,19 @@
+package org.qedkit;
+
+import java.io.IOException;
+
+/**
+ * Base of every error the engine reports about an image. Catch this to handle any qedkit
+ * failure; catch a subclass to react to one kind.
+ */
+public class QedException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    public QedException(String message) {
+        super(message);
+    }
+
+    public QedException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

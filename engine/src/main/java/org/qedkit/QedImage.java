@@ -1,0 +1,390 @@
+package org.qedkit;
+
+import org.qedkit.internal.AllocatingWriter;
+import org.qedkit.internal.ClusterMap;
+import org.qedkit.internal.Geometry;
+import org.qedkit.internal.HeaderCodec;
+import org.qedkit.internal.MappedImageFile;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * An open QED image: guest-visible bytes that can be read, written and zeroed at any offset
+ * and length, backed by a memory-mapped image file.
+ *
+ * <pre>{@code
+ * QedImage.create(path, CreateOptions.ofSize(1L << 30));
+ * try (QedImage image = QedImage.open(path, OpenOptions.READ_WRITE)) {
+ *     image.write(0, "hello".getBytes(StandardCharsets.US_ASCII));
+ *     image.flush();
+ * }
+ * }</pre>
+ *
+ * <h2>Threads</h2>
+ * All methods may be called from any number of threads. Reads take no lock and allocate
+ * nothing: they walk the mapped tables and copy once from the mapped cluster. Writes to
+ * clusters that exist go straight into the mapping; writes that need new clusters are
+ * serialised and made durable in the order data, L2 entries, L1 entries.
+ *
+ * <h2>Durability</h2>
+ * A write returns when its data is in the mapping; {@link #flush()} makes every write that
+ * returned before it durable. A crash at any moment leaves a consistent image in which
+ * nothing points at data that was not yet durable (leaked clusters at worst).
+ */
+public final class QedImage implements AutoCloseable {
+    private final MappedImageFile file;
+    private final Geometry geometry;
+    private final ClusterMap map;
+    private final AllocatingWriter allocator;
+    private final boolean readOnly;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile QedHeader header;
+
+    private QedImage(MappedImageFile file, QedHeader header, boolean readOnly) {
+        this.file = file;
+        this.header = header;
+        this.readOnly = readOnly;
+        this.geometry = Geometry.of(header);
+        this.map = new ClusterMap(file, geometry);
+        this.allocator = readOnly ? null : new AllocatingWriter(file, map, header.hasBackingFile());
+    }
+
+    // ------------------------------------------------------------------ create / open
+
+    /**
+     * Creates an empty image at {@code path}, replacing any file there, laid out as
+     * {@code qemu-img create -f qed} lays it out: the header in cluster 0 (more clusters
+     * only if a long backing file name needs them), the empty L1 table right after it.
+     *
+     * @throws QedFormatException when an option breaks a rule of the format; the file is
+     *                            then left untouched
+     */
+    public static void create(Path path, CreateOptions options) throws IOException {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(options, "options");
+        int cs = options.clusterSize();
+        byte[] name = options.backingFile() == null ? new byte[0]
+                : options.backingFile().getBytes(StandardCharsets.UTF_8);
+        long features = 0;
+        if (options.backingFile() != null) {
+            features |= QedHeader.FEATURE_BACKING_FILE;
+            if ("raw".equals(options.backingFormat())) {
+                features |= QedHeader.FEATURE_BACKING_FORMAT_NO_PROBE;
+            }
+        }
+        // Guard the arithmetic below; validate() reports the rule itself.
+        long clusters = cs > 0 ? (QedHeader.HEADER_BYTES + name.length + (long) cs - 1) / cs : 1;
+        int headerSize = (int) Math.max(1, clusters);
+        long l1Offset = (long) headerSize * cs;
+        QedHeader header = new QedHeader(cs, options.tableSize(), headerSize, features, 0, 0,
+                l1Offset, options.roundedSize(), name.length == 0 ? 0 : QedHeader.HEADER_BYTES,
+                name.length, options.backingFile());
+        long fileSize = l1Offset + (long) options.tableSize() * cs;
+        HeaderCodec.validate(header, Math.max(fileSize, 0));
+
+        try (MappedImageFile f = MappedImageFile.createEmpty(path)) {
+            f.extend(fileSize);
+            HeaderCodec.write(header, f);
+            f.copyIn(name, 0, QedHeader.HEADER_BYTES, name.length);
+            f.sync();
+        }
+    }
+
+    /** Opens an existing image read-write. */
+    public static QedImage open(Path path) throws IOException {
+        return open(path, OpenOptions.READ_WRITE);
+    }
+
+    /**
+     * Opens an existing image. The header is validated against every rule of the format;
+     * a read-write open also clears auto-clear feature bits this engine does not know (the
+     * format's rule for structures an older program cannot keep up to date).
+     *
+     * @throws QedFormatException when the header breaks a rule
+     * @throws QedIoException    when the file cannot be opened or mapped
+     */
+    public static QedImage open(Path path, OpenOptions options) throws IOException {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(options, "options");
+        MappedImageFile file = MappedImageFile.open(path, !options.readOnly());
+        try {
+            QedHeader header = HeaderCodec.read(file);
+            if (!options.readOnly()) {
+                header = prepareForWriting(file, header);
+            }
+            return new QedImage(file, header, options.readOnly());
+        } catch (IOException | RuntimeException e) {
+            try {
+                file.close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    private static QedHeader prepareForWriting(MappedImageFile file, QedHeader header)
+            throws IOException {
+        // A partial cluster at the end of the file can hold nothing an entry may point at
+        // (entries must lie wholly inside the file); cut it so new clusters start aligned.
+        long tail = file.size() % header.clusterSize();
+        if (tail != 0) {
+            file.truncate(file.size() - tail);
+        }
+        long unknownAutoclear = header.autoclearFeatures() & ~QedHeader.KNOWN_AUTOCLEAR_FEATURES;
+        if (unknownAutoclear != 0) {
+            header = header.withAutoclearFeatures(
+                    header.autoclearFeatures() & QedHeader.KNOWN_AUTOCLEAR_FEATURES);
+            HeaderCodec.write(header, file);
+            file.sync();
+        }
+        return header;
+    }
+
+    // ------------------------------------------------------------------ facts
+
+    /** The header as it stands now. */
+    public QedHeader header() {
+        return header;
+    }
+
+    /** The guest-visible size in bytes. */
+    public long size() {
+        return geometry.imageSize();
+    }
+
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    public Path path() {
+        return file.path();
+    }
+
+    /** Bytes the image file occupies on disk, as {@code du} (and qemu-img's actual-size) count them. */
+    public long actualSize() throws IOException {
+        ensureOpen();
+        return file.allocatedBytes();
+    }
+
+    /** The image file's length in bytes. */
+    public long fileLength() {
+        return file.size();
+    }
+
+    /**
+     * The run of guest bytes starting at {@code offset} that shares one allocation state,
+     * up to the end of the image. Data runs are also contiguous in the file.
+     */
+    public Extent extentAt(long offset) throws IOException {
+        ensureOpen();
+        long size = size();
+        if (offset < 0 || offset >= size) {
+            throw new QedRangeException(offset, 0, size);
+        }
+        long cs = geometry.clusterSize();
+        long first = map.lookup(offset);
+        Extent.Kind kind = kindOf(first);
+        long fileStart = kind == Extent.Kind.DATA ? first + geometry.inCluster(offset) : -1;
+        long pos = (offset & ~(cs - 1)) + cs;
+        long expectedNext = kind == Extent.Kind.DATA ? (first + cs) : 0;
+        while (pos < size) {
+            long entry = map.lookup(pos);
+            if (kindOf(entry) != kind || (kind == Extent.Kind.DATA && entry != expectedNext)) {
+                break;
+            }
+            expectedNext += cs;
+            pos += cs;
+        }
+        return new Extent(offset, Math.min(pos, size) - offset, kind, fileStart);
+    }
+
+    private static Extent.Kind kindOf(long entry) {
+        if (entry == ClusterMap.UNALLOCATED) {
+            return Extent.Kind.UNALLOCATED;
+        }
+        return entry == ClusterMap.ZERO ? Extent.Kind.ZERO : Extent.Kind.DATA;
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    /** Fills {@code dst} with the guest bytes at {@code offset}. */
+    public void read(long offset, MemorySegment dst) throws IOException {
+        ensureOpen();
+        long length = dst.byteSize();
+        checkRange(offset, length);
+        long done = 0;
+        while (done < length) {
+            long pos = offset + done;
+            long inCluster = geometry.inCluster(pos);
+            long n = Math.min(length - done, geometry.clusterSize() - inCluster);
+            long entry = map.lookup(pos);
+            if (entry > ClusterMap.ZERO) {
+                file.copyOut(entry + inCluster, dst, done, n);
+            } else {
+                requireNoBackingRead(entry);
+                dst.asSlice(done, n).fill((byte) 0);
+            }
+            done += n;
+        }
+    }
+
+    /** Reads {@code length} guest bytes at {@code offset} into {@code dst} at {@code dstOffset}. */
+    public void read(long offset, byte[] dst, int dstOffset, int length) throws IOException {
+        ensureOpen();
+        Objects.checkFromIndexSize(dstOffset, length, dst.length);
+        checkRange(offset, length);
+        int done = 0;
+        while (done < length) {
+            long pos = offset + done;
+            long inCluster = geometry.inCluster(pos);
+            int n = (int) Math.min(length - done, geometry.clusterSize() - inCluster);
+            long entry = map.lookup(pos);
+            if (entry > ClusterMap.ZERO) {
+                file.copyOut(entry + inCluster, dst, dstOffset + done, n);
+            } else {
+                requireNoBackingRead(entry);
+                Arrays.fill(dst, dstOffset + done, dstOffset + done + n, (byte) 0);
+            }
+            done += n;
+        }
+    }
+
+    /** Fills {@code dst} completely with the guest bytes at {@code offset}. */
+    public void read(long offset, byte[] dst) throws IOException {
+        read(offset, dst, 0, dst.length);
+    }
+
+    /** Reads {@code dst.remaining()} guest bytes at {@code offset}; advances the buffer's position. */
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        int n = dst.remaining();
+        read(offset, MemorySegment.ofBuffer(dst));
+        dst.position(dst.position() + n);
+    }
+
+    private void requireNoBackingRead(long entry) throws QedUnsupportedException {
+        if (entry == ClusterMap.UNALLOCATED && header.hasBackingFile()) {
+            throw new QedUnsupportedException("reading an unallocated cluster of " + path()
+                    + " needs its backing file '" + header.backingFilename()
+                    + "', and reading through backing files is not supported yet");
+        }
+    }
+
+    // ------------------------------------------------------------------ writes
+
+    /** Writes all of {@code src} at guest {@code offset}. */
+    public void write(long offset, MemorySegment src) throws IOException {
+        ensureWritable("write");
+        long length = src.byteSize();
+        checkRange(offset, length);
+        long done = 0;
+        while (done < length) {
+            long pos = offset + done;
+            long inCluster = geometry.inCluster(pos);
+            long n = Math.min(length - done, geometry.clusterSize() - inCluster);
+            long entry = map.lookup(pos);
+            if (entry <= ClusterMap.ZERO) {
+                // The rest of the request goes through the allocating path in one piece, so
+                // all its new clusters share each sync.
+                allocator.write(pos, length - done, src, done);
+                return;
+            }
+            file.copyIn(src, done, entry + inCluster, n);
+            done += n;
+        }
+    }
+
+    /** Writes {@code length} bytes of {@code src} from {@code srcOffset} at guest {@code offset}. */
+    public void write(long offset, byte[] src, int srcOffset, int length) throws IOException {
+        Objects.checkFromIndexSize(srcOffset, length, src.length);
+        write(offset, MemorySegment.ofArray(src).asSlice(srcOffset, length));
+    }
+
+    /** Writes all of {@code src} at guest {@code offset}. */
+    public void write(long offset, byte[] src) throws IOException {
+        write(offset, MemorySegment.ofArray(src));
+    }
+
+    /** Writes {@code src.remaining()} bytes at guest {@code offset}; advances the buffer's position. */
+    public void write(long offset, ByteBuffer src) throws IOException {
+        int n = src.remaining();
+        write(offset, MemorySegment.ofBuffer(src));
+        src.position(src.position() + n);
+    }
+
+    /**
+     * Makes {@code length} guest bytes at {@code offset} read as zeros. Whole, aligned,
+     * unallocated clusters become zero-cluster entries (no data cluster is spent, and a
+     * backing file is hidden); clusters that exist get zeros written in place, as QEMU
+     * does, so no space leaks; other unallocated ranges already read as zeros.
+     */
+    public void writeZeroes(long offset, long length) throws IOException {
+        ensureWritable("write-zeroes");
+        checkRange(offset, length);
+        long done = 0;
+        while (done < length) {
+            long pos = offset + done;
+            long inCluster = geometry.inCluster(pos);
+            long n = Math.min(length - done, geometry.clusterSize() - inCluster);
+            long entry = map.lookup(pos);
+            if (entry > ClusterMap.ZERO) {
+                file.fillZero(entry + inCluster, n);
+            } else if (entry == ClusterMap.UNALLOCATED
+                    && (n == geometry.clusterSize() || header.hasBackingFile())) {
+                allocator.write(pos, length - done, null, 0);
+                return;
+            }
+            done += n;
+        }
+    }
+
+    /** Makes every write that returned before this call durable, data and metadata. */
+    public void flush() throws IOException {
+        ensureOpen();
+        file.sync();
+    }
+
+    /** Flushes (read-write images) and releases the mapping and the file. Idempotent. */
+    @Override
+    public void close() throws IOException {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            if (!readOnly) {
+                file.sync();
+            }
+        } finally {
+            file.close();
+        }
+    }
+
+    // ------------------------------------------------------------------ checks
+
+    private void checkRange(long offset, long length) throws QedRangeException {
+        long size = size();
+        if (offset < 0 || length < 0 || offset > size - length) {
+            throw new QedRangeException(offset, length, size);
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed.get()) {
+            throw new IllegalStateException(path() + " is closed");
+        }
+    }
+
+    private void ensureWritable(String operation) throws QedReadOnlyException {
+        ensureOpen();
+        if (readOnly) {
+            throw new QedReadOnlyException(operation);
+        }
+    }
+}

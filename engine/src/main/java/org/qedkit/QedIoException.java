@@ -1,0 +1,28 @@
+package org.qedkit;
+
+/**
+ * A system call on the image file failed. {@link #errno()} gives the Linux error number;
+ * {@link #isNoSpace()} tells a full disk apart, after which the image is still consistent
+ * and later writes succeed once space is freed.
+ */
+public final class QedIoException extends QedException {
+    private static final long serialVersionUID = 1L;
+    private static final int ENOSPC = 28;
+
+    private final int errno;
+
+    public QedIoException(String operation, String file, int errno, String description) {
+        super(operation + " failed on " + file + ": " + description + " (errno " + errno + ")");
+        this.errno = errno;
+    }
+
+    /** The Linux errno value the system call returned. */
+    public int errno() {
+        return errno;
+    }
+
+    /** True when the file system ran out of space (ENOSPC). */
+    public boolean isNoSpace() {
+        return errno == ENOSPC;
+    }
+}

@@ -1,0 +1,82 @@
+package org.qedkit.internal;
+
+import org.qedkit.QedFormatException;
+
+/**
+ * Translates guest offsets to file offsets by walking the L1 and L2 tables in the mapping.
+ *
+ * <p>Every entry is validated as it is read, against the file's current length: an entry
+ * that is misaligned, points into the header, or points (wholly or partly) past the end of
+ * the file is reported as a {@link QedFormatException} naming the entry, instead of being
+ * followed into a SIGBUS. The checks are a few compares, cheap enough for every read.
+ *
+ * <p>Entries are read with acquire ordering; writers store them with release ordering
+ * after the data they point to, so a reader that sees an entry also sees its data.
+ */
+public final class ClusterMap {
+    /** L2 entry: no cluster in this image. */
+    public static final long UNALLOCATED = 0;
+    /** L2 entry: reads as zeros and hides the backing file. */
+    public static final long ZERO = 1;
+
+    private final MappedImageFile file;
+    private final Geometry g;
+
+    public ClusterMap(MappedImageFile file, Geometry geometry) {
+        this.file = file;
+        this.g = geometry;
+    }
+
+    public Geometry geometry() {
+        return g;
+    }
+
+    /**
+     * The L2 entry for {@code guestOffset}: {@link #UNALLOCATED}, {@link #ZERO}, or the
+     * validated file offset of a data cluster.
+     */
+    public long lookup(long guestOffset) throws QedFormatException {
+        long table = l2Table(guestOffset);
+        if (table == 0) {
+            return UNALLOCATED;
+        }
+        long l2Index = g.l2Index(guestOffset);
+        long entry = file.getEntryAcquire(table + (l2Index << 3));
+        if (entry == UNALLOCATED || entry == ZERO) {
+            return entry;
+        }
+        if (!isValidCluster(entry, g.clusterSize())) {
+            throw corruptEntry("L2[" + g.l1Index(guestOffset) + "][" + l2Index + "]", entry,
+                    g.clusterSize());
+        }
+        return entry;
+    }
+
+    /** The validated file offset of the L2 table covering {@code guestOffset}, or 0. */
+    public long l2Table(long guestOffset) throws QedFormatException {
+        long entry = file.getEntryAcquire(g.l1EntryOffset(guestOffset));
+        if (entry != 0 && !isValidCluster(entry, g.tableBytes())) {
+            throw corruptEntry("L1[" + g.l1Index(guestOffset) + "]", entry, g.tableBytes());
+        }
+        return entry;
+    }
+
+    /** File offset of the L2 entry for {@code guestOffset} in the table at {@code table}. */
+    public long l2EntryOffset(long table, long guestOffset) {
+        return table + (g.l2Index(guestOffset) << 3);
+    }
+
+    private boolean isValidCluster(long offset, long extent) {
+        long size = file.size();
+        return (offset & g.clusterMask()) == 0
+                && offset >= g.headerBytes() // also false for offsets past 2^63 (negative)
+                && offset <= size - extent;
+    }
+
+    private QedFormatException corruptEntry(String field, long value, long extent) {
+        return new QedFormatException(field, "0x" + Long.toHexString(value),
+                "an entry must be 0, 1 (L2 only) or a cluster-aligned offset at or after the header ("
+                        + g.headerBytes() + ") whose " + extent + " bytes lie inside the file ("
+                        + file.size() + " bytes); the image is corrupt");
+    }
+}

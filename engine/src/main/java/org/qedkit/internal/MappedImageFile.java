@@ -1,0 +1,408 @@
+package org.qedkit.internal;
+
+import org.qedkit.QedIoException;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * An image file reached through shared memory mappings, with the few system calls that
+ * change it.
+ *
+ * <h2>Mappings</h2>
+ * The file is mapped in fixed 1 GiB chunks, each made on first use and kept until close.
+ * A chunk may extend past the end of the file (Linux allows it), so growing the file never
+ * remaps anything: new clusters simply become touchable once {@link #extend} has reserved
+ * them with {@code fallocate}. Every cluster size divides the chunk size and every cluster
+ * offset is cluster-aligned, so a cluster never straddles two chunks; tables may, and are
+ * only ever read one aligned 8-byte entry at a time.
+ *
+ * <h2>Never touch what is not there</h2>
+ * Touching a mapped page that lies past the end of the file, or a page of a hole when the
+ * disk is full, raises SIGBUS and takes the JVM down. So every access checks its range
+ * against {@link #size()}, the length this process knows the file to have, and new space
+ * is always reserved with {@code fallocate} (which fails with ENOSPC, an exception) before
+ * a page of it is touched. Callers validate offsets read from the image before they get
+ * here; the checks here are the last line, and throw {@link IllegalStateException}.
+ *
+ * <h2>Lifetime</h2>
+ * All chunks belong to one shared {@link Arena}. Closing it unmaps them after a handshake
+ * with every thread, so a thread racing with close gets an exception, never a dangling
+ * pointer. The handshake costs about a tenth of a millisecond and happens once per file.
+ */
+public final class MappedImageFile implements AutoCloseable {
+    static final int CHUNK_SHIFT = 30;
+    static final long CHUNK_BYTES = 1L << CHUNK_SHIFT;
+    private static final long CHUNK_MASK = CHUNK_BYTES - 1;
+
+    /** Table entries: aligned, little-endian, so the atomic access modes work on them. */
+    private static final ValueLayout.OfLong ENTRY =
+            ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle ENTRY_HANDLE = ENTRY.varHandle();
+    private static final VarHandle CHUNK_SLOT =
+            MethodHandles.arrayElementVarHandle(MemorySegment[].class);
+
+    private final Path path;
+    private final int fd;
+    private final boolean writable;
+    private final Arena arena = Arena.ofShared();
+    private final ReentrantLock mapLock = new ReentrantLock();
+    private volatile MemorySegment[] chunks;
+    private volatile long size;
+    private boolean closed;
+
+    private MappedImageFile(Path path, int fd, boolean writable, long size) {
+        this.path = path;
+        this.fd = fd;
+        this.writable = writable;
+        this.size = size;
+        this.chunks = new MemorySegment[(int) Math.max(1, (size + CHUNK_BYTES - 1) >>> CHUNK_SHIFT)];
+    }
+
+    /** Opens an existing file, read-only or read-write. */
+    public static MappedImageFile open(Path path, boolean writable) throws IOException {
+        int flags = (writable ? Posix.O_RDWR : Posix.O_RDONLY) | Posix.O_CLOEXEC;
+        return openWith(path, flags, writable);
+    }
+
+    /** Creates the file, or empties it if it exists (as {@code qemu-img create} does), read-write. */
+    public static MappedImageFile createEmpty(Path path) throws IOException {
+        return openWith(path, Posix.O_RDWR | Posix.O_CREAT | Posix.O_TRUNC | Posix.O_CLOEXEC, true);
+    }
+
+    private static MappedImageFile openWith(Path path, int flags, boolean writable) throws IOException {
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            MemorySegment cPath = call.allocateFrom(path.toString());
+            int fd = Posix.open(capture, cPath, flags, 0644);
+            if (fd < 0) {
+                throw failure("open", path, Posix.errno(capture));
+            }
+            MemorySegment stat = call.allocate(Posix.STAT_BUFFER_BYTES, 8);
+            if (Posix.fstat(capture, fd, stat) != 0) {
+                int errno = Posix.errno(capture);
+                Posix.close(capture, fd);
+                throw failure("fstat", path, errno);
+            }
+            long size = stat.get(ValueLayout.JAVA_LONG, Posix.STAT_SIZE_OFFSET);
+            return new MappedImageFile(path, fd, writable, size);
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public boolean isWritable() {
+        return writable;
+    }
+
+    /** The file's length as this process knows it; grows only through {@link #extend}. */
+    public long size() {
+        return size;
+    }
+
+    /** Bytes the file occupies on disk (st_blocks × 512), as {@code du} and qemu-img report it. */
+    public long allocatedBytes() throws IOException {
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            MemorySegment stat = call.allocate(Posix.STAT_BUFFER_BYTES, 8);
+            if (Posix.fstat(capture, fd, stat) != 0) {
+                throw failure("fstat", path, Posix.errno(capture));
+            }
+            return stat.get(ValueLayout.JAVA_LONG, Posix.STAT_BLOCKS_OFFSET) * 512;
+        }
+    }
+
+    // ---------------------------------------------------------------- entries
+
+    /** Reads an aligned little-endian 8-byte table entry with acquire ordering. */
+    public long getEntryAcquire(long fileOffset) {
+        checkRange(fileOffset, Long.BYTES);
+        MemorySegment chunk = chunk(fileOffset);
+        return (long) ENTRY_HANDLE.getAcquire(chunk, fileOffset & CHUNK_MASK);
+    }
+
+    /**
+     * Stores an aligned little-endian 8-byte table entry with release ordering, so a reader
+     * that sees the entry also sees every store made before it (the data it points to).
+     */
+    public void setEntryRelease(long fileOffset, long value) {
+        checkRange(fileOffset, Long.BYTES);
+        MemorySegment chunk = chunk(fileOffset);
+        ENTRY_HANDLE.setRelease(chunk, fileOffset & CHUNK_MASK, value);
+    }
+
+    // ---------------------------------------------------------------- bytes
+
+    /** Copies {@code length} bytes at {@code fileOffset} into {@code dst} at {@code dstOffset}. */
+    public void copyOut(long fileOffset, MemorySegment dst, long dstOffset, long length) {
+        checkRange(fileOffset, length);
+        while (length > 0) {
+            long inChunk = fileOffset & CHUNK_MASK;
+            long n = Math.min(length, CHUNK_BYTES - inChunk);
+            MemorySegment.copy(chunk(fileOffset), inChunk, dst, dstOffset, n);
+            fileOffset += n;
+            dstOffset += n;
+            length -= n;
+        }
+    }
+
+    /** Copies into a heap array without wrapping it in a segment (no allocation). */
+    public void copyOut(long fileOffset, byte[] dst, int dstOffset, int length) {
+        checkRange(fileOffset, length);
+        while (length > 0) {
+            long inChunk = fileOffset & CHUNK_MASK;
+            int n = (int) Math.min(length, CHUNK_BYTES - inChunk);
+            MemorySegment.copy(chunk(fileOffset), ValueLayout.JAVA_BYTE, inChunk, dst, dstOffset, n);
+            fileOffset += n;
+            dstOffset += n;
+            length -= n;
+        }
+    }
+
+    /** Copies {@code length} bytes of {@code src} from {@code srcOffset} into the file. */
+    public void copyIn(MemorySegment src, long srcOffset, long fileOffset, long length) {
+        checkWritableRange(fileOffset, length);
+        while (length > 0) {
+            long inChunk = fileOffset & CHUNK_MASK;
+            long n = Math.min(length, CHUNK_BYTES - inChunk);
+            MemorySegment.copy(src, srcOffset, chunk(fileOffset), inChunk, n);
+            fileOffset += n;
+            srcOffset += n;
+            length -= n;
+        }
+    }
+
+    /** Copies from a heap array without wrapping it in a segment (no allocation). */
+    public void copyIn(byte[] src, int srcOffset, long fileOffset, int length) {
+        checkWritableRange(fileOffset, length);
+        while (length > 0) {
+            long inChunk = fileOffset & CHUNK_MASK;
+            int n = (int) Math.min(length, CHUNK_BYTES - inChunk);
+            MemorySegment.copy(src, srcOffset, chunk(fileOffset), ValueLayout.JAVA_BYTE, inChunk, n);
+            fileOffset += n;
+            srcOffset += n;
+            length -= n;
+        }
+    }
+
+    /** Stores zeros over {@code length} bytes at {@code fileOffset}. */
+    public void fillZero(long fileOffset, long length) {
+        checkWritableRange(fileOffset, length);
+        while (length > 0) {
+            long inChunk = fileOffset & CHUNK_MASK;
+            long n = Math.min(length, CHUNK_BYTES - inChunk);
+            chunk(fileOffset).asSlice(inChunk, n).fill((byte) 0);
+            fileOffset += n;
+            length -= n;
+        }
+    }
+
+    /** True when every byte of the range is zero (used to skip work, never on the read path). */
+    public boolean isZero(long fileOffset, long length) {
+        checkRange(fileOffset, length);
+        long end = fileOffset + length;
+        for (long p = fileOffset; p < end; ) {
+            long inChunk = p & CHUNK_MASK;
+            long n = Math.min(end - p, CHUNK_BYTES - inChunk);
+            MemorySegment slice = chunk(p).asSlice(inChunk, n);
+            long i = 0;
+            for (; i + 8 <= n; i += 8) {
+                if (slice.get(ValueLayout.JAVA_LONG_UNALIGNED, i) != 0) {
+                    return false;
+                }
+            }
+            for (; i < n; i++) {
+                if (slice.get(ValueLayout.JAVA_BYTE, i) != 0) {
+                    return false;
+                }
+            }
+            p += n;
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- file changes
+
+    /**
+     * Grows the file to {@code newSize} with {@code fallocate}, so the new range is backed by
+     * real, zeroed blocks before any page of it is touched. A full disk fails here with
+     * {@link QedIoException#isNoSpace()} and leaves the file as it was.
+     */
+    public void extend(long newSize) throws IOException {
+        requireWritable("extend");
+        long old = size;
+        if (newSize <= old) {
+            return;
+        }
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            int rc;
+            do {
+                rc = Posix.fallocate(capture, fd, 0, old, newSize - old);
+            } while (rc != 0 && Posix.errno(capture) == Posix.EINTR);
+            if (rc != 0) {
+                int errno = Posix.errno(capture);
+                if (errno != Posix.EOPNOTSUPP) {
+                    throw failure("fallocate", path, errno);
+                }
+                // File systems without fallocate: glibc writes zeros instead.
+                errno = Posix.posixFallocate(fd, old, newSize - old);
+                if (errno != 0) {
+                    throw failure("posix_fallocate", path, errno);
+                }
+            }
+        }
+        size = newSize;
+    }
+
+    /** Cuts the file to {@code newSize}. Callers make sure nothing past it is referenced. */
+    public void truncate(long newSize) throws IOException {
+        requireWritable("truncate");
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            // Shrink what this process may touch before the pages go away.
+            long old = size;
+            size = Math.min(old, newSize);
+            if (Posix.ftruncate(capture, fd, newSize) != 0) {
+                size = old;
+                throw failure("ftruncate", path, Posix.errno(capture));
+            }
+            size = newSize;
+        }
+    }
+
+    /**
+     * {@code fdatasync}: every store made through the mappings and every size change so far
+     * is on stable storage when this returns. A failure is final for the data it covered:
+     * Linux forgets a write-back error once reported, so it must never be retried as if the
+     * data were safe.
+     */
+    public void sync() throws IOException {
+        if (!writable) {
+            return;
+        }
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            int rc;
+            do {
+                rc = Posix.fdatasync(capture, fd);
+            } while (rc != 0 && Posix.errno(capture) == Posix.EINTR);
+            if (rc != 0) {
+                throw failure("fdatasync", path, Posix.errno(capture));
+            }
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        mapLock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            mapLock.unlock();
+        }
+        arena.close(); // unmaps every chunk (see the cleanup in mapChunk)
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            if (Posix.close(capture, fd) != 0) {
+                throw failure("close", path, Posix.errno(capture));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    private void checkRange(long fileOffset, long length) {
+        if (fileOffset < 0 || length < 0 || fileOffset > size - length) {
+            throw new IllegalStateException("access at " + fileOffset + " of " + length
+                    + " bytes lies outside " + path + " (" + size + " bytes)");
+        }
+    }
+
+    private void checkWritableRange(long fileOffset, long length) {
+        if (!writable) {
+            throw new IllegalStateException(path + " is mapped read-only");
+        }
+        checkRange(fileOffset, length);
+    }
+
+    private void requireWritable(String operation) {
+        if (!writable) {
+            throw new IllegalStateException(operation + " on read-only " + path);
+        }
+    }
+
+    private MemorySegment chunk(long fileOffset) {
+        int index = (int) (fileOffset >>> CHUNK_SHIFT);
+        MemorySegment[] table = chunks;
+        if (index < table.length) {
+            MemorySegment chunk = (MemorySegment) CHUNK_SLOT.getAcquire(table, index);
+            if (chunk != null) {
+                return chunk;
+            }
+        }
+        return mapChunk(index);
+    }
+
+    private MemorySegment mapChunk(int index) {
+        mapLock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException(path + " is closed");
+            }
+            MemorySegment[] table = chunks;
+            if (index >= table.length) {
+                MemorySegment[] grown = new MemorySegment[Math.max(index + 1, table.length * 2)];
+                System.arraycopy(table, 0, grown, 0, table.length);
+                chunks = table = grown;
+            }
+            MemorySegment existing = table[index];
+            if (existing != null) {
+                return existing;
+            }
+            int prot = writable ? Posix.PROT_READ | Posix.PROT_WRITE : Posix.PROT_READ;
+            MemorySegment chunk;
+            try (Arena call = Posix.scratch()) {
+                MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+                MemorySegment address = Posix.mmap(capture, CHUNK_BYTES, prot, fd,
+                        (long) index << CHUNK_SHIFT);
+                if (address.address() == -1L) {
+                    int errno = Posix.errno(capture);
+                    throw new IllegalStateException("mmap of " + path + " failed: "
+                            + Posix.describe(errno) + " (errno " + errno + ")");
+                }
+                long base = address.address();
+                chunk = address.reinterpret(CHUNK_BYTES, arena, segment -> unmap(base));
+            }
+            if (!writable) {
+                chunk = chunk.asReadOnly();
+            }
+            CHUNK_SLOT.setRelease(table, index, chunk);
+            return chunk;
+        } finally {
+            mapLock.unlock();
+        }
+    }
+
+    private static void unmap(long base) {
+        try (Arena call = Posix.scratch()) {
+            Posix.munmap(call.allocate(Posix.CAPTURE_LAYOUT), MemorySegment.ofAddress(base), CHUNK_BYTES);
+        }
+    }
+
+    static QedIoException failure(String operation, Path path, int errno) {
+        return new QedIoException(operation, path.toString(), errno, Posix.describe(errno));
+    }
+}

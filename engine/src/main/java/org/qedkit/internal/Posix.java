@@ -1,0 +1,191 @@
+package org.qedkit.internal;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The handful of Linux system calls the engine needs, reached through the foreign function
+ * API with {@code errno} captured at the call.
+ *
+ * <p>Each wrapper returns the raw result and leaves {@code errno} in the caller's capture
+ * segment; {@link NativeFile} turns failures into exceptions that name the operation. Only
+ * slow paths (open, allocation, sync, close) come here: the read and write paths touch the
+ * mapping and never make a system call.
+ *
+ * <p>Constants are the Linux values shared by x86-64 and AArch64.
+ */
+final class Posix {
+    static final int O_RDONLY = 0;
+    static final int O_RDWR = 2;
+    static final int O_CREAT = 0100;
+    static final int O_TRUNC = 01000;
+    static final int O_CLOEXEC = 02000000;
+
+    static final int PROT_READ = 1;
+    static final int PROT_WRITE = 2;
+    static final int MAP_SHARED = 1;
+
+    static final int SEEK_END = 2;
+
+    static final int EINTR = 4;
+    static final int ENOSPC = 28;
+    static final int EOPNOTSUPP = 95;
+
+    /** Offsets into {@code struct stat} that agree on x86-64 and the generic (AArch64) layout. */
+    static final long STAT_SIZE_OFFSET = 48;
+    static final long STAT_BLOCKS_OFFSET = 64;
+    static final long STAT_BUFFER_BYTES = 256;
+
+    static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CAPTURE_LAYOUT.varHandle(groupElement("errno"));
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
+
+    private static final MethodHandle OPEN = downcall("open",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+            CAPTURE, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CLOSE = downcall("close",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
+    private static final MethodHandle FSTAT = downcall("fstat",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
+    private static final MethodHandle FALLOCATE = downcall("fallocate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), CAPTURE);
+    private static final MethodHandle POSIX_FALLOCATE = downcall("posix_fallocate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle FTRUNCATE = downcall("ftruncate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE);
+    private static final MethodHandle FDATASYNC = downcall("fdatasync",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
+    private static final MethodHandle MMAP = downcall("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG),
+            CAPTURE);
+    private static final MethodHandle MUNMAP = downcall("munmap",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
+    private static final MethodHandle STRERROR = downcall("strerror",
+            FunctionDescriptor.of(ADDRESS, JAVA_INT));
+
+    private Posix() {
+    }
+
+    private static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... options) {
+        MemorySegment symbol = LIBC.find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name));
+        return LINKER.downcallHandle(symbol, fd, options);
+    }
+
+    static int errno(MemorySegment capture) {
+        return (int) ERRNO.get(capture, 0L);
+    }
+
+    static int open(MemorySegment capture, MemorySegment path, int flags, int mode) {
+        try {
+            return (int) OPEN.invokeExact(capture, path, flags, mode);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int close(MemorySegment capture, int fd) {
+        try {
+            return (int) CLOSE.invokeExact(capture, fd);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int fstat(MemorySegment capture, int fd, MemorySegment statBuffer) {
+        try {
+            return (int) FSTAT.invokeExact(capture, fd, statBuffer);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int fallocate(MemorySegment capture, int fd, int mode, long offset, long length) {
+        try {
+            return (int) FALLOCATE.invokeExact(capture, fd, mode, offset, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Returns 0 or an errno value (posix_fallocate does not use errno). */
+    static int posixFallocate(int fd, long offset, long length) {
+        try {
+            return (int) POSIX_FALLOCATE.invokeExact(fd, offset, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int ftruncate(MemorySegment capture, int fd, long length) {
+        try {
+            return (int) FTRUNCATE.invokeExact(capture, fd, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int fdatasync(MemorySegment capture, int fd) {
+        try {
+            return (int) FDATASYNC.invokeExact(capture, fd);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static MemorySegment mmap(MemorySegment capture, long length, int prot, int fd, long offset) {
+        try {
+            return (MemorySegment) MMAP.invokeExact(capture, MemorySegment.NULL, length, prot,
+                    MAP_SHARED, fd, offset);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int munmap(MemorySegment capture, MemorySegment address, long length) {
+        try {
+            return (int) MUNMAP.invokeExact(capture, address, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The C library's description of an errno value, e.g. "No space left on device". */
+    static String describe(int errno) {
+        try {
+            MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
+            return text.reinterpret(1024).getString(0);
+        } catch (Throwable t) {
+            return "errno " + errno;
+        }
+    }
+
+    static Arena scratch() {
+        return Arena.ofConfined();
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException re) {
+            throw re;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        throw new IllegalStateException("native call failed", t);
+    }
+}
