@@ -320,10 +320,10 @@ public final class QedImage implements AutoCloseable {
     }
 
     /**
-     * Makes {@code length} guest bytes at {@code offset} read as zeros. Whole, aligned,
-     * unallocated clusters become zero-cluster entries (no data cluster is spent, and a
-     * backing file is hidden); clusters that exist get zeros written in place, as QEMU
-     * does, so no space leaks; other unallocated ranges already read as zeros.
+     * Makes {@code length} guest bytes at {@code offset} read as zeros, as QEMU does it:
+     * whole, aligned, unallocated clusters become zero-cluster entries (no data cluster is
+     * spent, and a backing file is hidden); everything else gets real zeros, written in
+     * place where the cluster exists (so no space leaks) and into a new cluster where not.
      */
     public void writeZeroes(long offset, long length) throws IOException {
         ensureWritable("write-zeroes");
@@ -336,8 +336,7 @@ public final class QedImage implements AutoCloseable {
             long entry = map.lookup(pos);
             if (entry > ClusterMap.ZERO) {
                 file.fillZero(entry + inCluster, n);
-            } else if (entry == ClusterMap.UNALLOCATED
-                    && (n == geometry.clusterSize() || header.hasBackingFile())) {
+            } else if (entry == ClusterMap.UNALLOCATED || n != geometry.clusterSize()) {
                 allocator.write(pos, length - done, null, 0);
                 return;
             }

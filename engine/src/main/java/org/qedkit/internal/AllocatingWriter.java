@@ -113,22 +113,22 @@ public final class AllocatingWriter {
                     } else {
                         file.copyIn(src, srcOffset + done, entry + inCluster, n);
                     }
-                } else if (src == null) {
-                    boolean whole = inCluster == 0 && n == g.clusterSize();
-                    if (whole && entry == ClusterMap.UNALLOCATED) {
+                } else if (src == null && n == g.clusterSize()) {
+                    // A whole cluster of zeros needs no data cluster: a zero entry says it.
+                    if (entry == ClusterMap.UNALLOCATED) {
                         queueL2(ensureTable(pos, table), pos, ClusterMap.ZERO);
-                    } else if (!whole && entry == ClusterMap.UNALLOCATED && hasBackingFile) {
-                        throw noBackingSupport();
                     }
-                    // Otherwise the range already reads as zeros.
                 } else {
+                    // Data, or zeros over part of a cluster (real zeros, as QEMU writes them).
                     if (entry == ClusterMap.UNALLOCATED && hasBackingFile && n != g.clusterSize()) {
                         throw noBackingSupport();
                     }
                     long cluster = reserve(g.clusterSize());
-                    // Fresh fallocate'd space reads as zeros: the rest of the cluster is
-                    // already what an unallocated or zero cluster reads as.
-                    file.copyIn(src, srcOffset + done, cluster + inCluster, n);
+                    // Fresh fallocate'd space reads as zeros: the rest of the cluster already
+                    // holds what an unallocated or zero cluster reads as, and zeros need no copy.
+                    if (src != null) {
+                        file.copyIn(src, srcOffset + done, cluster + inCluster, n);
+                    }
                     queueL2(ensureTable(pos, table), pos, cluster);
                     newData = true;
                 }
