@@ -1,0 +1,151 @@
+package org.qedkit.cli;
+
+import org.qedkit.CreateOptions;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedException;
+import org.qedkit.QedImage;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code qed create}: as {@code qemu-img create -f qed}. */
+@Command(name = "create", description = "Create a new QED image, as qemu-img create -f qed does.")
+final class CreateCommand implements Callable<Integer> {
+
+    @Option(names = "-f", paramLabel = "FMT", description = "Image format: qed (the only one).",
+            defaultValue = "qed")
+    String format;
+
+    @Option(names = "-o", paramLabel = "OPTIONS", description = "cluster_size=…,table_size=…,"
+            + "backing_file=…,backing_fmt=… (comma-separated, may repeat).")
+    java.util.List<String> options = new java.util.ArrayList<>();
+
+    @Option(names = "-b", paramLabel = "BACKING_FILE", description = "Backing file name, stored as given.")
+    String backingFile;
+
+    @Option(names = "-F", paramLabel = "BACKING_FMT", description = "Backing file format (raw or qed).")
+    String backingFormat;
+
+    @Option(names = "-q", description = "Quiet: print nothing on success.")
+    boolean quiet;
+
+    @Parameters(index = "0", paramLabel = "FILE")
+    Path file;
+
+    @Parameters(index = "1", paramLabel = "SIZE", arity = "0..1",
+            description = "Size with optional suffix k, M, G, T, P, E; defaults to the backing file's size.")
+    String size;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        if (!"qed".equals(format)) {
+            throw new CliException("create: format '" + format + "' is not supported; only qed is");
+        }
+        Integer clusterSize = null;
+        Integer tableSize = null;
+        boolean tableSizeGiven = false;
+        for (String group : options) {
+            for (String option : group.split(",")) {
+                int eq = option.indexOf('=');
+                if (eq < 0) {
+                    throw new CliException("create: option '" + option + "' needs a value (name=value)");
+                }
+                String name = option.substring(0, eq);
+                String value = option.substring(eq + 1);
+                switch (name) {
+                    case "cluster_size" -> clusterSize = toInt(name, value);
+                    case "table_size" -> {
+                        tableSize = toInt(name, value);
+                        tableSizeGiven = true;
+                    }
+                    case "backing_file" -> backingFile = value;
+                    case "backing_fmt" -> backingFormat = value;
+                    default -> throw new CliException("create: unknown option '" + name
+                            + "'; qed takes cluster_size, table_size, backing_file and backing_fmt");
+                }
+            }
+        }
+        if (backingFile != null && backingFormat == null) {
+            throw new CliException(file + ": a backing file needs its format (-F raw or -F qed), as qemu-img 7.2 requires");
+        }
+        if (backingFormat != null && !backingFormat.equals("raw") && !backingFormat.equals("qed")) {
+            throw new CliException(file + ": backing format '" + backingFormat + "' is not supported; use raw or qed");
+        }
+        long bytes = size != null ? parseSize(size) : sizeOfBacking();
+
+        CreateOptions create = CreateOptions.ofSize(bytes);
+        if (clusterSize != null) {
+            create = create.withClusterSize(clusterSize);
+        }
+        if (tableSize != null) {
+            create = create.withTableSize(tableSize);
+        }
+        if (backingFile != null) {
+            create = create.withBackingFile(backingFile, backingFormat);
+        }
+        if (!quiet) {
+            StringBuilder line = new StringBuilder("Formatting '").append(file).append("', fmt=qed size=")
+                    .append(create.roundedSize());
+            if (backingFile != null) {
+                line.append(" backing_file=").append(backingFile).append(" backing_fmt=").append(backingFormat);
+            }
+            line.append(" cluster_size=").append(create.clusterSize());
+            if (tableSizeGiven) {
+                line.append(" table_size=").append(create.tableSize());
+            }
+            spec.commandLine().getOut().println(line);
+        }
+        try {
+            QedImage.create(file, create);
+        } catch (QedException e) {
+            throw new CliException(file + ": " + e.getMessage());
+        }
+        return 0;
+    }
+
+    private static long parseSize(String text) {
+        try {
+            return Sizes.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("Invalid image size specified: " + e.getMessage());
+        }
+    }
+
+    private static int toInt(String name, String value) {
+        long v;
+        try {
+            v = Sizes.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("create: " + name + ": " + e.getMessage());
+        }
+        if (v > Integer.MAX_VALUE) {
+            throw new CliException("create: " + name + " is " + v + ": too large for the format");
+        }
+        return (int) v;
+    }
+
+    private long sizeOfBacking() throws IOException {
+        if (backingFile == null) {
+            throw new CliException("create: a size is needed when there is no backing file");
+        }
+        Path backing = BackingFiles.resolve(file, backingFile);
+        if (!Files.exists(backing)) {
+            throw new CliException(file + ": could not open backing file '" + backing
+                    + "' to take its size: no such file");
+        }
+        if ("raw".equals(backingFormat)) {
+            return Files.size(backing);
+        }
+        try (QedImage base = QedImage.open(backing, OpenOptions.READ_ONLY)) {
+            return base.size();
+        }
+    }
+}

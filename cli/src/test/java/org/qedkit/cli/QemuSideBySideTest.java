@@ -1,0 +1,102 @@
+package org.qedkit.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.qedkit.testing.QemuTools;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code qed} and QEMU's tools given the same input print the same thing: qemu-io scripts
+ * run under {@code qed io} by changing the program name, and {@code qed info} has
+ * qemu-img's JSON keys and values.
+ */
+class QemuSideBySideTest {
+    /** qemu-io's timing line differs from run to run in both programs. */
+    private static final Pattern TIMING = Pattern.compile("(?m)^.*, \\d+ ops; .*\\n");
+    private static final Pattern TOP_LEVEL_JSON = Pattern.compile("(?m)^    \"([^\"]+)\": (.*?),?$");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aQemuIoScriptPrintsTheSameUnderQedIo() throws IOException {
+        Path forQemu = dir.resolve("qemu.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", forQemu, "16M").ok();
+        Path forQed = Files.copy(forQemu, dir.resolve("qed.qed"));
+        List<String> script = List.of(
+                "write -P 0x12 0 5000", "read -P 0x12 0 5000", "read -P 0x13 0 10",
+                "write -z 65536 65536", "write -z 200000 1000", "write 1M 64k", "write -q 300 10",
+                "map", "length", "info", "read -v 0 40", "flush", "read -P 0 65536 65536",
+                "read 1k 2k", "sleep 1", "bogus", "read 0");
+
+        QemuTools.Result qemu = QemuTools.qemuIo(withCommands(script, forQemu));
+        QemuTools.Result qed = asResult(QedRun.of(prepend("io", withCommands(script, forQed))));
+
+        assertThat(qed.exitCode()).isEqualTo(qemu.exitCode()).isEqualTo(1);
+        assertThat(TIMING.matcher(qed.stdout()).replaceAll(""))
+                .isEqualTo(TIMING.matcher(qemu.stdout()).replaceAll(""));
+        // Both images now hold the same guest bytes.
+        QemuTools.qemuImg("compare", forQemu, forQed).ok();
+    }
+
+    @Test
+    void infoJsonHasQemuImgsKeysAndValues() throws IOException {
+        Path base = dir.resolve("base.raw");
+        Files.write(base, new byte[1 << 20]);
+        Path plain = dir.resolve("plain.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", "-o", "cluster_size=4096", plain, "10M").ok();
+        QemuTools.qemuIo("-c", "write -P 1 0 100k", plain).ok();
+        Path overlay = dir.resolve("overlay.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", "-b", base, "-F", "raw", overlay).ok();
+
+        for (Path image : new Path[]{plain, overlay}) {
+            Map<String, String> qemu = topLevel(QemuTools.qemuImg("info", "--output=json", image).ok().stdout());
+            QedRun qed = QedRun.of("info", "--output=json", image);
+            assertThat(qed.exitCode()).isZero();
+            Map<String, String> ours = topLevel(qed.stdout());
+            assertThat(ours.remove("format-specific")).isEqualTo("{");
+            assertThat(ours).isEqualTo(qemu);
+        }
+    }
+
+    private static Map<String, String> topLevel(String json) {
+        Map<String, String> keys = new LinkedHashMap<>();
+        Matcher m = TOP_LEVEL_JSON.matcher(json);
+        while (m.find()) {
+            keys.put(m.group(1), m.group(2));
+        }
+        return new java.util.TreeMap<>(keys);
+    }
+
+    private static Object[] withCommands(List<String> script, Path image) {
+        List<Object> args = new ArrayList<>();
+        for (String c : script) {
+            args.add("-c");
+            args.add(c);
+        }
+        args.add(image);
+        return args.toArray();
+    }
+
+    private static Object[] prepend(String first, Object[] rest) {
+        Object[] all = new Object[rest.length + 1];
+        all[0] = first;
+        System.arraycopy(rest, 0, all, 1, rest.length);
+        return all;
+    }
+
+    private static QemuTools.Result asResult(QedRun run) {
+        return new QemuTools.Result(run.exitCode(), run.stdout(), run.stderr());
+    }
+}
