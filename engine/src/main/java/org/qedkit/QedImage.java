@@ -195,7 +195,12 @@ public final class QedImage implements AutoCloseable {
         long fileStart = kind == Extent.Kind.DATA ? first + geometry.inCluster(offset) : -1;
         long pos = (offset & ~(cs - 1)) + cs;
         long expectedNext = kind == Extent.Kind.DATA ? (first + cs) : 0;
+        long perTable = geometry.bytesPerL2Table();
         while (pos < size) {
+            if (kind == Extent.Kind.UNALLOCATED && map.l2Table(pos) == 0) {
+                pos = (pos | (perTable - 1)) + 1; // no L2 table: its whole range is unallocated
+                continue;
+            }
             long entry = map.lookup(pos);
             if (kindOf(entry) != kind || (kind == Extent.Kind.DATA && entry != expectedNext)) {
                 break;

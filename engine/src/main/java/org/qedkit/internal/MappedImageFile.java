@@ -206,30 +206,6 @@ public final class MappedImageFile implements AutoCloseable {
         }
     }
 
-    /** True when every byte of the range is zero (used to skip work, never on the read path). */
-    public boolean isZero(long fileOffset, long length) {
-        checkRange(fileOffset, length);
-        long end = fileOffset + length;
-        for (long p = fileOffset; p < end; ) {
-            long inChunk = p & CHUNK_MASK;
-            long n = Math.min(end - p, CHUNK_BYTES - inChunk);
-            MemorySegment slice = chunk(p).asSlice(inChunk, n);
-            long i = 0;
-            for (; i + 8 <= n; i += 8) {
-                if (slice.get(ValueLayout.JAVA_LONG_UNALIGNED, i) != 0) {
-                    return false;
-                }
-            }
-            for (; i < n; i++) {
-                if (slice.get(ValueLayout.JAVA_BYTE, i) != 0) {
-                    return false;
-                }
-            }
-            p += n;
-        }
-        return true;
-    }
-
     // ---------------------------------------------------------------- file changes
 
     /**

@@ -1,0 +1,141 @@
+package org.qedkit.benchmarks;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.qedkit.CreateOptions;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedImage;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * 4 KiB reads at random 4 KiB-aligned offsets of data that is in the page cache, three
+ * ways over the same bytes:
+ * <ul>
+ *   <li>{@code qedkit}: {@link QedImage#read} of a fully allocated QED image (table walk
+ *       plus one copy out of the mapping);</li>
+ *   <li>{@code rawMmap}: one copy out of a plain mapping of a raw file with the same
+ *       content, the ceiling for any mmap-based engine;</li>
+ *   <li>{@code fileChannel}: {@link FileChannel#read(ByteBuffer, long)} (pread) of the raw
+ *       file.</li>
+ * </ul>
+ * All three use the same precomputed offsets and a buffer allocated once, so the only
+ * difference is the read path.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx1g"})
+public class RandomReadBenchmark {
+    private static final int BLOCK = 4096;
+    private static final int OFFSETS = 1 << 16;
+
+    /** Guest size in MiB; small enough to stay in the page cache on any machine. */
+    @Param("256")
+    public int sizeMiB;
+
+    private Path dir;
+    private QedImage image;
+    private FileChannel raw;
+    private Arena arena;
+    private MemorySegment rawMap;
+    private long[] offsets;
+    private int next;
+    private final byte[] buffer = new byte[BLOCK];
+    private final ByteBuffer byteBuffer = ByteBuffer.allocateDirect(BLOCK);
+
+    @Setup(Level.Trial)
+    public void setUp() throws IOException {
+        dir = Files.createTempDirectory("qedkit-bench");
+        long size = (long) sizeMiB << 20;
+        Path qed = dir.resolve("read.qed");
+        Path rawPath = dir.resolve("read.raw");
+        QedImage.create(qed, CreateOptions.ofSize(size));
+        byte[] chunk = new byte[1 << 20];
+        SplittableRandom fill = new SplittableRandom(42);
+        try (QedImage writer = QedImage.open(qed, OpenOptions.READ_WRITE);
+             FileChannel rawWriter = FileChannel.open(rawPath, StandardOpenOption.CREATE,
+                     StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            for (long off = 0; off < size; off += chunk.length) {
+                fill.nextBytes(chunk);
+                writer.write(off, chunk);
+                rawWriter.write(ByteBuffer.wrap(chunk), off);
+            }
+        }
+        image = QedImage.open(qed, OpenOptions.READ_ONLY);
+        raw = FileChannel.open(rawPath, StandardOpenOption.READ);
+        arena = Arena.ofShared();
+        rawMap = raw.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+        offsets = new long[OFFSETS];
+        SplittableRandom rnd = new SplittableRandom(7);
+        for (int i = 0; i < OFFSETS; i++) {
+            offsets[i] = rnd.nextLong(size / BLOCK) * BLOCK;
+        }
+        // Bring every page into the cache (and the mappings) before measuring.
+        for (long off = 0; off < size; off += BLOCK) {
+            image.read(off, buffer);
+            MemorySegment.copy(rawMap, ValueLayout.JAVA_BYTE, off, buffer, 0, BLOCK);
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws IOException {
+        image.close();
+        arena.close();
+        raw.close();
+        try (var files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                Files.delete(p);
+            }
+        }
+        Files.delete(dir);
+    }
+
+    private long nextOffset() {
+        long off = offsets[next];
+        next = (next + 1) & (OFFSETS - 1);
+        return off;
+    }
+
+    @Benchmark
+    public byte[] qedkit() throws IOException {
+        image.read(nextOffset(), buffer);
+        return buffer;
+    }
+
+    @Benchmark
+    public byte[] rawMmap() {
+        MemorySegment.copy(rawMap, ValueLayout.JAVA_BYTE, nextOffset(), buffer, 0, BLOCK);
+        return buffer;
+    }
+
+    @Benchmark
+    public ByteBuffer fileChannel() throws IOException {
+        byteBuffer.clear();
+        raw.read(byteBuffer, nextOffset());
+        return byteBuffer;
+    }
+}
