@@ -332,6 +332,7 @@ public final class MappedImageFile implements AutoCloseable {
         return mapChunk(index);
     }
 
+    @SuppressWarnings("restricted") // gives the raw mmap address its size and its arena
     private MemorySegment mapChunk(int index) {
         mapLock.lock();
         try {

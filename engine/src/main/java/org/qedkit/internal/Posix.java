@@ -81,6 +81,7 @@ final class Posix {
     private Posix() {
     }
 
+    @SuppressWarnings("restricted") // the reason this class exists; callers pass --enable-native-access
     private static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... options) {
         MemorySegment symbol = LIBC.find(name)
                 .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name));
@@ -166,6 +167,7 @@ final class Posix {
     }
 
     /** The C library's description of an errno value, e.g. "No space left on device". */
+    @SuppressWarnings("restricted") // strerror returns a NUL-terminated string of unknown length
     static String describe(int errno) {
         try {
             MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
