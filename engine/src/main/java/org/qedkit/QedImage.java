@@ -4,6 +4,7 @@ import org.qedkit.internal.AllocatingWriter;
 import org.qedkit.internal.ClusterMap;
 import org.qedkit.internal.Geometry;
 import org.qedkit.internal.HeaderCodec;
+import org.qedkit.internal.ImageChecker;
 import org.qedkit.internal.MappedImageFile;
 
 import java.io.IOException;
@@ -94,6 +95,27 @@ public final class QedImage implements AutoCloseable {
             HeaderCodec.write(header, f);
             f.copyIn(name, 0, QedHeader.HEADER_BYTES, name.length);
             f.sync();
+        }
+    }
+
+    /**
+     * Checks the image at {@code path} against every invariant of the format and, unless
+     * {@code mode} is {@link CheckMode#REPORT}, repairs it (see {@link CheckMode}). A repair
+     * that leaves no corruption also clears the image's NEED_CHECK bit. The image must not
+     * be open elsewhere while a repair runs.
+     *
+     * @throws QedFormatException when the header itself is invalid (nothing to check against)
+     */
+    public static CheckResult check(Path path, CheckMode mode) throws IOException {
+        Objects.requireNonNull(mode, "mode");
+        try (MappedImageFile file = MappedImageFile.open(path, mode != CheckMode.REPORT)) {
+            QedHeader header = HeaderCodec.read(file);
+            CheckResult result = ImageChecker.run(file, header, mode);
+            if (mode != CheckMode.REPORT && result.corruptions() == 0 && header.needsCheck()) {
+                HeaderCodec.write(header.withFeatures(header.features() & ~QedHeader.FEATURE_NEED_CHECK), file);
+                file.sync();
+            }
+            return result;
         }
     }
 

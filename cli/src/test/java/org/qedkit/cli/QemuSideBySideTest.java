@@ -70,6 +70,45 @@ class QemuSideBySideTest {
         }
     }
 
+    @Test
+    void checkPrintsWhatQemuImgCheckPrintsAndRepairsWhatItCannot() throws IOException {
+        Path qemuCopy = dir.resolve("damaged.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", "-o", "cluster_size=4096,table_size=2", qemuCopy, "16M").ok();
+        QemuTools.qemuIo("-c", "write -P 1 0 16k", "-c", "write -z 32k 4k", qemuCopy).ok();
+        // Damage: one entry shares another's cluster, one is misaligned, two clusters leak.
+        try (var ch = java.nio.channels.FileChannel.open(qemuCopy, java.nio.file.StandardOpenOption.READ,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ch.read(b, 4096);
+            long l2 = b.getLong(0);
+            b.clear();
+            ch.read(b, l2);
+            long first = b.getLong(0);
+            ch.write(java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(0, first), l2 + 8);
+            ch.write(java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(0, first + 5), l2 + 16);
+            ch.write(java.nio.ByteBuffer.allocate(8192), ch.size());
+        }
+        Path ourCopy = Files.copy(qemuCopy, dir.resolve("ours.qed"));
+
+        for (String output : new String[]{"human", "json"}) {
+            QemuTools.Result qemu = QemuTools.qemuImg("check", "--output=" + output, qemuCopy);
+            QedRun qed = QedRun.of("check", "--output=" + output, ourCopy);
+            assertThat(qed.exitCode()).isEqualTo(qemu.exitCode()).isEqualTo(2);
+            assertThat(qed.stdout().replace(ourCopy.toString(), "X"))
+                    .isEqualTo(qemu.stdout().replace(qemuCopy.toString(), "X"));
+            assertThat(qed.stderr()).contains("ERROR L2[0][1] = 0x3000: cluster referenced twice");
+        }
+
+        // QEMU's repair leaves the shared cluster and the leaks; ours leaves nothing.
+        assertThat(QemuTools.qemuImg("check", "-r", "all", qemuCopy).exitCode()).isEqualTo(2);
+        QedRun repaired = QedRun.of("check", "-r", "all", ourCopy);
+        assertThat(repaired.exitCode()).isZero();
+        assertThat(repaired.stdout()).startsWith("The following inconsistencies were found and repaired:")
+                .contains("No errors were found on the image.");
+        QemuTools.qemuImg("check", ourCopy).ok();
+        QemuTools.qemuIo("-r", "-c", "read -P 1 0 8k", "-c", "read -P 0 8k 4k", "-c", "read -P 1 12k 4k", ourCopy).ok();
+    }
+
     private static Map<String, String> topLevel(String json) {
         Map<String, String> keys = new LinkedHashMap<>();
         Matcher m = TOP_LEVEL_JSON.matcher(json);

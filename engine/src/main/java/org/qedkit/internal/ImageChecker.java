@@ -1,0 +1,536 @@
+package org.qedkit.internal;
+
+import org.qedkit.CheckMode;
+import org.qedkit.CheckResult;
+import org.qedkit.QedHeader;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * Verifies every invariant of an image's tables, and repairs what it is allowed to.
+ *
+ * <h2>Scan</h2>
+ * The L1 table is read once, and each L2 table once, in file order of their entries. A
+ * bitmap of the file's clusters records every reference: a second reference to a cluster
+ * is a corruption, as is an entry that is misaligned, points into the header or past the
+ * end of the file, or maps guest bytes past the image size. Clusters past the header that
+ * nothing references are leaks. The counts agree with {@code qemu-img check} on the same
+ * image (allocated and fragmented clusters are counted as QEMU counts them, invalid
+ * entries included), except that QEMU does not look for entries past the image size, and
+ * reports phantom leaks on large files where this check does not (its defect 3).
+ *
+ * <h2>Repair</h2>
+ * Every change goes in an order that a crash at any point leaves consistent:
+ * <ol>
+ *   <li>copies: a cluster (or L2 table) referenced twice is copied to new space at the end
+ *       of the file for its second reference; {@code fdatasync};</li>
+ *   <li>L2 entries: second references point at their copies, invalid entries become 0;
+ *       {@code fdatasync}; then the L1 entries likewise; {@code fdatasync};</li>
+ *   <li>compaction: while a leaked cluster lies below the last used one, the last used
+ *       data cluster (or L2 table, into a run of free clusters) is copied down into it;
+ *       {@code fdatasync}; the entries are pointed at the copies; {@code fdatasync}; the
+ *       file is cut after its last used cluster.</li>
+ * </ol>
+ * Until an entry is switched, the old copy stays where it was; after, the new one is
+ * durable. QEMU repairs only invalid entries; leaks and double references it leaves.
+ */
+public final class ImageChecker {
+    /** {@link #refs} value of a cluster of the L1 table (never moved). */
+    private static final long L1_TABLE = -1;
+
+    private final MappedImageFile file;
+    private final QedHeader header;
+    private final Geometry g;
+    private final int cs;
+    private final int ts;
+    private final long entries;
+    private final boolean repairAll;
+
+    private long clusters;     // whole clusters in the file
+    private long[] used;       // bitmap over clusters
+    /**
+     * Per cluster, who references it (repair modes only): 0 nobody; > 0 the file offset of
+     * the L2 entry that maps it as data; {@link #L1_TABLE}; < -1 part of the L2 table whose
+     * first cluster is {@code -(value + 2)}.
+     */
+    private long[] refs;
+    private final Map<Long, Long> tableOwner = new HashMap<>(); // table's first cluster -> L1 entry offset
+
+    private long corruptions;
+    private long corruptionsFixed;
+    private long allocated;
+    private long fragmented;
+    private final List<String> problems = new ArrayList<>();
+
+    // Repairs collected during the scan, applied in crash-safe order.
+    private final List<long[]> l2Stores = new ArrayList<>(); // {entry offset, value}
+    private final List<long[]> l1Stores = new ArrayList<>();
+    private boolean copied;
+
+    private ImageChecker(MappedImageFile file, QedHeader header, boolean trackOwners, boolean repairAll) {
+        this.file = file;
+        this.header = header;
+        this.g = Geometry.of(header);
+        this.cs = header.clusterSize();
+        this.ts = header.tableSize();
+        this.entries = header.entriesPerTable();
+        this.repairAll = repairAll;
+        this.clusters = file.size() / cs;
+        this.used = new long[(int) ((clusters + 63) >>> 6) + 1];
+        this.refs = trackOwners ? new long[(int) clusters] : null;
+    }
+
+    /** Checks the image in {@code file} and, unless {@code mode} is REPORT, repairs it. */
+    public static CheckResult run(MappedImageFile file, QedHeader header, CheckMode mode) throws IOException {
+        if (mode == CheckMode.REPORT) {
+            return new ImageChecker(file, header, false, false).scan().result(0, 0);
+        }
+        ImageChecker repair = new ImageChecker(file, header, true, mode == CheckMode.REPAIR_ALL);
+        repair.scan();
+        long fixed = repair.applyEntryRepairs();
+        long leaksBefore = repair.countLeaks();
+        boolean compact = mode == CheckMode.REPAIR_ALL || repair.corruptions == 0;
+        repair.reclaimLeaks(compact);
+
+        // Double-check the repaired image, as qemu-img does, and report what remains.
+        ImageChecker after = new ImageChecker(file, header, false, false).scan();
+        long leaksFixed = Math.max(0, leaksBefore - after.countLeaks());
+        List<String> all = new ArrayList<>(repair.problems);
+        return new CheckResult(after.corruptions, after.countLeaks(), fixed, leaksFixed, 0,
+                after.totalClusters(), after.allocated, after.fragmented, all);
+    }
+
+    // ------------------------------------------------------------------ scan
+
+    private ImageChecker scan() throws IOException {
+        markTable(g.l1Offset(), L1_TABLE);
+        long l1Shift = g.clusterBits() + g.l2Bits();
+        for (long i = 0; i < entries; i++) {
+            long entryOffset = g.l1Offset() + (i << 3);
+            long table = file.getEntryAcquire(entryOffset);
+            if (table == 0) {
+                continue;
+            }
+            String field = "L1[" + i + "]";
+            if (!isValid(table, g.tableBytes())) {
+                corrupt(field, table, "not a cluster-aligned table inside the file, past the header");
+                clearEntry(l1Stores, entryOffset);
+                continue;
+            }
+            if ((i << l1Shift) >= g.imageSize()) {
+                corrupt(field, table, "maps guest bytes past the image size");
+                clearEntry(l1Stores, entryOffset);
+                continue;
+            }
+            int shared = referencedAlready(table, ts);
+            if (shared > 0) {
+                // Counted per shared cluster, as QEMU counts it.
+                corrupt(field, table, "L2 table overlaps " + shared + " cluster(s) already referenced");
+                corruptions += shared - 1;
+                if (!repairAll) {
+                    continue; // as QEMU: a shared table's entries are not examined
+                }
+                table = copyToNewSpace(table, g.tableBytes());
+                l1Stores.add(new long[]{entryOffset, table});
+            }
+            markTable(table, entryOffset);
+            scanL2(i, table);
+        }
+        return this;
+    }
+
+    private void scanL2(long l1Index, long table) throws IOException {
+        long last = 0;
+        for (long j = 0; j < entries; j++) {
+            long entryOffset = table + (j << 3);
+            long value = file.getEntryAcquire(entryOffset);
+            if (value == ClusterMap.UNALLOCATED || value == ClusterMap.ZERO) {
+                continue;
+            }
+            allocated++;
+            if (last != 0 && last + cs != value) {
+                fragmented++;
+            }
+            last = value;
+            String field = "L2[" + l1Index + "][" + j + "]";
+            long guest = (l1Index << (g.clusterBits() + g.l2Bits())) | (j << g.clusterBits());
+            if (!isValid(value, cs)) {
+                corrupt(field, value, "not a cluster-aligned data cluster inside the file, past the header");
+                clearEntry(l2Stores, entryOffset);
+            } else if (guest >= g.imageSize()) {
+                corrupt(field, value, "maps guest bytes past the image size");
+                clearEntry(l2Stores, entryOffset);
+            } else if (referencedAlready(value, 1) > 0) {
+                corrupt(field, value, "cluster referenced twice");
+                if (repairAll) {
+                    long copy = copyToNewSpace(value, cs);
+                    l2Stores.add(new long[]{entryOffset, copy});
+                    markData(copy, entryOffset);
+                }
+            } else {
+                markData(value, entryOffset);
+            }
+        }
+    }
+
+    private boolean isValid(long offset, long extent) {
+        return (offset & (cs - 1)) == 0 && offset >= g.headerBytes() && offset <= file.size() - extent
+                && offset + extent <= clusters * cs;
+    }
+
+    private int referencedAlready(long offset, int n) {
+        long c = offset / cs;
+        int shared = 0;
+        for (int k = 0; k < n; k++) {
+            if (testBit(c + k)) {
+                shared++;
+            }
+        }
+        return shared;
+    }
+
+    private void markTable(long offset, long owner) {
+        long first = offset / cs;
+        for (int k = 0; k < ts; k++) {
+            setBit(first + k);
+            if (refs != null && first + k < refs.length) {
+                refs[(int) (first + k)] = owner == L1_TABLE ? L1_TABLE : -(first + 2);
+            }
+        }
+        if (owner != L1_TABLE) {
+            tableOwner.put(first, owner);
+        }
+    }
+
+    private void markData(long offset, long entryOffset) {
+        long c = offset / cs;
+        setBit(c);
+        if (refs != null && c < refs.length) {
+            refs[(int) c] = entryOffset;
+        }
+    }
+
+    private void corrupt(String field, long value, String rule) {
+        corruptions++;
+        problems.add(field + " = 0x" + Long.toHexString(value) + ": " + rule);
+    }
+
+    private void clearEntry(List<long[]> stores, long entryOffset) {
+        if (repairAll) {
+            stores.add(new long[]{entryOffset, 0});
+        }
+    }
+
+    // ------------------------------------------------------------------ repair
+
+    /** Copies {@code bytes} at {@code from} to new space at the end of the file. */
+    private long copyToNewSpace(long from, long bytes) throws IOException {
+        long to = file.size();
+        file.extend(to + bytes);
+        growTo(file.size() / cs);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment buffer = arena.allocate(Math.min(bytes, 1 << 20));
+            for (long done = 0; done < bytes; done += buffer.byteSize()) {
+                long n = Math.min(buffer.byteSize(), bytes - done);
+                file.copyOut(from + done, buffer, 0, n);
+                file.copyIn(buffer, 0, to + done, n);
+            }
+        }
+        copied = true;
+        return to;
+    }
+
+    private void growTo(long newClusters) {
+        clusters = newClusters;
+        int words = (int) ((clusters + 63) >>> 6) + 1;
+        if (words > used.length) {
+            used = java.util.Arrays.copyOf(used, Math.max(words, used.length * 2));
+        }
+        if (refs != null && clusters > refs.length) {
+            refs = java.util.Arrays.copyOf(refs, (int) Math.max(clusters, refs.length * 2L));
+        }
+    }
+
+    /** Steps 1 and 2: copies durable, then L2 stores, then L1 stores. Returns corruptions fixed. */
+    private long applyEntryRepairs() throws IOException {
+        if (!repairAll) {
+            return 0;
+        }
+        if (copied) {
+            file.sync();
+        }
+        for (long[] s : l2Stores) {
+            file.setEntryRelease(s[0], s[1]);
+        }
+        if (!l2Stores.isEmpty()) {
+            file.sync();
+        }
+        for (long[] s : l1Stores) {
+            file.setEntryRelease(s[0], s[1]);
+        }
+        if (!l1Stores.isEmpty()) {
+            file.sync();
+        }
+        corruptionsFixed = corruptions;
+        return corruptionsFixed;
+    }
+
+    private long countLeaks() {
+        long leaks = 0;
+        for (long c = Integer.toUnsignedLong(header.headerSize()); c < clusters; c++) {
+            if (!testBit(c)) {
+                leaks++;
+            }
+        }
+        return leaks;
+    }
+
+    /**
+     * Step 3. With {@code compact}, moves the last used clusters down into leaked ones, in
+     * passes, until no leak lies below the last used cluster; without (corruptions remain,
+     * so references cannot be trusted to be unique), only cuts the unused tail.
+     *
+     * <p>An L2 table needs a run of free clusters below it. When the last used cluster
+     * belongs to a table with no such run but with leaks below it, the table is first moved
+     * once to new space at the end; its old place is then a free run, and the next pass can
+     * move it (or data) down. Each table moves to the end at most once, so this ends.
+     */
+    private void reclaimLeaks(boolean compact) throws IOException {
+        java.util.Set<Long> bounced = new java.util.HashSet<>();
+        while (compact) {
+            TreeSet<Long> free = freeClusters();
+            long high = highestUsed(clusters - 1);
+            List<long[]> moves = planMoves(free, high);
+            if (moves.isEmpty()) {
+                moves = planAscending(free, high);
+            }
+            if (moves.isEmpty()) {
+                long ref = refs[(int) high];
+                boolean leaksBelow = !free.isEmpty() && free.first() < high;
+                if (!leaksBelow || ref >= L1_TABLE) {
+                    break; // nothing to reclaim, or the L1 table is last: it stays where it is
+                }
+                long first = -(ref + 2);
+                long owner = tableOwner.get(first);
+                if (!bounced.add(owner)) {
+                    break;
+                }
+                long to = file.size() / cs;
+                file.extend((to + ts) * cs);
+                growTo(to + ts);
+                moves.add(new long[]{first, to, ts, owner, 1});
+                relocateTable(first, to, owner);
+            }
+            execute(moves);
+        }
+        long end = (highestUsed(clusters - 1) + 1) * cs;
+        if (end < file.size()) {
+            file.truncate(end);
+            file.sync();
+            clusters = end / cs;
+        }
+    }
+
+    private TreeSet<Long> freeClusters() {
+        TreeSet<Long> free = new TreeSet<>();
+        for (long c = Integer.toUnsignedLong(header.headerSize()); c < clusters; c++) {
+            if (!testBit(c)) {
+                free.add(c);
+            }
+        }
+        return free;
+    }
+
+    /**
+     * One pass: from the last used cluster down, each data cluster to the lowest leak, each
+     * L2 table to the lowest run of free clusters, while such a place lies below it.
+     * Returns moves as {from, to, count, owner entry offset, 1 if a table}.
+     */
+    private List<long[]> planMoves(TreeSet<Long> free, long high) {
+        List<long[]> moves = new ArrayList<>();
+        while (!free.isEmpty() && free.first() < high) {
+            long ref = refs[(int) high];
+            if (ref > 0) {
+                long to = free.pollFirst();
+                moves.add(new long[]{high, to, 1, ref, 0});
+                move(high, to, 1, ref);
+                free.add(high);
+            } else if (ref < L1_TABLE) {
+                long first = -(ref + 2);
+                long run = findRun(free, ts, first);
+                if (run < 0) {
+                    break;
+                }
+                long owner = tableOwner.get(first);
+                moves.add(new long[]{first, run, ts, owner, 1});
+                relocateTable(first, run, owner);
+                for (long k = 0; k < ts; k++) {
+                    free.remove(run + k);
+                    free.add(first + k);
+                }
+            } else {
+                break;
+            }
+            high = highestUsed(high);
+        }
+        return moves;
+    }
+
+    /**
+     * A pass from the bottom up, for when the last used cluster is a table with no room
+     * below it: every data cluster and table above the lowest leak moves to the lowest
+     * place that fits below it, so the holes rise to the top. Moves more than
+     * {@link #planMoves}, so it runs only when that one is stuck.
+     */
+    private List<long[]> planAscending(TreeSet<Long> free, long high) {
+        List<long[]> moves = new ArrayList<>();
+        if (free.isEmpty()) {
+            return moves;
+        }
+        for (long c = free.first() + 1; c <= high; c++) {
+            long ref = refs[(int) c];
+            if (ref > 0 && free.first() < c) {
+                long to = free.pollFirst();
+                moves.add(new long[]{c, to, 1, ref, 0});
+                move(c, to, 1, ref);
+                free.add(c);
+            } else if (ref < L1_TABLE && -(ref + 2) == c) {
+                long run = findRun(free, ts, c);
+                if (run >= 0) {
+                    long owner = tableOwner.get(c);
+                    moves.add(new long[]{c, run, ts, owner, 1});
+                    relocateTable(c, run, owner);
+                    for (long k = 0; k < ts; k++) {
+                        free.remove(run + k);
+                        free.add(c + k);
+                    }
+                }
+            }
+        }
+        return moves;
+    }
+
+    private void relocateTable(long first, long to, long owner) {
+        move(first, to, ts, 0);
+        for (long k = 0; k < ts; k++) {
+            refs[(int) (to + k)] = -(to + 2);
+        }
+        tableOwner.remove(first);
+        tableOwner.put(to, owner);
+        // Data clusters this table maps now have their entries at the table's new place.
+        long delta = (to - first) * cs;
+        long from = first * cs;
+        long until = from + (long) ts * cs;
+        for (int c = 0; c < refs.length; c++) {
+            if (refs[c] >= from && refs[c] < until) {
+                refs[c] += delta;
+            }
+        }
+    }
+
+    /** Copies durable first, then L2 entries, then L1 entries, each step synced. */
+    private void execute(List<long[]> moves) throws IOException {
+        for (long[] m : moves) {
+            copyClusters(m[0], m[1], m[2]);
+        }
+        file.sync();
+        boolean tables = false;
+        for (long[] m : moves) {
+            if (m[4] == 0) {
+                // The owner as it is now: its table may have moved after this move was planned.
+                file.setEntryRelease(refs[(int) m[1]], m[1] * cs);
+            } else {
+                tables = true;
+            }
+        }
+        file.sync();
+        if (tables) {
+            for (long[] m : moves) {
+                if (m[4] == 1) {
+                    file.setEntryRelease(m[3], m[1] * cs);
+                }
+            }
+            file.sync();
+        }
+    }
+
+    private void move(long from, long to, long n, long ref) {
+        for (long k = 0; k < n; k++) {
+            clearBit(from + k);
+            setBit(to + k);
+            if (ref > 0) {
+                refs[(int) (to + k)] = ref;
+            }
+            refs[(int) (from + k)] = 0;
+        }
+    }
+
+    private void copyClusters(long from, long to, long n) throws IOException {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment buffer = arena.allocate(cs);
+            for (long k = 0; k < n; k++) {
+                file.copyOut((from + k) * cs, buffer, 0, cs);
+                file.copyIn(buffer, 0, (to + k) * cs, cs);
+            }
+        }
+    }
+
+    /** First cluster of the lowest run of {@code length} free clusters that ends below {@code below}, or -1. */
+    private static long findRun(TreeSet<Long> free, int length, long below) {
+        long start = -1;
+        long count = 0;
+        for (long c : free) {
+            if (c >= below) {
+                break;
+            }
+            if (count > 0 && c == start + count) {
+                count++;
+            } else {
+                start = c;
+                count = 1;
+            }
+            if (count == length) {
+                return start;
+            }
+        }
+        return -1;
+    }
+
+    private long highestUsed(long from) {
+        for (long c = from; c >= 0; c--) {
+            if (testBit(c)) {
+                return c;
+            }
+        }
+        return Integer.toUnsignedLong(header.headerSize()) - 1;
+    }
+
+    private CheckResult result(long corruptionsFixed, long leaksFixed) {
+        return new CheckResult(corruptions, countLeaks(), corruptionsFixed, leaksFixed, 0,
+                totalClusters(), allocated, fragmented, problems);
+    }
+
+    private long totalClusters() {
+        return (g.imageSize() + cs - 1) / cs;
+    }
+
+    private boolean testBit(long c) {
+        return c >= 0 && (c >>> 6) < used.length && (used[(int) (c >>> 6)] & (1L << c)) != 0;
+    }
+
+    private void setBit(long c) {
+        if ((c >>> 6) >= used.length) {
+            used = java.util.Arrays.copyOf(used, (int) (c >>> 6) + 1);
+        }
+        used[(int) (c >>> 6)] |= 1L << c;
+    }
+
+    private void clearBit(long c) {
+        used[(int) (c >>> 6)] &= ~(1L << c);
+    }
+}
