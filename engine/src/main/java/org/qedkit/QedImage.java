@@ -1,7 +1,7 @@
 package org.qedkit;
 
-import org.qedkit.internal.AllocatingWriter;
 import org.qedkit.internal.ClusterMap;
+import org.qedkit.internal.CommitPipeline;
 import org.qedkit.internal.Geometry;
 import org.qedkit.internal.HeaderCodec;
 import org.qedkit.internal.ImageChecker;
@@ -14,7 +14,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * An open QED image: guest-visible bytes that can be read, written and zeroed at any offset
@@ -43,18 +45,22 @@ public final class QedImage implements AutoCloseable {
     private final MappedImageFile file;
     private final Geometry geometry;
     private final ClusterMap map;
-    private final AllocatingWriter allocator;
+    private final CommitPipeline pipeline; // null when read-only
     private final boolean readOnly;
+    private final Durability durability;
     private final AtomicBoolean closed = new AtomicBoolean();
-    private volatile QedHeader header;
+    private final AtomicReference<QedHeader> header;
+    private final CheckResult checkAtOpen;
 
-    private QedImage(MappedImageFile file, QedHeader header, boolean readOnly) {
+    private QedImage(MappedImageFile file, QedHeader header, OpenOptions options, CheckResult checkAtOpen) {
         this.file = file;
-        this.header = header;
-        this.readOnly = readOnly;
+        this.header = new AtomicReference<>(header);
+        this.readOnly = options.readOnly();
+        this.durability = options.durability();
+        this.checkAtOpen = checkAtOpen;
         this.geometry = Geometry.of(header);
         this.map = new ClusterMap(file, geometry);
-        this.allocator = readOnly ? null : new AllocatingWriter(file, map, header.hasBackingFile());
+        this.pipeline = readOnly ? null : new CommitPipeline(file, map, this.header);
     }
 
     // ------------------------------------------------------------------ create / open
@@ -138,10 +144,22 @@ public final class QedImage implements AutoCloseable {
         MappedImageFile file = MappedImageFile.open(path, !options.readOnly());
         try {
             QedHeader header = HeaderCodec.read(file);
+            CheckResult check = null;
             if (!options.readOnly()) {
                 header = prepareForWriting(file, header);
+                if (header.needsCheck()) {
+                    // Not closed cleanly: reclaim what the crash leaked, fix what it broke.
+                    check = ImageChecker.run(file, header, CheckMode.REPAIR_ALL);
+                    if (check.corruptions() == 0) {
+                        header = header.withFeatures(header.features() & ~QedHeader.FEATURE_NEED_CHECK);
+                        HeaderCodec.write(header, file);
+                        file.sync();
+                    }
+                }
+            } else if (header.needsCheck()) {
+                check = ImageChecker.run(file, header, CheckMode.REPORT); // in memory; writes nothing
             }
-            return new QedImage(file, header, options.readOnly());
+            return new QedImage(file, header, options, check);
         } catch (IOException | RuntimeException e) {
             try {
                 file.close();
@@ -172,9 +190,22 @@ public final class QedImage implements AutoCloseable {
 
     // ------------------------------------------------------------------ facts
 
-    /** The header as it stands now. */
+    /** The header as it stands now (NEED_CHECK comes and goes as writes come and go). */
     public QedHeader header() {
-        return header;
+        return header.get();
+    }
+
+    /**
+     * The check that open ran because the image was not closed cleanly (NEED_CHECK was
+     * set): with repair for a read-write open, in memory only for a read-only one.
+     */
+    public Optional<CheckResult> checkAtOpen() {
+        return Optional.ofNullable(checkAtOpen);
+    }
+
+    /** When writes to this image count as done. */
+    public Durability durability() {
+        return durability;
     }
 
     /** The guest-visible size in bytes. */
@@ -212,18 +243,19 @@ public final class QedImage implements AutoCloseable {
             throw new QedRangeException(offset, 0, size);
         }
         long cs = geometry.clusterSize();
-        long first = map.lookup(offset);
+        long first = entryFor(offset);
         Extent.Kind kind = kindOf(first);
         long fileStart = kind == Extent.Kind.DATA ? first + geometry.inCluster(offset) : -1;
         long pos = (offset & ~(cs - 1)) + cs;
         long expectedNext = kind == Extent.Kind.DATA ? (first + cs) : 0;
         long perTable = geometry.bytesPerL2Table();
         while (pos < size) {
-            if (kind == Extent.Kind.UNALLOCATED && map.l2Table(pos) == 0) {
+            if (kind == Extent.Kind.UNALLOCATED && map.l2Table(pos) == 0
+                    && (pipeline == null || !pipeline.hasPending())) {
                 pos = (pos | (perTable - 1)) + 1; // no L2 table: its whole range is unallocated
                 continue;
             }
-            long entry = map.lookup(pos);
+            long entry = entryFor(pos);
             if (kindOf(entry) != kind || (kind == Extent.Kind.DATA && entry != expectedNext)) {
                 break;
             }
@@ -252,7 +284,7 @@ public final class QedImage implements AutoCloseable {
             long pos = offset + done;
             long inCluster = geometry.inCluster(pos);
             long n = Math.min(length - done, geometry.clusterSize() - inCluster);
-            long entry = map.lookup(pos);
+            long entry = entryFor(pos);
             if (entry > ClusterMap.ZERO) {
                 file.copyOut(entry + inCluster, dst, done, n);
             } else {
@@ -273,7 +305,7 @@ public final class QedImage implements AutoCloseable {
             long pos = offset + done;
             long inCluster = geometry.inCluster(pos);
             int n = (int) Math.min(length - done, geometry.clusterSize() - inCluster);
-            long entry = map.lookup(pos);
+            long entry = entryFor(pos);
             if (entry > ClusterMap.ZERO) {
                 file.copyOut(entry + inCluster, dst, dstOffset + done, n);
             } else {
@@ -297,35 +329,39 @@ public final class QedImage implements AutoCloseable {
     }
 
     private void requireNoBackingRead(long entry) throws QedUnsupportedException {
-        if (entry == ClusterMap.UNALLOCATED && header.hasBackingFile()) {
+        QedHeader h = header.get();
+        if (entry == ClusterMap.UNALLOCATED && h.hasBackingFile()) {
             throw new QedUnsupportedException("reading an unallocated cluster of " + path()
-                    + " needs its backing file '" + header.backingFilename()
+                    + " needs its backing file '" + h.backingFilename()
                     + "', and reading through backing files is not supported yet");
         }
     }
 
     // ------------------------------------------------------------------ writes
 
-    /** Writes all of {@code src} at guest {@code offset}. */
+    /**
+     * Writes all of {@code src} at guest {@code offset}. Returns when the data is visible to
+     * every reader of this process; with {@link Durability#WRITE_THROUGH}, when it is durable.
+     */
     public void write(long offset, MemorySegment src) throws IOException {
         ensureWritable("write");
         long length = src.byteSize();
         checkRange(offset, length);
-        long done = 0;
-        while (done < length) {
+        for (long done = 0; done < length; ) {
             long pos = offset + done;
             long inCluster = geometry.inCluster(pos);
             long n = Math.min(length - done, geometry.clusterSize() - inCluster);
-            long entry = map.lookup(pos);
+            long entry = entryFor(pos);
             if (entry <= ClusterMap.ZERO) {
-                // The rest of the request goes through the allocating path in one piece, so
-                // all its new clusters share each sync.
-                allocator.write(pos, length - done, src, done);
-                return;
+                // The rest of the request is planned in one piece, so its new clusters
+                // travel in one batch.
+                pipeline.write(pos, length - done, src, done);
+                break;
             }
             file.copyIn(src, done, entry + inCluster, n);
             done += n;
         }
+        completeWrite();
     }
 
     /** Writes {@code length} bytes of {@code src} from {@code srcOffset} at guest {@code offset}. */
@@ -355,41 +391,63 @@ public final class QedImage implements AutoCloseable {
     public void writeZeroes(long offset, long length) throws IOException {
         ensureWritable("write-zeroes");
         checkRange(offset, length);
-        long done = 0;
-        while (done < length) {
+        for (long done = 0; done < length; ) {
             long pos = offset + done;
             long inCluster = geometry.inCluster(pos);
             long n = Math.min(length - done, geometry.clusterSize() - inCluster);
-            long entry = map.lookup(pos);
+            long entry = entryFor(pos);
             if (entry > ClusterMap.ZERO) {
                 file.fillZero(entry + inCluster, n);
             } else if (entry == ClusterMap.UNALLOCATED || n != geometry.clusterSize()) {
-                allocator.write(pos, length - done, null, 0);
-                return;
+                pipeline.write(pos, length - done, null, 0);
+                break;
             }
             done += n;
         }
+        completeWrite();
     }
 
-    /** Makes every write that returned before this call durable, data and metadata. */
+    private void completeWrite() throws IOException {
+        if (durability == Durability.WRITE_THROUGH) {
+            pipeline.awaitDurable(pipeline.requestSync());
+        }
+    }
+
+    /**
+     * Makes every write that returned before this call durable, data and metadata. Callers
+     * flushing at the same time share the work.
+     */
     public void flush() throws IOException {
         ensureOpen();
-        file.sync();
+        if (pipeline != null) {
+            pipeline.awaitDurable(pipeline.requestSync());
+        }
     }
 
-    /** Flushes (read-write images) and releases the mapping and the file. Idempotent. */
+    /**
+     * Commits and flushes everything (read-write images), gives preallocated space back so
+     * the file ends at its last used cluster, clears NEED_CHECK unless something failed,
+     * and releases the mapping and the file. Idempotent.
+     */
     @Override
     public void close() throws IOException {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
         try {
-            if (!readOnly) {
-                file.sync();
+            if (pipeline != null) {
+                pipeline.close();
             }
         } finally {
             file.close();
         }
+    }
+
+    // ------------------------------------------------------------------ lookups
+
+    /** The entry for a guest offset, including entries written but not yet committed. */
+    private long entryFor(long guestOffset) throws QedFormatException {
+        return pipeline != null ? pipeline.lookup(guestOffset) : map.lookup(guestOffset);
     }
 
     // ------------------------------------------------------------------ checks

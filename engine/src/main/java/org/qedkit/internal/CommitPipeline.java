@@ -1,0 +1,400 @@
+package org.qedkit.internal;
+
+import org.qedkit.QedException;
+import org.qedkit.QedFormatException;
+import org.qedkit.QedHeader;
+import org.qedkit.QedUnsupportedException;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Makes new clusters durable in the order the format needs, for many concurrent writers,
+ * with one {@code fdatasync} per step for a whole batch of them (group commit).
+ *
+ * <h2>Why entries wait in memory</h2>
+ * The kernel writes dirty pages of a shared mapping back whenever it likes, in any order.
+ * An L2 entry stored into the mapping before its data cluster is durable could reach the
+ * disk first, and a crash would leave it pointing at garbage. So a new entry is not stored
+ * into the mapped tables until its phase of a commit runs; until then it lives in an
+ * in-memory overlay that every reader and writer of this process consults.
+ *
+ * <h2>The two sides</h2>
+ * <b>Planning</b> (the writer's thread, under a short lock, no system call on the common
+ * path): find which clusters the request needs, take fresh zeroed space for them from the
+ * {@link ClusterAllocator}, copy the data in, publish the new entries in the overlay and
+ * queue them. A write in write-back mode returns here.
+ *
+ * <p><b>Committing</b> (one thread per image): take everything queued as one batch, then
+ * <ol>
+ *   <li>{@code fdatasync}: the batch's data clusters and new, empty L2 tables are durable;</li>
+ *   <li>store the batch's L2 entries into the mapped tables; {@code fdatasync};</li>
+ *   <li>store the L1 entries of the batch's new tables; {@code fdatasync};</li>
+ *   <li>drop the batch from the overlay (the mapping has it now) and wake its waiters.</li>
+ * </ol>
+ * While one batch syncs, the next one fills: the more writers, the bigger the batches.
+ * A durability request ({@code flush}, or a write-through write) is a ticket in the same
+ * queue: it is done when the batch holding it is.
+ *
+ * <h2>Readers</h2>
+ * Lock-free: mapping first (where every committed entry is); only when that says
+ * unallocated or zero, the overlay, if anything is pending at all; then the mapping again,
+ * because a commit may have moved the entry from overlay to mapping in between (it stores
+ * into the mapping before it removes from the overlay).
+ *
+ * <h2>Failure</h2>
+ * A failed {@code fdatasync} is final: Linux reports a write-back error once and then
+ * forgets it, so retrying would claim safety that does not exist. The batch's entries are
+ * never stored, its waiters and every later durability request get the error, and
+ * NEED_CHECK stays set so the next open checks the image.
+ *
+ * <h2>NEED_CHECK</h2>
+ * Set durably before the first allocation after a clean state. Cleared when everything is
+ * committed and nothing failed: after a second with nothing to commit, and at close.
+ */
+public final class CommitPipeline {
+    private static final long IDLE_BEFORE_CLEAN_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    /** One entry waiting to be committed; {@code newTable} is the L2 table to link with it, or 0. */
+    private record Pending(long guestOffset, long value, long newTable) {
+    }
+
+    private final MappedImageFile file;
+    private final ClusterMap map;
+    private final Geometry g;
+    private final ClusterAllocator allocator;
+    private final AtomicReference<QedHeader> header;
+
+    private final ReentrantLock planLock = new ReentrantLock();
+    private final ConcurrentHashMap<Long, Long> overlay = new ConcurrentHashMap<>(); // guest cluster -> entry
+    private final AtomicInteger overlaySize = new AtomicInteger();
+    private final ConcurrentHashMap<Long, Long> newTables = new ConcurrentHashMap<>(); // L1 index -> table
+
+    private final ReentrantLock queueLock = new ReentrantLock();
+    private final Condition workArrived = queueLock.newCondition();
+    private final Condition batchDone = queueLock.newCondition();
+    private ArrayList<Pending> queue = new ArrayList<>();
+    private long ticketsIssued;          // under queueLock
+    private long ticketsTaken;           // under queueLock: tickets the committer has drained
+    private volatile long ticketsDone;
+    private volatile IOException failure;
+    private boolean closing;             // under queueLock
+    private final Thread committer;
+
+    public CommitPipeline(MappedImageFile file, ClusterMap map, AtomicReference<QedHeader> header) {
+        this.file = file;
+        this.map = map;
+        this.g = map.geometry();
+        this.header = header;
+        this.allocator = new ClusterAllocator(file, g.clusterSize());
+        this.committer = Thread.ofPlatform().daemon().name("qedkit-commit " + file.path().getFileName())
+                .start(this::commitLoop);
+    }
+
+    // ------------------------------------------------------------------ lookups
+
+    /** The entry for {@code guestOffset}, committed or not (see the class comment). */
+    public long lookup(long guestOffset) throws QedFormatException {
+        long entry = map.lookup(guestOffset);
+        if (entry > ClusterMap.ZERO) {
+            return entry;
+        }
+        if (overlaySize.get() != 0) {
+            Long pending = overlay.get(guestOffset >>> g.clusterBits());
+            if (pending != null) {
+                return pending;
+            }
+        }
+        return map.lookup(guestOffset);
+    }
+
+    /** True while some written entries are not yet in the mapped tables. */
+    public boolean hasPending() {
+        return overlaySize.get() != 0;
+    }
+
+    // ------------------------------------------------------------------ planning
+
+    /**
+     * Writes {@code length} bytes at {@code offset}, from {@code src} at {@code srcOffset}
+     * or zeros when {@code src} is null, taking new clusters where needed. Returns when the
+     * data is in the mapping and the new entries are queued; {@link #requestSync} and
+     * {@link #awaitDurable} make it durable.
+     */
+    public void write(long offset, long length, MemorySegment src, long srcOffset) throws IOException {
+        throwIfFailed();
+        List<Pending> planned = new ArrayList<>();
+        planLock.lock();
+        try {
+            markNeedCheck();
+            for (long done = 0; done < length; ) {
+                long pos = offset + done;
+                long inCluster = g.inCluster(pos);
+                long n = Math.min(length - done, g.clusterSize() - inCluster);
+                long entry = lookup(pos);
+                if (entry > ClusterMap.ZERO) {
+                    // Exists (committed, or pending: its data is already in place).
+                    if (src == null) {
+                        file.fillZero(entry + inCluster, n);
+                    } else {
+                        file.copyIn(src, srcOffset + done, entry + inCluster, n);
+                    }
+                } else if (src == null && n == g.clusterSize()) {
+                    if (entry == ClusterMap.UNALLOCATED) {
+                        publish(planned, pos, ClusterMap.ZERO);
+                    }
+                } else {
+                    if (entry == ClusterMap.UNALLOCATED && header.get().hasBackingFile()
+                            && n != g.clusterSize()) {
+                        throw new QedUnsupportedException("writing part of a cluster that the backing "
+                                + "file provides needs copy-on-write from it, which this version does not do yet");
+                    }
+                    long cluster = allocator.allocate(g.clusterSize());
+                    // Fresh space reads as zeros: the rest of the cluster already holds what
+                    // an unallocated or zero cluster reads as, and zeros need no copy.
+                    if (src != null) {
+                        file.copyIn(src, srcOffset + done, cluster + inCluster, n);
+                    }
+                    publish(planned, pos, cluster);
+                }
+                done += n;
+            }
+        } finally {
+            // Entries planned before a failure (a full disk, say) are visible already and
+            // their data is in place: they are committed like any others.
+            if (!planned.isEmpty()) {
+                enqueue(planned);
+            }
+            planLock.unlock();
+        }
+    }
+
+    private void publish(List<Pending> planned, long pos, long value) throws IOException {
+        long l1Index = g.l1Index(pos);
+        long newTable = 0;
+        if (!newTables.containsKey(l1Index) && map.l2Table(pos) == 0) {
+            newTable = allocator.allocate(g.tableBytes());
+            newTables.put(l1Index, newTable);
+        }
+        if (overlay.put(pos >>> g.clusterBits(), value) == null) {
+            overlaySize.incrementAndGet();
+        }
+        planned.add(new Pending(pos, value, newTable));
+    }
+
+    private void markNeedCheck() throws IOException {
+        QedHeader h = header.get();
+        if (!h.needsCheck()) {
+            QedHeader dirty = h.withFeatures(h.features() | QedHeader.FEATURE_NEED_CHECK);
+            HeaderCodec.write(dirty, file);
+            file.sync();
+            header.set(dirty);
+        }
+    }
+
+    // ------------------------------------------------------------------ tickets
+
+    private long enqueue(List<Pending> items) {
+        queueLock.lock();
+        try {
+            queue.addAll(items);
+            long ticket = ++ticketsIssued;
+            workArrived.signal();
+            return ticket;
+        } finally {
+            queueLock.unlock();
+        }
+    }
+
+    /** A ticket for a sync of everything written so far (flush, write-through overwrite). */
+    public long requestSync() throws IOException {
+        throwIfFailed();
+        return enqueue(List.of());
+    }
+
+    /** Waits until the batch holding {@code ticket} is durable. */
+    public void awaitDurable(long ticket) throws IOException {
+        if (ticketsDone >= ticket) {
+            return;
+        }
+        queueLock.lock();
+        try {
+            while (ticketsDone < ticket) {
+                throwIfFailed();
+                batchDone.awaitUninterruptibly();
+            }
+        } finally {
+            queueLock.unlock();
+        }
+    }
+
+    private void throwIfFailed() throws IOException {
+        IOException f = failure;
+        if (f != null) {
+            throw new QedException(file.path() + ": an earlier commit failed, so nothing since can be "
+                    + "made durable; reopen the image (it will be checked): " + f.getMessage(), f);
+        }
+    }
+
+    // ------------------------------------------------------------------ committing
+
+    private void commitLoop() {
+        long idleSince = System.nanoTime();
+        boolean markedClean = false;
+        while (true) {
+            List<Pending> batch = null;
+            long upTo = 0;
+            queueLock.lock();
+            try {
+                if (queue.isEmpty() && ticketsTaken == ticketsIssued) {
+                    if (closing) {
+                        return;
+                    }
+                    long idle = System.nanoTime() - idleSince;
+                    if (markedClean || idle < IDLE_BEFORE_CLEAN_NANOS) {
+                        workArrived.awaitNanos(markedClean ? IDLE_BEFORE_CLEAN_NANOS : IDLE_BEFORE_CLEAN_NANOS - idle);
+                        continue;
+                    }
+                } else {
+                    batch = queue;
+                    queue = new ArrayList<>();
+                    upTo = ticketsIssued;
+                    ticketsTaken = upTo;
+                }
+            } catch (InterruptedException e) {
+                continue; // only close stops the committer
+            } finally {
+                queueLock.unlock();
+            }
+            if (batch == null) {
+                markClean(); // idle long enough
+                markedClean = true;
+                continue;
+            }
+            commit(batch, upTo);
+            idleSince = System.nanoTime();
+            markedClean = false;
+        }
+    }
+
+    private void commit(List<Pending> batch, long upTo) {
+        try {
+            if (failure == null) {
+                file.sync(); // step 1: data and empty tables (or, for sync tickets, everything)
+                if (!batch.isEmpty()) {
+                    for (Pending p : batch) {
+                        long table = tableOf(p.guestOffset());
+                        file.setEntryRelease(map.l2EntryOffset(table, p.guestOffset()), p.value());
+                    }
+                    file.sync(); // step 2: the L2 entries
+                    boolean linked = false;
+                    for (Pending p : batch) {
+                        if (p.newTable() != 0) {
+                            file.setEntryRelease(g.l1EntryOffset(p.guestOffset()), p.newTable());
+                            linked = true;
+                        }
+                    }
+                    if (linked) {
+                        file.sync(); // step 3: the L1 entries
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            failure = e instanceof IOException io ? io : new IOException(e);
+        } finally {
+            for (Pending p : batch) {
+                if (p.newTable() != 0) {
+                    newTables.remove(g.l1Index(p.guestOffset()), p.newTable());
+                }
+                if (overlay.remove(p.guestOffset() >>> g.clusterBits(), p.value())) {
+                    overlaySize.decrementAndGet();
+                }
+            }
+            queueLock.lock();
+            try {
+                if (failure == null) {
+                    ticketsDone = upTo;
+                }
+                batchDone.signalAll();
+            } finally {
+                queueLock.unlock();
+            }
+        }
+    }
+
+    private long tableOf(long guestOffset) throws QedFormatException {
+        Long fresh = newTables.get(g.l1Index(guestOffset));
+        return fresh != null ? fresh : map.l2Table(guestOffset);
+    }
+
+    /** Clears NEED_CHECK when everything is committed and nothing failed. */
+    private void markClean() {
+        planLock.lock();
+        try {
+            QedHeader h = header.get();
+            if (failure != null || !h.needsCheck() || overlaySize.get() != 0 || ticketsIssued() != ticketsDone) {
+                return;
+            }
+            QedHeader clean = h.withFeatures(h.features() & ~QedHeader.FEATURE_NEED_CHECK);
+            HeaderCodec.write(clean, file);
+            file.sync();
+            header.set(clean);
+        } catch (IOException | RuntimeException e) {
+            failure = e instanceof IOException io ? io : new IOException(e);
+        } finally {
+            planLock.unlock();
+        }
+    }
+
+    private long ticketsIssued() {
+        queueLock.lock();
+        try {
+            return ticketsIssued;
+        } finally {
+            queueLock.unlock();
+        }
+    }
+
+    /**
+     * Commits everything queued, stops the committer, and, if nothing failed, gives the
+     * reserved space back and clears NEED_CHECK: a clean image. Throws the failure, if any.
+     */
+    public void close() throws IOException {
+        queueLock.lock();
+        try {
+            closing = true;
+            workArrived.signal();
+        } finally {
+            queueLock.unlock();
+        }
+        boolean interrupted = false;
+        while (committer.isAlive()) {
+            try {
+                committer.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        throwIfFailed();
+        planLock.lock();
+        try {
+            allocator.trimToUsed();
+            file.sync();
+            markClean();
+            throwIfFailed();
+        } finally {
+            planLock.unlock();
+        }
+    }
+}
