@@ -266,6 +266,10 @@ public final class MappedImageFile implements AutoCloseable {
         if (!writable) {
             return;
         }
+        SyncObserver observer = SyncObservers.current();
+        if (observer != null) {
+            observer.beforeSync(this);
+        }
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
             int rc;
