@@ -343,6 +343,10 @@ public final class CommitPipeline {
             if (failure != null || !h.needsCheck() || overlaySize.get() != 0 || ticketsIssued() != ticketsDone) {
                 return;
             }
+            // A clean image ends at its last used cluster: give the reservation back first,
+            // or a crash after this would leave leaks that nothing is told to reclaim.
+            allocator.trimToUsed();
+            file.sync();
             QedHeader clean = h.withFeatures(h.features() & ~QedHeader.FEATURE_NEED_CHECK);
             HeaderCodec.write(clean, file);
             file.sync();
@@ -387,14 +391,7 @@ public final class CommitPipeline {
             Thread.currentThread().interrupt();
         }
         throwIfFailed();
-        planLock.lock();
-        try {
-            allocator.trimToUsed();
-            file.sync();
-            markClean();
-            throwIfFailed();
-        } finally {
-            planLock.unlock();
-        }
+        markClean();
+        throwIfFailed();
     }
 }
