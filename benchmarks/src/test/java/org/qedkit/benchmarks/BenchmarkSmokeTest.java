@@ -34,5 +34,18 @@ class BenchmarkSmokeTest {
         for (RunResult r : results) {
             assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive();
         }
+        Options allocating = new OptionsBuilder()
+                .include(AllocatingWriteBenchmark.class.getName() + ".threads0[18]")
+                .forks(0)
+                .warmupIterations(0)
+                .measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(200))
+                .shouldFailOnError(true)
+                .build();
+        results = new Runner(allocating).run();
+        assertThat(results).hasSize(2);
+        for (RunResult r : results) {
+            assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive();
+        }
     }
 }
