@@ -47,5 +47,19 @@ class BenchmarkSmokeTest {
         for (RunResult r : results) {
             assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive();
         }
+        Options check = new OptionsBuilder()
+                .include(CheckBenchmark.class.getName())
+                .param("clusters", "2000")
+                .forks(0)
+                .warmupIterations(0)
+                .measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(200))
+                .shouldFailOnError(true)
+                .build();
+        results = new Runner(check).run();
+        assertThat(results).hasSize(1);
+        for (RunResult r : results) {
+            assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive();
+        }
     }
 }

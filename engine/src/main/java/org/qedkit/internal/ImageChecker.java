@@ -110,8 +110,13 @@ public final class ImageChecker {
     private ImageChecker scan() throws IOException {
         markTable(g.l1Offset(), L1_TABLE);
         long l1Shift = g.clusterBits() + g.l2Bits();
+        long l1End = g.l1Offset() + g.tableBytes();
         for (long i = 0; i < entries; i++) {
-            long entryOffset = g.l1Offset() + (i << 3);
+            long entryOffset = file.skipZeroEntries(g.l1Offset() + (i << 3), l1End);
+            if (entryOffset == l1End) {
+                break;
+            }
+            i = (entryOffset - g.l1Offset()) >>> 3;
             long table = file.getEntryAcquire(entryOffset);
             if (table == 0) {
                 continue;
@@ -146,8 +151,13 @@ public final class ImageChecker {
 
     private void scanL2(long l1Index, long table) throws IOException {
         long last = 0;
+        long end = table + g.tableBytes();
         for (long j = 0; j < entries; j++) {
-            long entryOffset = table + (j << 3);
+            long entryOffset = file.skipZeroEntries(table + (j << 3), end); // most entries are empty
+            if (entryOffset == end) {
+                break;
+            }
+            j = (entryOffset - table) >>> 3;
             long value = file.getEntryAcquire(entryOffset);
             if (value == ClusterMap.UNALLOCATED || value == ClusterMap.ZERO) {
                 continue;

@@ -46,6 +46,8 @@ public final class MappedImageFile implements AutoCloseable {
     private static final ValueLayout.OfLong ENTRY =
             ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle ENTRY_HANDLE = ENTRY.varHandle();
+    /** Compared against to skip runs of empty table entries at memory speed. */
+    private static final MemorySegment ZEROS = Arena.global().allocate(64 * 1024, 8);
     private static final VarHandle CHUNK_SLOT =
             MethodHandles.arrayElementVarHandle(MemorySegment[].class);
 
@@ -138,6 +140,21 @@ public final class MappedImageFile implements AutoCloseable {
         checkRange(fileOffset, Long.BYTES);
         MemorySegment chunk = chunk(fileOffset);
         ENTRY_HANDLE.setRelease(chunk, fileOffset & CHUNK_MASK, value);
+    }
+
+    /** Offset of the first aligned 8-byte word in {@code [from, to)} that is not zero, or {@code to}. */
+    public long skipZeroEntries(long from, long to) {
+        checkRange(from, to - from);
+        while (from < to) {
+            long inChunk = from & CHUNK_MASK;
+            long n = Math.min(Math.min(to - from, CHUNK_BYTES - inChunk), ZEROS.byteSize());
+            long m = MemorySegment.mismatch(chunk(from), inChunk, inChunk + n, ZEROS, 0, n);
+            if (m >= 0) {
+                return from + (m & ~7L);
+            }
+            from += n;
+        }
+        return to;
     }
 
     // ---------------------------------------------------------------- bytes
