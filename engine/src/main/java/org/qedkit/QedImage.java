@@ -113,8 +113,22 @@ public final class QedImage implements AutoCloseable {
      * @throws QedFormatException when the header itself is invalid (nothing to check against)
      */
     public static CheckResult check(Path path, CheckMode mode) throws IOException {
+        return check(path, mode, false);
+    }
+
+    /**
+     * As {@link #check(Path, CheckMode)}; with {@code forceShare} a report-only check takes
+     * no lock, so an image in use can be inspected (as {@code qemu-img check -U}).
+     */
+    public static CheckResult check(Path path, CheckMode mode, boolean forceShare) throws IOException {
         Objects.requireNonNull(mode, "mode");
+        if (forceShare && mode != CheckMode.REPORT) {
+            throw new IllegalArgumentException("force-share is only for a check that repairs nothing");
+        }
         try (MappedImageFile file = MappedImageFile.open(path, mode != CheckMode.REPORT)) {
+            if (!forceShare) {
+                file.lockLikeQemu();
+            }
             QedHeader header = HeaderCodec.read(file);
             CheckResult result = ImageChecker.run(file, header, mode);
             if (mode != CheckMode.REPORT && result.corruptions() == 0 && header.needsCheck()) {
@@ -143,6 +157,9 @@ public final class QedImage implements AutoCloseable {
         Objects.requireNonNull(options, "options");
         MappedImageFile file = MappedImageFile.open(path, !options.readOnly());
         try {
+            if (!options.forceShare()) {
+                file.lockLikeQemu();
+            }
             QedHeader header = HeaderCodec.read(file);
             CheckResult check = null;
             if (!options.readOnly()) {

@@ -33,6 +33,9 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "human", description = "human or json.")
     String output;
 
+    @Option(names = {"-U", "--force-share"}, description = "Take no lock (report only): check an image another process uses.")
+    boolean forceShare;
+
     @Option(names = "-q", description = "Quiet: print nothing (the exit code says it all).")
     boolean quiet;
 
@@ -62,7 +65,10 @@ final class CheckCommand implements Callable<Integer> {
         }
         CheckResult r;
         try {
-            r = QedImage.check(file, mode);
+            if (forceShare && mode != CheckMode.REPORT) {
+                throw new CliException("check: -U cannot be combined with -r: a repair needs the image to itself");
+            }
+            r = QedImage.check(file, mode, forceShare);
         } catch (QedException e) {
             throw new CliException("Could not open '" + file + "': " + e.getMessage());
         }

@@ -25,6 +25,9 @@ final class InfoCommand implements Callable<Integer> {
             description = "human or json (qemu-img's keys, plus format-specific QED fields).")
     String output;
 
+    @Option(names = {"-U", "--force-share"}, description = "Take no lock: inspect an image another process uses.")
+    boolean forceShare;
+
     @Parameters(index = "0", paramLabel = "FILE")
     Path file;
 
@@ -42,7 +45,7 @@ final class InfoCommand implements Callable<Integer> {
         QedHeader h;
         long actualSize;
         long virtualSize;
-        try (QedImage image = QedImage.open(file, OpenOptions.READ_ONLY)) {
+        try (QedImage image = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare))) {
             h = image.header();
             actualSize = image.actualSize();
             virtualSize = image.size();

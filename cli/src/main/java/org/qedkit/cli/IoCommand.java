@@ -30,6 +30,9 @@ final class IoCommand implements Callable<Integer> {
             description = "Image format: qed.")
     String format;
 
+    @Option(names = {"-U", "--force-share"}, description = "Take no lock (needs -r): read an image another process uses.")
+    boolean forceShare;
+
     @Option(names = {"-c", "--cmd"}, paramLabel = "COMMAND", description = "A command to run; may repeat.")
     List<String> commands = new ArrayList<>();
 
@@ -44,9 +47,12 @@ final class IoCommand implements Callable<Integer> {
         if (!"qed".equals(format)) {
             throw new CliException("io: format '" + format + "' is not supported; only qed is");
         }
+        if (forceShare && !readOnly) {
+            throw new CliException("io: -U (force share) needs -r: only a read-only open may skip the locks");
+        }
         QedImage image;
         try {
-            image = QedImage.open(file, readOnly ? OpenOptions.READ_ONLY : OpenOptions.READ_WRITE);
+            image = QedImage.open(file, readOnly ? OpenOptions.READ_ONLY.withForceShare(forceShare) : OpenOptions.READ_WRITE);
         } catch (QedException e) {
             throw new CliException("can't open device " + file + ": " + e.getMessage());
         }

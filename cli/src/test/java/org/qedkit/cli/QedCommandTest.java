@@ -117,6 +117,22 @@ class QedCommandTest {
     }
 
     @Test
+    void anImageInUseIsRefusedUnlessForceShareInspectsIt() throws IOException {
+        Path p = dir.resolve("busy.qed");
+        QedRun.of("create", "-q", p, "1M");
+        try (QedImage writer = QedImage.open(p)) {
+            QedRun info = QedRun.of("info", p);
+            assertThat(info.exitCode()).isEqualTo(1);
+            assertThat(info.stderr()).contains("is in use").contains("\"write\"");
+            assertThat(QedRun.of("info", "-U", p).exitCode()).isZero();
+            assertThat(QedRun.of("check", "-U", p).exitCode()).isZero();
+            assertThat(QedRun.of("io", "-r", "-U", "-c", "read 0 1", p).exitCode()).isZero();
+            assertThat(QedRun.of("io", "-U", "-c", "read 0 1", p).stderr()).contains("-U (force share) needs -r");
+            assertThat(QedRun.of("check", "-U", "-r", "leaks", p).exitCode()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void humanSizesFollowQemuImgAndQemuIo() {
         assertThat(Sizes.qemuImgHuman(659456)).isEqualTo("644 KiB");
         assertThat(Sizes.qemuImgHuman(10485760)).isEqualTo("10 MiB");

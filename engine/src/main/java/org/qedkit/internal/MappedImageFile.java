@@ -74,9 +74,21 @@ public final class MappedImageFile implements AutoCloseable {
         return openWith(path, flags, writable);
     }
 
-    /** Creates the file, or empties it if it exists (as {@code qemu-img create} does), read-write. */
+    /**
+     * Creates the file, or empties it if it exists (as {@code qemu-img create} does),
+     * read-write. The locks are taken before anything is cut, so an image in use by QEMU is
+     * refused, not destroyed.
+     */
     public static MappedImageFile createEmpty(Path path) throws IOException {
-        return openWith(path, Posix.O_RDWR | Posix.O_CREAT | Posix.O_TRUNC | Posix.O_CLOEXEC, true);
+        MappedImageFile file = openWith(path, Posix.O_RDWR | Posix.O_CREAT | Posix.O_CLOEXEC, true);
+        try {
+            file.lockLikeQemu();
+            file.truncate(0);
+            return file;
+        } catch (IOException | RuntimeException e) {
+            file.close();
+            throw e;
+        }
     }
 
     private static MappedImageFile openWith(Path path, int flags, boolean writable) throws IOException {
@@ -100,6 +112,92 @@ public final class MappedImageFile implements AutoCloseable {
 
     public Path path() {
         return path;
+    }
+
+    // ---------------------------------------------------------------- locks
+
+    /* QEMU's file driver (block/file-posix.c) publishes permissions as shared OFD byte-range
+     * locks: byte 100 + i for each permission i it holds, 200 + i for each it refuses to
+     * share. Bits: 0 consistent read, 1 write, 2 write unchanged, 3 resize. A writer holds
+     * 0, 1, 3 and refuses to share 1 and 3; a reader holds 0 and refuses to share 1 and 3.
+     * After setting its locks, each side tests whether someone else holds a conflicting
+     * byte: a taken permission that another refuses to share, or a refused one another holds.
+     * Two openers racing both see each other and both back out, never both get in. */
+    private static final int LOCK_PERM_BASE = 100;
+    private static final int LOCK_SHARED_BASE = 200;
+    private static final String[] PERMISSIONS = {"consistent read", "write", "write unchanged", "resize"};
+
+    /**
+     * Takes the locks QEMU takes for this kind of open (read-write if the file is
+     * writable), or throws {@link org.qedkit.QedLockedException} naming the permission
+     * another process holds or refuses to share. Closing the file releases them.
+     */
+    public void lockLikeQemu() throws IOException {
+        int[] held = writable ? new int[]{0, 1, 3} : new int[]{0};
+        int[] unshared = {1, 3};
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            MemorySegment flock = call.allocate(Posix.FLOCK_BYTES, 8);
+            for (int bit : held) {
+                setLock(capture, flock, LOCK_PERM_BASE + bit);
+            }
+            for (int bit : unshared) {
+                setLock(capture, flock, LOCK_SHARED_BASE + bit);
+            }
+            for (int bit : held) {
+                if (lockedByOthers(capture, flock, LOCK_SHARED_BASE + bit)) {
+                    throw locked("another process uses it and does not share the \"" + PERMISSIONS[bit]
+                            + "\" permission this open needs");
+                }
+            }
+            for (int bit : unshared) {
+                if (lockedByOthers(capture, flock, LOCK_PERM_BASE + bit)) {
+                    throw locked("another process holds the \"" + PERMISSIONS[bit]
+                            + "\" permission (QEMU or qedkit writing it)");
+                }
+            }
+        } catch (IOException e) {
+            unlockAll();
+            throw e;
+        }
+    }
+
+    private org.qedkit.QedLockedException locked(String why) {
+        return new org.qedkit.QedLockedException(path + " is in use: " + why
+                + (writable ? "" : "; a read-only open with force-share (qemu-img -U) can inspect it"));
+    }
+
+    private void setLock(MemorySegment capture, MemorySegment flock, long offset) throws IOException {
+        fillFlock(flock, Posix.F_RDLCK, offset);
+        if (Posix.fcntlLock(capture, fd, Posix.F_OFD_SETLK, flock) != 0) {
+            throw failure("fcntl(F_OFD_SETLK)", path, Posix.errno(capture));
+        }
+    }
+
+    private boolean lockedByOthers(MemorySegment capture, MemorySegment flock, long offset) throws IOException {
+        fillFlock(flock, Posix.F_WRLCK, offset);
+        if (Posix.fcntlLock(capture, fd, Posix.F_OFD_GETLK, flock) != 0) {
+            throw failure("fcntl(F_OFD_GETLK)", path, Posix.errno(capture));
+        }
+        return flock.get(ValueLayout.JAVA_SHORT, 0) != Posix.F_UNLCK;
+    }
+
+    private void unlockAll() {
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            MemorySegment flock = call.allocate(Posix.FLOCK_BYTES, 8);
+            fillFlock(flock, Posix.F_UNLCK, LOCK_PERM_BASE);
+            flock.set(ValueLayout.JAVA_LONG, 16, 2L * LOCK_PERM_BASE); // bytes 100..299
+            Posix.fcntlLock(capture, fd, Posix.F_OFD_SETLK, flock);
+        }
+    }
+
+    private static void fillFlock(MemorySegment flock, short type, long offset) {
+        flock.fill((byte) 0);
+        flock.set(ValueLayout.JAVA_SHORT, 0, type);
+        flock.set(ValueLayout.JAVA_SHORT, 2, (short) 0); // SEEK_SET
+        flock.set(ValueLayout.JAVA_LONG, 8, offset);
+        flock.set(ValueLayout.JAVA_LONG, 16, 1L);
     }
 
     public boolean isWritable() {

@@ -38,6 +38,14 @@ final class Posix {
 
     static final int SEEK_END = 2;
 
+    static final int F_OFD_GETLK = 36;
+    static final int F_OFD_SETLK = 37;
+    static final short F_RDLCK = 0;
+    static final short F_WRLCK = 1;
+    static final short F_UNLCK = 2;
+    /** {@code struct flock}: l_type (short) at 0, l_whence (short) at 2, l_start at 8, l_len at 16, l_pid at 24. */
+    static final long FLOCK_BYTES = 32;
+
     static final int EINTR = 4;
     static final int ENOSPC = 28;
     static final int EOPNOTSUPP = 95;
@@ -75,6 +83,9 @@ final class Posix {
             CAPTURE);
     private static final MethodHandle MUNMAP = downcall("munmap",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
+    private static final MethodHandle FCNTL_LOCK = downcall("fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+            CAPTURE, Linker.Option.firstVariadicArg(2));
     private static final MethodHandle STRERROR = downcall("strerror",
             FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
@@ -161,6 +172,14 @@ final class Posix {
     static int munmap(MemorySegment capture, MemorySegment address, long length) {
         try {
             return (int) MUNMAP.invokeExact(capture, address, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int fcntlLock(MemorySegment capture, int fd, int command, MemorySegment flock) {
+        try {
+            return (int) FCNTL_LOCK.invokeExact(capture, fd, command, flock);
         } catch (Throwable t) {
             throw rethrow(t);
         }
