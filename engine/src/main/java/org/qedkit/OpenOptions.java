@@ -11,27 +11,41 @@ import java.util.Objects;
  * @param durability when a write counts as done (ignored for read-only images)
  * @param forceShare take no lock, so an image another process uses can be inspected, as
  *                   {@code qemu-img -U} does; only with {@code readOnly}
+ * @param maxBackingDepth how many backing files deep a chain may go before the open is
+ *                   refused (a bound for images from untrusted sources)
  */
-public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare) {
+public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare, int maxBackingDepth) {
 
+    /** Default bound on backing chains. */
+    public static final int DEFAULT_MAX_BACKING_DEPTH = 16;
     /** Read and write, write-back; unknown auto-clear bits are cleared. */
-    public static final OpenOptions READ_WRITE = new OpenOptions(false, Durability.WRITE_BACK, false);
+    public static final OpenOptions READ_WRITE =
+            new OpenOptions(false, Durability.WRITE_BACK, false, DEFAULT_MAX_BACKING_DEPTH);
     /** Read only; the file is never modified. */
-    public static final OpenOptions READ_ONLY = new OpenOptions(true, Durability.WRITE_BACK, false);
+    public static final OpenOptions READ_ONLY =
+            new OpenOptions(true, Durability.WRITE_BACK, false, DEFAULT_MAX_BACKING_DEPTH);
 
     public OpenOptions {
         Objects.requireNonNull(durability, "durability");
+        if (maxBackingDepth < 0) {
+            throw new IllegalArgumentException("maxBackingDepth must not be negative: " + maxBackingDepth);
+        }
         if (forceShare && !readOnly) {
             throw new IllegalArgumentException("force-share is only for read-only opens, as in QEMU");
         }
     }
 
     public OpenOptions withDurability(Durability newDurability) {
-        return new OpenOptions(readOnly, newDurability, forceShare);
+        return new OpenOptions(readOnly, newDurability, forceShare, maxBackingDepth);
     }
 
     /** With {@code true}, take no lock (read-only opens only), as {@code qemu-img -U}. */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, durability, share);
+        return new OpenOptions(readOnly, durability, share, maxBackingDepth);
+    }
+
+    /** With another bound on backing chains (0: no backing file allowed at all). */
+    public OpenOptions withMaxBackingDepth(int depth) {
+        return new OpenOptions(readOnly, durability, forceShare, depth);
     }
 }

@@ -1,5 +1,6 @@
 package org.qedkit;
 
+import org.qedkit.internal.BackingFile;
 import org.qedkit.internal.ClusterMap;
 import org.qedkit.internal.CommitPipeline;
 import org.qedkit.internal.Geometry;
@@ -51,16 +52,19 @@ public final class QedImage implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicReference<QedHeader> header;
     private final CheckResult checkAtOpen;
+    private final BackingFile backing; // null without a backing file
 
-    private QedImage(MappedImageFile file, QedHeader header, OpenOptions options, CheckResult checkAtOpen) {
+    private QedImage(MappedImageFile file, QedHeader header, OpenOptions options, CheckResult checkAtOpen,
+                     BackingFile backing) {
         this.file = file;
+        this.backing = backing;
         this.header = new AtomicReference<>(header);
         this.readOnly = options.readOnly();
         this.durability = options.durability();
         this.checkAtOpen = checkAtOpen;
         this.geometry = Geometry.of(header);
         this.map = new ClusterMap(file, geometry);
-        this.pipeline = readOnly ? null : new CommitPipeline(file, map, this.header);
+        this.pipeline = readOnly ? null : new CommitPipeline(file, map, this.header, backing);
     }
 
     // ------------------------------------------------------------------ create / open
@@ -155,7 +159,13 @@ public final class QedImage implements AutoCloseable {
     public static QedImage open(Path path, OpenOptions options) throws IOException {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
+        return open(path, options, new java.util.ArrayList<>());
+    }
+
+    /** Opens one link of a backing chain; {@code chain} holds the real paths opened so far. */
+    private static QedImage open(Path path, OpenOptions options, java.util.List<Path> chain) throws IOException {
         MappedImageFile file = MappedImageFile.open(path, !options.readOnly());
+        BackingFile backing = null;
         try {
             if (!options.forceShare()) {
                 file.lockLikeQemu();
@@ -176,15 +186,99 @@ public final class QedImage implements AutoCloseable {
             } else if (header.needsCheck()) {
                 check = ImageChecker.run(file, header, CheckMode.REPORT); // in memory; writes nothing
             }
-            return new QedImage(file, header, options, check);
+            if (header.hasBackingFile()) {
+                chain.add(path.toRealPath());
+                backing = openBacking(path, header, options, chain);
+            }
+            return new QedImage(file, header, options, check, backing);
         } catch (IOException | RuntimeException e) {
             try {
+                if (backing != null) {
+                    backing.close();
+                }
                 file.close();
             } catch (IOException suppressed) {
                 e.addSuppressed(suppressed);
             }
             throw e;
         }
+    }
+
+    /**
+     * Opens the backing file named in {@code header}, read-only: a relative name is
+     * relative to the overlay's directory, as QEMU resolves it; the NO_PROBE bit means raw,
+     * otherwise the file is QED if it starts with QED's magic and raw if not.
+     */
+    private static BackingFile openBacking(Path overlay, QedHeader header, OpenOptions options,
+                                           java.util.List<Path> chain) throws IOException {
+        String name = header.backingFilename();
+        Path named = Path.of(name);
+        Path parent = overlay.toAbsolutePath().getParent();
+        Path resolved = named.isAbsolute() || parent == null ? named : parent.resolve(named);
+        if (chain.size() > options.maxBackingDepth()) {
+            throw new QedFormatException("backing_filename", name, "the backing chain is deeper than the limit of "
+                    + options.maxBackingDepth() + " (OpenOptions.withMaxBackingDepth): " + describe(chain));
+        }
+        Path real;
+        try {
+            real = resolved.toRealPath();
+        } catch (IOException e) {
+            throw new QedException("backing file '" + name + "' of " + overlay + " (" + resolved
+                    + ") cannot be opened: " + e.getMessage(), e);
+        }
+        if (chain.contains(real)) {
+            java.util.List<Path> loop = new java.util.ArrayList<>(chain);
+            loop.add(real);
+            throw new QedFormatException("backing_filename", name, "the backing chain loops: " + describe(loop));
+        }
+        OpenOptions readOnly = OpenOptions.READ_ONLY.withForceShare(options.forceShare())
+                .withMaxBackingDepth(options.maxBackingDepth());
+        if ("raw".equals(header.backingFormat()) || !startsWithQedMagic(real)) {
+            MappedImageFile raw = MappedImageFile.open(real, false);
+            try {
+                if (!options.forceShare()) {
+                    raw.lockLikeQemu();
+                }
+            } catch (IOException e) {
+                raw.close();
+                throw e;
+            }
+            return new BackingFile.Raw(raw);
+        }
+        QedImage base = open(real, readOnly, chain);
+        return new BackingFile() {
+            @Override
+            public long size() {
+                return base.size();
+            }
+
+            @Override
+            public void read(long offset, MemorySegment dst, long dstOffset, long length) throws IOException {
+                long inImage = Math.max(0, Math.min(length, base.size() - offset));
+                if (inImage > 0) {
+                    base.read(offset, dst.asSlice(dstOffset, inImage));
+                }
+                if (inImage < length) {
+                    dst.asSlice(dstOffset + inImage, length - inImage).fill((byte) 0);
+                }
+            }
+
+            @Override
+            public void close() throws IOException {
+                base.close();
+            }
+        };
+    }
+
+    private static boolean startsWithQedMagic(Path path) throws IOException {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(path)) {
+            java.nio.ByteBuffer magic = java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            return ch.read(magic, 0) == 4 && magic.getInt(0) == QedHeader.MAGIC;
+        }
+    }
+
+    private static String describe(java.util.List<Path> chain) {
+        return String.join(" -> ", chain.stream().map(Path::toString).toList());
     }
 
     private static QedHeader prepareForWriting(MappedImageFile file, QedHeader header)
@@ -304,8 +398,9 @@ public final class QedImage implements AutoCloseable {
             long entry = entryFor(pos);
             if (entry > ClusterMap.ZERO) {
                 file.copyOut(entry + inCluster, dst, done, n);
+            } else if (entry == ClusterMap.UNALLOCATED && backing != null) {
+                backing.read(pos, dst, done, n);
             } else {
-                requireNoBackingRead(entry);
                 dst.asSlice(done, n).fill((byte) 0);
             }
             done += n;
@@ -325,8 +420,9 @@ public final class QedImage implements AutoCloseable {
             long entry = entryFor(pos);
             if (entry > ClusterMap.ZERO) {
                 file.copyOut(entry + inCluster, dst, dstOffset + done, n);
+            } else if (entry == ClusterMap.UNALLOCATED && backing != null) {
+                backing.read(pos, MemorySegment.ofArray(dst), dstOffset + done, n);
             } else {
-                requireNoBackingRead(entry);
                 Arrays.fill(dst, dstOffset + done, dstOffset + done + n, (byte) 0);
             }
             done += n;
@@ -343,15 +439,6 @@ public final class QedImage implements AutoCloseable {
         int n = dst.remaining();
         read(offset, MemorySegment.ofBuffer(dst));
         dst.position(dst.position() + n);
-    }
-
-    private void requireNoBackingRead(long entry) throws QedUnsupportedException {
-        QedHeader h = header.get();
-        if (entry == ClusterMap.UNALLOCATED && h.hasBackingFile()) {
-            throw new QedUnsupportedException("reading an unallocated cluster of " + path()
-                    + " needs its backing file '" + h.backingFilename()
-                    + "', and reading through backing files is not supported yet");
-        }
     }
 
     // ------------------------------------------------------------------ writes
@@ -456,7 +543,13 @@ public final class QedImage implements AutoCloseable {
                 pipeline.close();
             }
         } finally {
-            file.close();
+            try {
+                file.close();
+            } finally {
+                if (backing != null) {
+                    backing.close();
+                }
+            }
         }
     }
 

@@ -283,21 +283,6 @@ class QedImageTest {
     }
 
     @Test
-    void imagesWithABackingFileSayClearlyThatReadingThroughItIsNotDoneYet() throws IOException {
-        Path p = dir.resolve("o.qed");
-        QedImage.create(p, CreateOptions.ofSize(1 << 20).withBackingFile("base.raw", "raw"));
-        try (QedImage image = QedImage.open(p)) {
-            assertThatThrownBy(() -> image.read(0, new byte[1])).isInstanceOf(QedUnsupportedException.class)
-                    .hasMessageContaining("base.raw");
-            // A whole-cluster write needs nothing from the backing file.
-            image.write(0, Bytes.pattern(3, 65536));
-            byte[] b = new byte[65536];
-            image.read(0, b);
-            assertThat(b).isEqualTo(Bytes.pattern(3, 65536));
-        }
-    }
-
-    @Test
     void manyThreadsReadAndWriteDisjointRangesConcurrently() throws Exception {
         Path p = dir.resolve("mt.qed");
         int cs = 4096;

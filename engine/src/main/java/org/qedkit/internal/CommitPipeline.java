@@ -3,7 +3,6 @@ package org.qedkit.internal;
 import org.qedkit.QedException;
 import org.qedkit.QedFormatException;
 import org.qedkit.QedHeader;
-import org.qedkit.QedUnsupportedException;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -72,6 +71,7 @@ public final class CommitPipeline {
     private final Geometry g;
     private final ClusterAllocator allocator;
     private final AtomicReference<QedHeader> header;
+    private final BackingFile backing; // null without a backing file
 
     private final ReentrantLock planLock = new ReentrantLock();
     private final ConcurrentHashMap<Long, Long> overlay = new ConcurrentHashMap<>(); // guest cluster -> entry
@@ -89,8 +89,10 @@ public final class CommitPipeline {
     private boolean closing;             // under queueLock
     private final Thread committer;
 
-    public CommitPipeline(MappedImageFile file, ClusterMap map, AtomicReference<QedHeader> header) {
+    public CommitPipeline(MappedImageFile file, ClusterMap map, AtomicReference<QedHeader> header,
+                          BackingFile backing) {
         this.file = file;
+        this.backing = backing;
         this.map = map;
         this.g = map.geometry();
         this.header = header;
@@ -152,16 +154,20 @@ public final class CommitPipeline {
                         publish(planned, pos, ClusterMap.ZERO);
                     }
                 } else {
-                    if (entry == ClusterMap.UNALLOCATED && header.get().hasBackingFile()
-                            && n != g.clusterSize()) {
-                        throw new QedUnsupportedException("writing part of a cluster that the backing "
-                                + "file provides needs copy-on-write from it, which this version does not do yet");
-                    }
                     long cluster = allocator.allocate(g.clusterSize());
-                    // Fresh space reads as zeros: the rest of the cluster already holds what
-                    // an unallocated or zero cluster reads as, and zeros need no copy.
+                    boolean copyOnWrite = entry == ClusterMap.UNALLOCATED && backing != null
+                            && n != g.clusterSize();
+                    if (copyOnWrite) {
+                        // The rest of the cluster is what the backing file holds there. It
+                        // becomes durable with the data, before the entry that exposes it.
+                        fillFromBacking(pos - inCluster, cluster);
+                    }
+                    // Otherwise fresh space reads as zeros: the rest of the cluster already
+                    // holds what an unallocated or zero cluster reads as.
                     if (src != null) {
                         file.copyIn(src, srcOffset + done, cluster + inCluster, n);
+                    } else if (copyOnWrite) {
+                        file.fillZero(cluster + inCluster, n);
                     }
                     publish(planned, pos, cluster);
                 }
@@ -174,6 +180,14 @@ public final class CommitPipeline {
                 enqueue(planned);
             }
             planLock.unlock();
+        }
+    }
+
+    private void fillFromBacking(long clusterGuestOffset, long cluster) throws IOException {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(g.clusterSize());
+            backing.read(clusterGuestOffset, buffer, 0, g.clusterSize());
+            file.copyIn(buffer, 0, cluster, g.clusterSize());
         }
     }
 

@@ -34,6 +34,11 @@ import java.util.concurrent.TimeUnit;
  * sampled. (A page rewritten twice within one epoch is tried only in its last version, as
  * CrashMonkey and ALICE also do.)
  *
+ * <p>Half the runs put the image on a raw backing file of random bytes. Without one, a
+ * fresh cluster and an unallocated one both read as zeros, so an entry that reached the
+ * disk before its data would go unseen; over a backing file it shows as zeros where the
+ * backing file had data.
+ *
  * <h2>What each crash state must satisfy</h2>
  * The engine opens it read-write (running its check at open when NEED_CHECK is set), a
  * check afterwards finds nothing, and every guest byte holds what the flushed model says,
@@ -54,7 +59,8 @@ public final class PowerCutCampaign {
     private static final long GUEST = 12L << 20; // three L2 tables
 
     /** Totals of a campaign. */
-    public record Summary(int runs, long states, long qemuChecks, long violations, List<Long> failingSeeds) {
+    public record Summary(int runs, int runsOnABackingFile, long states, long qemuChecks, long violations,
+                          List<Long> failingSeeds) {
     }
 
     private record Epoch(byte[] content, int durableOps, int startedOps) {
@@ -63,6 +69,7 @@ public final class PowerCutCampaign {
     private final Path dir;
     private final PrintStream log;
     private long qemuChecks;
+    private int backedRuns;
 
     public PowerCutCampaign(Path dir, PrintStream log) {
         this.dir = dir;
@@ -117,18 +124,29 @@ public final class PowerCutCampaign {
             }
         }
         log.println();
-        log.println("| runs | crash states verified | of them also by qemu-img check | violations | failing seeds |");
-        log.println("|---:|---:|---:|---:|---|");
-        log.printf("| %d | %d | %d | %d | %s |%n", runs, states, qemuChecks, violations,
+        log.println("| runs | of them on a backing file | crash states verified | of them also by qemu-img check | violations | failing seeds |");
+        log.println("|---:|---:|---:|---:|---:|---|");
+        log.printf("| %d | %d | %d | %d | %d | %s |%n", runs, backedRuns, states, qemuChecks, violations,
                 failing.isEmpty() ? "none" : failing);
-        return new Summary(runs, states, qemuChecks, violations, failing);
+        return new Summary(runs, backedRuns, states, qemuChecks, violations, failing);
     }
 
     /** One workload, then every (or a sample of every) crash state it could have left. */
     long runOnce(long seed, List<String> problems) throws IOException {
         SplittableRandom rnd = new SplittableRandom(seed);
         Path image = dir.resolve("powercut-" + seed + ".qed");
-        QedImage.create(image, CreateOptions.ofSize(GUEST).withClusterSize(CLUSTER).withTableSize(TABLE));
+        // Half the runs sit on a raw backing file of random bytes: then the order data before
+        // L2 entry is visible to a crash (zeros where the backing file had data).
+        byte[] baseContent = new byte[(int) GUEST];
+        CreateOptions create = CreateOptions.ofSize(GUEST).withClusterSize(CLUSTER).withTableSize(TABLE);
+        Path backingFile = dir.resolve("powercut-" + seed + "-base.raw");
+        if (rnd.nextBoolean()) {
+            backedRuns++;
+            new SplittableRandom(~seed).nextBytes(baseContent);
+            Files.write(backingFile, baseContent);
+            create = create.withBackingFile(backingFile.getFileName().toString(), "raw");
+        }
+        QedImage.create(image, create);
         byte[] initial = Files.readAllBytes(image);
         Durability durability = rnd.nextBoolean() ? Durability.WRITE_BACK : Durability.WRITE_THROUGH;
         OpenOptions options = OpenOptions.READ_WRITE.withDurability(durability);
@@ -183,7 +201,7 @@ public final class PowerCutCampaign {
         Path state = dir.resolve("powercut-" + seed + "-state.qed");
         for (int k = 0; k < epochs.size(); k++) {
             Epoch epoch = epochs.get(k);
-            Expectation expect = Expectation.of(ops, epoch.durableOps(), epoch.startedOps());
+            Expectation expect = Expectation.of(baseContent, ops, epoch.durableOps(), epoch.startedOps());
             List<Integer> dirty = dirtyPages(base, epoch.content());
             List<Integer> baseData = nonZeroPages(base);
             for (BitSet subset : subsets(dirty.size(), rnd)) {
@@ -202,6 +220,7 @@ public final class PowerCutCampaign {
         Files.deleteIfExists(state);
         if (problems.isEmpty()) {
             Files.deleteIfExists(image);
+            Files.deleteIfExists(backingFile);
         }
         return verified;
     }
@@ -334,8 +353,8 @@ public final class PowerCutCampaign {
             this.durable = durable;
         }
 
-        static Expectation of(List<Workload.Op> ops, int durableOps, int startedOps) {
-            byte[] model = new byte[(int) GUEST];
+        static Expectation of(byte[] backing, List<Workload.Op> ops, int durableOps, int startedOps) {
+            byte[] model = backing.clone();
             for (int i = 0; i < durableOps; i++) {
                 apply(ops.get(i), model);
             }
