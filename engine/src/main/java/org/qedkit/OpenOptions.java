@@ -13,17 +13,21 @@ import java.util.Objects;
  *                   {@code qemu-img -U} does; only with {@code readOnly}
  * @param maxBackingDepth how many backing files deep a chain may go before the open is
  *                   refused (a bound for images from untrusted sources)
+ * @param openBackingChain open the backing chain too (the default); without it, the image
+ *                   opens even when its backing file is missing (as {@code qemu-img info}
+ *                   does), and reading what only the chain holds fails with an exception
  */
-public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare, int maxBackingDepth) {
+public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare, int maxBackingDepth,
+                          boolean openBackingChain) {
 
     /** Default bound on backing chains. */
     public static final int DEFAULT_MAX_BACKING_DEPTH = 16;
     /** Read and write, write-back; unknown auto-clear bits are cleared. */
     public static final OpenOptions READ_WRITE =
-            new OpenOptions(false, Durability.WRITE_BACK, false, DEFAULT_MAX_BACKING_DEPTH);
+            new OpenOptions(false, Durability.WRITE_BACK, false, DEFAULT_MAX_BACKING_DEPTH, true);
     /** Read only; the file is never modified. */
     public static final OpenOptions READ_ONLY =
-            new OpenOptions(true, Durability.WRITE_BACK, false, DEFAULT_MAX_BACKING_DEPTH);
+            new OpenOptions(true, Durability.WRITE_BACK, false, DEFAULT_MAX_BACKING_DEPTH, true);
 
     public OpenOptions {
         Objects.requireNonNull(durability, "durability");
@@ -36,16 +40,21 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     public OpenOptions withDurability(Durability newDurability) {
-        return new OpenOptions(readOnly, newDurability, forceShare, maxBackingDepth);
+        return new OpenOptions(readOnly, newDurability, forceShare, maxBackingDepth, openBackingChain);
     }
 
     /** With {@code true}, take no lock (read-only opens only), as {@code qemu-img -U}. */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, durability, share, maxBackingDepth);
+        return new OpenOptions(readOnly, durability, share, maxBackingDepth, openBackingChain);
     }
 
     /** With another bound on backing chains (0: no backing file allowed at all). */
     public OpenOptions withMaxBackingDepth(int depth) {
-        return new OpenOptions(readOnly, durability, forceShare, depth);
+        return new OpenOptions(readOnly, durability, forceShare, depth, openBackingChain);
+    }
+
+    /** With {@code false}, open only this image, not its backing chain (for inspection). */
+    public OpenOptions withBackingChain(boolean open) {
+        return new OpenOptions(readOnly, durability, forceShare, maxBackingDepth, open);
     }
 }

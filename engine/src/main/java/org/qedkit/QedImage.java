@@ -188,7 +188,8 @@ public final class QedImage implements AutoCloseable {
             }
             if (header.hasBackingFile()) {
                 chain.add(path.toRealPath());
-                backing = openBacking(path, header, options, chain);
+                backing = options.openBackingChain() ? openBacking(path, header, options, chain)
+                        : notOpened(path, header);
             }
             return new QedImage(file, header, options, check, backing);
         } catch (IOException | RuntimeException e) {
@@ -266,6 +267,26 @@ public final class QedImage implements AutoCloseable {
             @Override
             public void close() throws IOException {
                 base.close();
+            }
+        };
+    }
+
+    /** Stands in for a backing chain the caller chose not to open: reading it is an error. */
+    private static BackingFile notOpened(Path overlay, QedHeader header) {
+        return new BackingFile() {
+            @Override
+            public long size() {
+                return Long.MAX_VALUE;
+            }
+
+            @Override
+            public void read(long offset, MemorySegment dst, long dstOffset, long length) throws QedException {
+                throw new QedException("reading offset " + offset + " of " + overlay + " needs its backing file '"
+                        + header.backingFilename() + "', which this open left closed (OpenOptions.withBackingChain)");
+            }
+
+            @Override
+            public void close() {
             }
         };
     }

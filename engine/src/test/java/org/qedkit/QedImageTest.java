@@ -56,7 +56,7 @@ class QedImageTest {
     void backingFileNameAndRawFormatAreStoredInTheHeader() throws IOException {
         Path p = dir.resolve("overlay.qed");
         QedImage.create(p, CreateOptions.ofSize(1 << 20).withBackingFile("base.raw", "raw"));
-        try (QedImage image = QedImage.open(p, OpenOptions.READ_ONLY)) {
+        try (QedImage image = QedImage.open(p, OpenOptions.READ_ONLY.withBackingChain(false))) {
             QedHeader h = image.header();
             assertThat(h.backingFilename()).isEqualTo("base.raw");
             assertThat(h.backingFormat()).isEqualTo("raw");
@@ -67,7 +67,7 @@ class QedImageTest {
         }
         Path probed = dir.resolve("overlay2.qed");
         QedImage.create(probed, CreateOptions.ofSize(1 << 20).withBackingFile("base.qed", "qed"));
-        try (QedImage image = QedImage.open(probed, OpenOptions.READ_ONLY)) {
+        try (QedImage image = QedImage.open(probed, OpenOptions.READ_ONLY.withBackingChain(false))) {
             assertThat(image.header().features()).isEqualTo(QedHeader.FEATURE_BACKING_FILE);
             assertThat(image.header().backingFormat()).isNull();
         }
@@ -79,7 +79,9 @@ class QedImageTest {
         String name = "d/".repeat(2016) + "base.raw"; // 4040 bytes: 64 + 4040 > 4096
         QedImage.create(p, CreateOptions.ofSize(1 << 20).withClusterSize(4096)
                 .withBackingFile(name, "raw"));
-        try (QedImage image = QedImage.open(p, OpenOptions.READ_ONLY)) {
+        try (QedImage image = QedImage.open(p, OpenOptions.READ_ONLY.withBackingChain(false))) {
+            assertThatThrownBy(() -> image.read(0, new byte[1])).isInstanceOf(QedException.class)
+                    .hasMessageContaining("which this open left closed");
             assertThat(image.header().headerSize()).isEqualTo(2);
             assertThat(image.header().l1TableOffset()).isEqualTo(8192);
             assertThat(image.header().backingFilename()).isEqualTo(name);

@@ -45,7 +45,7 @@ final class InfoCommand implements Callable<Integer> {
         QedHeader h;
         long actualSize;
         long virtualSize;
-        try (QedImage image = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare))) {
+        try (QedImage image = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare).withBackingChain(false))) {
             h = image.header();
             actualSize = image.actualSize();
             virtualSize = image.size();
