@@ -234,7 +234,7 @@ public final class QedImage implements AutoCloseable {
         }
         OpenOptions readOnly = OpenOptions.READ_ONLY.withForceShare(options.forceShare())
                 .withMaxBackingDepth(options.maxBackingDepth());
-        if ("raw".equals(header.backingFormat()) || !startsWithQedMagic(real)) {
+        if ("raw".equals(header.backingFormat()) || !isQedImage(real)) {
             MappedImageFile raw = MappedImageFile.open(real, false);
             try {
                 if (!options.forceShare()) {
@@ -291,10 +291,21 @@ public final class QedImage implements AutoCloseable {
         };
     }
 
-    private static boolean startsWithQedMagic(Path path) throws IOException {
+    /**
+     * True when the file starts with QED's magic: how a backing file whose format the
+     * header does not record is probed (anything else is taken as raw).
+     */
+    public static boolean isQedImage(Path path) throws IOException {
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(path)) {
             java.nio.ByteBuffer magic = java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
             return ch.read(magic, 0) == 4 && magic.getInt(0) == QedHeader.MAGIC;
+        }
+    }
+
+    /** Bytes any file occupies on disk (st_blocks × 512), e.g. a raw backing file for {@code info}. */
+    public static long allocatedBytes(Path path) throws IOException {
+        try (MappedImageFile f = MappedImageFile.open(path, false)) {
+            return f.allocatedBytes();
         }
     }
 

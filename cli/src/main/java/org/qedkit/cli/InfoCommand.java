@@ -10,7 +10,10 @@ import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -34,6 +37,9 @@ final class InfoCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    @Option(names = "--backing-chain", description = "Show every image of the backing chain, top first.")
+    boolean backingChain;
+
     @Override
     public Integer call() throws IOException {
         if (!"qed".equals(format)) {
@@ -42,68 +48,117 @@ final class InfoCommand implements Callable<Integer> {
         if (!output.equals("human") && !output.equals("json")) {
             throw new CliException("--output must be human or json, not '" + output + "'");
         }
-        QedHeader h;
-        long actualSize;
-        long virtualSize;
-        try (QedImage image = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare).withBackingChain(false))) {
-            h = image.header();
-            actualSize = image.actualSize();
-            virtualSize = image.size();
-        } catch (QedException e) {
-            throw new CliException("Could not open '" + file + "': " + e.getMessage());
+        List<Map<String, Object>> objects = new ArrayList<>();
+        List<String> blocks = new ArrayList<>();
+        List<Path> seen = new ArrayList<>();
+        Path current = file;
+        boolean qed = true;
+        while (current != null) {
+            Path real = current.toAbsolutePath().normalize();
+            if (seen.contains(real)) {
+                seen.add(real);
+                throw new CliException("the backing chain of " + file + " loops: "
+                        + String.join(" -> ", seen.stream().map(Path::toString).toList()));
+            }
+            seen.add(real);
+            Map<String, Object> o = Json.object();
+            StringBuilder human = new StringBuilder();
+            Path next = qed ? describeQed(current, o, human) : describeRaw(current, o, human);
+            objects.add(o);
+            blocks.add(human.toString());
+            if (!backingChain || next == null) {
+                break;
+            }
+            qed = !"raw".equals(o.get("backing-filename-format")) && QedImage.isQedImage(next);
+            current = next;
         }
         PrintWriter out = spec.commandLine().getOut();
-        String fullBacking = h.hasBackingFile()
-                ? BackingFiles.resolve(file, h.backingFilename()).toString() : null;
         if (output.equals("json")) {
-            Map<String, Object> o = Json.object();
-            if (h.backingFormat() != null) {
-                o.put("backing-filename-format", h.backingFormat());
-            }
-            o.put("virtual-size", virtualSize);
-            o.put("filename", file.toString());
-            o.put("cluster-size", h.clusterSize());
-            o.put("format", "qed");
-            o.put("actual-size", actualSize);
-            if (h.hasBackingFile()) {
-                o.put("full-backing-filename", fullBacking);
-                o.put("backing-filename", h.backingFilename());
-            }
-            o.put("dirty-flag", h.needsCheck());
-            Map<String, Object> data = Json.object();
-            data.put("table-size", h.tableSize());
-            data.put("header-size", h.headerSize());
-            data.put("l1-table-offset", h.l1TableOffset());
-            data.put("features", h.features());
-            data.put("compat-features", h.compatFeatures());
-            data.put("autoclear-features", h.autoclearFeatures());
-            Map<String, Object> specific = Json.object();
-            specific.put("type", "qed");
-            specific.put("data", data);
-            o.put("format-specific", specific);
-            out.print(Json.write(o));
+            out.print(backingChain ? Json.writeArray(objects) : Json.write(objects.get(0)));
         } else {
-            out.println("image: " + file);
-            out.println("file format: qed");
-            out.println("virtual size: " + Sizes.qemuImgHuman(virtualSize) + " (" + virtualSize + " bytes)");
-            out.println("disk size: " + Sizes.qemuImgHuman(actualSize));
-            out.println("cluster_size: " + h.clusterSize());
-            if (h.hasBackingFile()) {
-                String actual = fullBacking.equals(h.backingFilename()) ? ""
-                        : " (actual path: " + fullBacking + ")";
-                out.println("backing file: " + h.backingFilename() + actual);
-                if (h.backingFormat() != null) {
-                    out.println("backing file format: " + h.backingFormat());
-                }
-            }
-            out.println("Format specific information:");
-            out.println("    table size: " + h.tableSize());
-            out.println("    header size: " + h.headerSize());
-            out.println("    l1 table offset: " + h.l1TableOffset());
-            out.println("    features: 0x" + Long.toHexString(h.features()));
-            out.println("    dirty: " + h.needsCheck());
+            out.print(String.join("\n", blocks));
         }
         out.flush();
         return 0;
+    }
+
+    /** Describes a QED image; returns the path of its backing file, or null. */
+    private Path describeQed(Path image, Map<String, Object> o, StringBuilder human) throws IOException {
+        QedHeader h;
+        long actualSize;
+        long virtualSize;
+        try (QedImage img = QedImage.open(image, OpenOptions.READ_ONLY.withForceShare(forceShare).withBackingChain(false))) {
+            h = img.header();
+            actualSize = img.actualSize();
+            virtualSize = img.size();
+        } catch (QedException e) {
+            throw new CliException("Could not open '" + image + "': " + e.getMessage());
+        }
+        Path backing = h.hasBackingFile() ? BackingFiles.resolve(image, h.backingFilename()) : null;
+        if (h.backingFormat() != null) {
+            o.put("backing-filename-format", h.backingFormat());
+        }
+        o.put("virtual-size", virtualSize);
+        o.put("filename", image.toString());
+        o.put("cluster-size", h.clusterSize());
+        o.put("format", "qed");
+        o.put("actual-size", actualSize);
+        if (backing != null) {
+            o.put("full-backing-filename", backing.toString());
+            o.put("backing-filename", h.backingFilename());
+        }
+        o.put("dirty-flag", h.needsCheck());
+        Map<String, Object> data = Json.object();
+        data.put("table-size", h.tableSize());
+        data.put("header-size", h.headerSize());
+        data.put("l1-table-offset", h.l1TableOffset());
+        data.put("features", h.features());
+        data.put("compat-features", h.compatFeatures());
+        data.put("autoclear-features", h.autoclearFeatures());
+        Map<String, Object> specific = Json.object();
+        specific.put("type", "qed");
+        specific.put("data", data);
+        o.put("format-specific", specific);
+
+        human.append("image: ").append(image).append('\n')
+                .append("file format: qed\n")
+                .append("virtual size: ").append(Sizes.qemuImgHuman(virtualSize)).append(" (").append(virtualSize).append(" bytes)\n")
+                .append("disk size: ").append(Sizes.qemuImgHuman(actualSize)).append('\n')
+                .append("cluster_size: ").append(h.clusterSize()).append('\n');
+        if (backing != null) {
+            String actual = backing.toString().equals(h.backingFilename()) ? "" : " (actual path: " + backing + ")";
+            human.append("backing file: ").append(h.backingFilename()).append(actual).append('\n');
+            if (h.backingFormat() != null) {
+                human.append("backing file format: ").append(h.backingFormat()).append('\n');
+            }
+        }
+        if (!backingChain) {
+            human.append("Format specific information:\n")
+                    .append("    table size: ").append(h.tableSize()).append('\n')
+                    .append("    header size: ").append(h.headerSize()).append('\n')
+                    .append("    l1 table offset: ").append(h.l1TableOffset()).append('\n')
+                    .append("    features: 0x").append(Long.toHexString(h.features())).append('\n')
+                    .append("    dirty: ").append(h.needsCheck()).append('\n');
+        }
+        return backing;
+    }
+
+    /** Describes a raw file at the end of a chain. */
+    private static Path describeRaw(Path raw, Map<String, Object> o, StringBuilder human) throws IOException {
+        if (!Files.exists(raw)) {
+            throw new CliException("Could not open '" + raw + "': no such file");
+        }
+        long size = Files.size(raw);
+        long actual = QedImage.allocatedBytes(raw);
+        o.put("virtual-size", size);
+        o.put("filename", raw.toString());
+        o.put("format", "raw");
+        o.put("actual-size", actual);
+        o.put("dirty-flag", false);
+        human.append("image: ").append(raw).append('\n')
+                .append("file format: raw\n")
+                .append("virtual size: ").append(Sizes.qemuImgHuman(size)).append(" (").append(size).append(" bytes)\n")
+                .append("disk size: ").append(Sizes.qemuImgHuman(actual)).append('\n');
+        return null;
     }
 }

@@ -17,6 +17,17 @@ final class Json {
         return out.append('\n').toString();
     }
 
+    /** A top-level array of objects, as qemu-img prints --backing-chain. */
+    static String writeArray(java.util.List<? extends Map<String, ?>> objects) {
+        StringBuilder out = new StringBuilder("[\n");
+        for (int i = 0; i < objects.size(); i++) {
+            out.append("    ");
+            value(out, objects.get(i), 1);
+            out.append(i + 1 < objects.size() ? ",\n" : "\n");
+        }
+        return out.append("]\n").toString();
+    }
+
     static Map<String, Object> object() {
         return new LinkedHashMap<>();
     }

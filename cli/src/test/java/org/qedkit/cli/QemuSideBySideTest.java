@@ -109,6 +109,35 @@ class QemuSideBySideTest {
         QemuTools.qemuIo("-r", "-c", "read -P 1 0 8k", "-c", "read -P 0 8k 4k", "-c", "read -P 1 12k 4k", ourCopy).ok();
     }
 
+    @Test
+    void infoBackingChainMatchesQemuImgForAChainQemuBuilt() throws IOException {
+        Path base = dir.resolve("cb.raw");
+        QemuTools.qemuImg("create", "-q", "-f", "raw", base, "1M").ok();
+        Path mid = dir.resolve("cm.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", "-b", "cb.raw", "-F", "raw", mid).ok();
+        Path top = dir.resolve("ct.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", "-b", "cm.qed", "-F", "qed", top).ok();
+
+        QedRun human = QedRun.of("info", "--backing-chain", top);
+        assertThat(human.exitCode()).isZero();
+        assertThat(human.stdout()).isEqualTo(QemuTools.qemuImg("info", "--backing-chain", top).ok().stdout());
+
+        String ours = QedRun.of("info", "--backing-chain", "--output=json", top).stdout();
+        String theirs = QemuTools.qemuImg("info", "--backing-chain", "--output=json", top).ok().stdout();
+        String[] ourImages = ours.split("\n    \\},?\n");
+        String[] theirImages = theirs.split("\n    \\},?\n");
+        assertThat(ourImages).hasSameSizeAs(theirImages).hasSize(3 + 1);
+        for (int i = 0; i < 3; i++) {
+            Map<String, String> o = topLevelOf(ourImages[i]);
+            o.remove("format-specific");
+            assertThat(o).isEqualTo(topLevelOf(theirImages[i]));
+        }
+    }
+
+    private static Map<String, String> topLevelOf(String object) {
+        return topLevel(object.replaceAll("(?m)^    ", ""));
+    }
+
     private static Map<String, String> topLevel(String json) {
         Map<String, String> keys = new LinkedHashMap<>();
         Matcher m = TOP_LEVEL_JSON.matcher(json);
