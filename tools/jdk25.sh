@@ -1,9 +1,17 @@
 # Sourced by the launchers (./qed, stress/run, benchmarks/run): finds a JDK 25 and builds
 # what is missing. Not meant to be run on its own.
 
-# java_major JAVA: prints the Java major version of the given java binary.
+# java_major JAVA: prints the Java major version of the given java binary, from the JDK's
+# release file when there is one (starting a JVM just to ask costs a quarter of a second).
 java_major() {
-  "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p'
+  local home release
+  home="$(dirname "$(dirname "$(readlink -f "$1")")")"
+  release="$home/release"
+  if [[ -f "$release" ]]; then
+    sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$release"
+  else
+    "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p'
+  fi
 }
 
 # find_java: prints the first java >= 25 from QEDKIT_JAVA, JAVA_HOME, /usr/lib/jvm, PATH.

@@ -15,8 +15,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.qedkit.CheckMode;
 import org.qedkit.CheckResult;
-import org.qedkit.CreateOptions;
-import org.qedkit.OpenOptions;
 import org.qedkit.QedImage;
 
 import java.io.IOException;
@@ -47,16 +45,7 @@ public class CheckBenchmark {
     public void build() throws IOException {
         dir = Files.createTempDirectory("qedkit-check");
         image = dir.resolve("check.qed");
-        long guest = 64L << 30;
-        QedImage.create(image, CreateOptions.ofSize(guest).withClusterSize(4096).withTableSize(16));
-        byte[] block = new byte[4096];
-        long stride = guest / clusters / 4096 * 4096;
-        try (QedImage img = QedImage.open(image, OpenOptions.READ_WRITE)) {
-            for (int i = 0; i < clusters; i++) {
-                block[0] = (byte) i;
-                img.write(i * stride, block);
-            }
-        }
+        CheckImages.build(image, clusters);
         CheckResult r = QedImage.check(image, CheckMode.REPORT);
         if (!r.isClean() || r.allocatedClusters() != clusters) {
             throw new IllegalStateException("benchmark image is not what it should be: " + r);
