@@ -480,6 +480,16 @@ public final class QedImage implements AutoCloseable {
      * every reader of this process; with {@link Durability#WRITE_THROUGH}, when it is durable.
      */
     public void write(long offset, MemorySegment src) throws IOException {
+        write(offset, src, durability);
+    }
+
+    /**
+     * Writes all of {@code src} at guest {@code offset} with the durability given for this
+     * write alone: {@link Durability#WRITE_THROUGH} on a write-back image is a FUA (force
+     * unit access) write, durable when it returns, data and table entries alike.
+     */
+    public void write(long offset, MemorySegment src, Durability writeDurability) throws IOException {
+        Objects.requireNonNull(writeDurability, "writeDurability");
         ensureWritable("write");
         long length = src.byteSize();
         checkRange(offset, length);
@@ -497,7 +507,7 @@ public final class QedImage implements AutoCloseable {
             file.copyIn(src, done, entry + inCluster, n);
             done += n;
         }
-        completeWrite();
+        completeWrite(writeDurability);
     }
 
     /** Writes {@code length} bytes of {@code src} from {@code srcOffset} at guest {@code offset}. */
@@ -540,11 +550,11 @@ public final class QedImage implements AutoCloseable {
             }
             done += n;
         }
-        completeWrite();
+        completeWrite(durability);
     }
 
-    private void completeWrite() throws IOException {
-        if (durability == Durability.WRITE_THROUGH) {
+    private void completeWrite(Durability writeDurability) throws IOException {
+        if (writeDurability == Durability.WRITE_THROUGH) {
             pipeline.awaitDurable(pipeline.requestSync());
         }
     }

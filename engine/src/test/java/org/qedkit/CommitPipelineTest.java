@@ -143,6 +143,28 @@ class CommitPipelineTest {
     }
 
     @Test
+    void aForceUnitAccessWriteIsDurableWhenItReturnsOnAWriteBackImage() throws Exception {
+        Path p = dir.resolve("fua.qed");
+        QedImage.create(p, CreateOptions.ofSize(16 << 20).withClusterSize(4096).withTableSize(2));
+        AtomicInteger syncs = new AtomicInteger();
+        try (QedImage image = QedImage.open(p);
+             AutoCloseable hook = SyncObservers.install(f -> syncs.incrementAndGet())) {
+            image.write(0, java.lang.foreign.MemorySegment.ofArray(Bytes.pattern(1, 4096)));
+            int afterWriteBack = syncs.get();
+            image.write(8192, java.lang.foreign.MemorySegment.ofArray(Bytes.pattern(2, 4096)), Durability.WRITE_THROUGH);
+            // Its batch ran every step, each ending in a sync, before the write returned.
+            assertThat(syncs.get()).isGreaterThanOrEqualTo(afterWriteBack + 2);
+            byte[] copy = Files.readAllBytes(p); // what a killed process would leave
+            Path left = Files.write(dir.resolve("fua-left.qed"), copy);
+            try (QedImage reopened = QedImage.open(left, OpenOptions.READ_ONLY)) {
+                byte[] back = new byte[4096];
+                reopened.read(8192, back);
+                assertThat(back).isEqualTo(Bytes.pattern(2, 4096));
+            }
+        }
+    }
+
+    @Test
     void aFailedSyncIsFinalAndKeepsNeedCheckSet() throws Exception {
         Path p = dir.resolve("eio.qed");
         QedImage.create(p, CreateOptions.ofSize(16 << 20).withClusterSize(4096).withTableSize(2));
