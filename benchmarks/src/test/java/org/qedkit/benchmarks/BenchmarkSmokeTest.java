@@ -4,7 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
-import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
 
@@ -20,44 +20,26 @@ class BenchmarkSmokeTest {
 
     @Test
     void everyBenchmarkRunsAndMeasuresSomething() throws RunnerException {
-        Options options = new OptionsBuilder()
-                .include(RandomReadBenchmark.class.getName())
-                .param("sizeMiB", "8")
+        assertRunsAndMeasures(RandomReadBenchmark.class.getName(), 3, "sizeMiB", "8");
+        assertRunsAndMeasures(AllocatingWriteBenchmark.class.getName() + ".threads0[18]", 2);
+        assertRunsAndMeasures(CheckBenchmark.class.getName(), 1, "clusters", "2000");
+    }
+
+    /** One short iteration of each benchmark matching {@code include}, in this JVM. */
+    private static void assertRunsAndMeasures(String include, int benchmarks, String... params)
+            throws RunnerException {
+        ChainedOptionsBuilder options = new OptionsBuilder()
+                .include(include)
                 .forks(0)
                 .warmupIterations(0)
                 .measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(200))
-                .shouldFailOnError(true)
-                .build();
-        Collection<RunResult> results = new Runner(options).run();
-        assertThat(results).hasSize(3);
-        for (RunResult r : results) {
-            assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive();
+                .shouldFailOnError(true);
+        for (int i = 0; i < params.length; i += 2) {
+            options = options.param(params[i], params[i + 1]);
         }
-        Options allocating = new OptionsBuilder()
-                .include(AllocatingWriteBenchmark.class.getName() + ".threads0[18]")
-                .forks(0)
-                .warmupIterations(0)
-                .measurementIterations(1)
-                .measurementTime(TimeValue.milliseconds(200))
-                .shouldFailOnError(true)
-                .build();
-        results = new Runner(allocating).run();
-        assertThat(results).hasSize(2);
-        for (RunResult r : results) {
-            assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive();
-        }
-        Options check = new OptionsBuilder()
-                .include(CheckBenchmark.class.getName())
-                .param("clusters", "2000")
-                .forks(0)
-                .warmupIterations(0)
-                .measurementIterations(1)
-                .measurementTime(TimeValue.milliseconds(200))
-                .shouldFailOnError(true)
-                .build();
-        results = new Runner(check).run();
-        assertThat(results).hasSize(1);
+        Collection<RunResult> results = new Runner(options.build()).run();
+        assertThat(results).hasSize(benchmarks);
         for (RunResult r : results) {
             assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive();
         }

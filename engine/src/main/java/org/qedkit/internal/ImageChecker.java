@@ -366,23 +366,14 @@ public final class ImageChecker {
         while (!free.isEmpty() && free.first() < high) {
             long ref = refs[(int) high];
             if (ref > 0) {
-                long to = free.pollFirst();
-                moves.add(new long[]{high, to, 1, ref, 0});
-                move(high, to, 1, ref);
-                free.add(high);
+                moveDataDown(moves, free, high, ref);
             } else if (ref < L1_TABLE) {
                 long first = -(ref + 2);
                 long run = findRun(free, ts, first);
                 if (run < 0) {
                     break;
                 }
-                long owner = tableOwner.get(first);
-                moves.add(new long[]{first, run, ts, owner, 1});
-                relocateTable(first, run, owner);
-                for (long k = 0; k < ts; k++) {
-                    free.remove(run + k);
-                    free.add(first + k);
-                }
+                moveTableDown(moves, free, first, run);
             } else {
                 break;
             }
@@ -405,24 +396,34 @@ public final class ImageChecker {
         for (long c = free.first() + 1; c <= high; c++) {
             long ref = refs[(int) c];
             if (ref > 0 && free.first() < c) {
-                long to = free.pollFirst();
-                moves.add(new long[]{c, to, 1, ref, 0});
-                move(c, to, 1, ref);
-                free.add(c);
+                moveDataDown(moves, free, c, ref);
             } else if (ref < L1_TABLE && -(ref + 2) == c) {
                 long run = findRun(free, ts, c);
                 if (run >= 0) {
-                    long owner = tableOwner.get(c);
-                    moves.add(new long[]{c, run, ts, owner, 1});
-                    relocateTable(c, run, owner);
-                    for (long k = 0; k < ts; k++) {
-                        free.remove(run + k);
-                        free.add(c + k);
-                    }
+                    moveTableDown(moves, free, c, run);
                 }
             }
         }
         return moves;
+    }
+
+    /** Plans moving the data cluster {@code from} (mapped by entry {@code ref}) to the lowest free cluster. */
+    private void moveDataDown(List<long[]> moves, TreeSet<Long> free, long from, long ref) {
+        long to = free.pollFirst();
+        moves.add(new long[]{from, to, 1, ref, 0});
+        move(from, to, 1, ref);
+        free.add(from);
+    }
+
+    /** Plans moving the L2 table starting at cluster {@code first} to the free run at {@code run}. */
+    private void moveTableDown(List<long[]> moves, TreeSet<Long> free, long first, long run) {
+        long owner = tableOwner.get(first);
+        moves.add(new long[]{first, run, ts, owner, 1});
+        relocateTable(first, run, owner);
+        for (long k = 0; k < ts; k++) {
+            free.remove(run + k);
+            free.add(first + k);
+        }
     }
 
     private void relocateTable(long first, long to, long owner) {
