@@ -33,14 +33,23 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <h2>Threads</h2>
  * All methods may be called from any number of threads. Reads take no lock and allocate
- * nothing: they walk the mapped tables and copy once from the mapped cluster. Writes to
- * clusters that exist go straight into the mapping; writes that need new clusters are
- * serialised and made durable in the order data, L2 entries, L1 entries.
+ * nothing for {@code byte[]} and {@code MemorySegment} buffers: they walk the mapped tables
+ * and copy once from the mapped cluster. Writes to clusters that exist go straight into
+ * the mapping; writes that need new clusters plan under a short lock and are committed in
+ * batches, in the order data, L2 entries, L1 entries, each step one {@code fdatasync} for
+ * the whole batch.
  *
  * <h2>Durability</h2>
- * A write returns when its data is in the mapping; {@link #flush()} makes every write that
- * returned before it durable. A crash at any moment leaves a consistent image in which
- * nothing points at data that was not yet durable (leaked clusters at worst).
+ * With {@link Durability#WRITE_BACK} (the default) a write returns when its data is visible
+ * to every reader of this process, and {@link #flush()} makes every write that returned
+ * before it durable; with {@link Durability#WRITE_THROUGH} (for the image, or for one
+ * write) it returns durable. A crash at any moment leaves a consistent image in which
+ * nothing points at data that was not yet durable: leaked clusters at worst, which the next
+ * read-write open reclaims because NEED_CHECK says so.
+ *
+ * <h2>Sharing</h2>
+ * Opens take the byte-range locks QEMU takes, so QEMU and qedkit never write one image at
+ * once; a conflict is a {@link QedLockedException}.
  */
 public final class QedImage implements AutoCloseable {
     private final MappedImageFile file;
