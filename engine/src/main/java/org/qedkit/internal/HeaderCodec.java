@@ -45,9 +45,9 @@ public final class HeaderCodec {
     }
 
     /**
-     * Decodes and validates the header at the start of {@code file}, whose length is
-     * {@code fileSize}. The caller has checked that the file holds at least
-     * {@link QedHeader#HEADER_BYTES} bytes.
+     * Decodes and validates the header at the start of {@code file}, and reads the backing
+     * file name when the header names one. A file shorter than the 64 header bytes is
+     * refused like any other broken rule.
      */
     public static QedHeader read(MappedImageFile file) throws QedFormatException {
         long fileSize = file.size();
