@@ -236,6 +236,12 @@ public final class QedImage implements AutoCloseable {
             throw new QedException("backing file '" + name + "' of " + overlay + " (" + resolved
                     + ") cannot be opened: " + e.getMessage(), e);
         }
+        if (!java.nio.file.Files.isRegularFile(real)) {
+            // A FIFO would block the open forever, a device could be anything: an image from
+            // an untrusted source may name any path, and only regular files are images.
+            throw new QedFormatException("backing_filename", name, "the backing file must be a regular file, and "
+                    + real + " is not");
+        }
         if (chain.contains(real)) {
             java.util.List<Path> loop = new java.util.ArrayList<>(chain);
             loop.add(real);

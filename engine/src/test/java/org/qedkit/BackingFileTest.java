@@ -116,6 +116,22 @@ class BackingFileTest {
     }
 
     @Test
+    void aBackingFileThatIsNotARegularFileIsRefusedWithoutOpeningIt() throws Exception {
+        Path fifo = dir.resolve("pipe");
+        QemuTools.run(java.util.List.of("mkfifo", fifo.toString())).ok();
+        Path p = dir.resolve("hostile.qed");
+        QedImage.create(p, CreateOptions.ofSize(MIB).withBackingFile("pipe", "raw"));
+        // Opening a FIFO for reading blocks until a writer comes: that would be a hang.
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10), () ->
+                assertThatThrownBy(() -> QedImage.open(p, OpenOptions.READ_ONLY))
+                        .isInstanceOfSatisfying(QedFormatException.class,
+                                e -> assertThat(e.rule()).contains("regular file")));
+        Path device = dir.resolve("device.qed");
+        QedImage.create(device, CreateOptions.ofSize(MIB).withBackingFile("/dev/zero", "raw"));
+        assertThatThrownBy(() -> QedImage.open(device, OpenOptions.READ_ONLY)).isInstanceOf(QedFormatException.class);
+    }
+
+    @Test
     void aMissingBackingFileIsNamedInTheError() throws IOException {
         Path p = dir.resolve("orphan.qed");
         QedImage.create(p, CreateOptions.ofSize(MIB).withBackingFile("gone.raw", "raw"));
