@@ -144,6 +144,9 @@ public final class QedImage implements AutoCloseable {
             }
             QedHeader header = HeaderCodec.read(file);
             CheckResult result = ImageChecker.run(file, header, mode);
+            if (mode != CheckMode.REPORT) {
+                header = HeaderCodec.read(file); // the repair may have moved the L1 table
+            }
             if (mode != CheckMode.REPORT && result.corruptions() == 0 && header.needsCheck()) {
                 HeaderCodec.write(header.withFeatures(header.features() & ~QedHeader.FEATURE_NEED_CHECK), file);
                 file.sync();
@@ -186,6 +189,7 @@ public final class QedImage implements AutoCloseable {
                 if (header.needsCheck()) {
                     // Not closed cleanly: reclaim what the crash leaked, fix what it broke.
                     check = ImageChecker.run(file, header, CheckMode.REPAIR_ALL);
+                    header = HeaderCodec.read(file); // the repair may have moved the L1 table
                     if (check.corruptions() == 0) {
                         header = header.withFeatures(header.features() & ~QedHeader.FEATURE_NEED_CHECK);
                         HeaderCodec.write(header, file);
@@ -222,7 +226,13 @@ public final class QedImage implements AutoCloseable {
     private static BackingFile openBacking(Path overlay, QedHeader header, OpenOptions options,
                                            java.util.List<Path> chain) throws IOException {
         String name = header.backingFilename();
-        Path named = Path.of(name);
+        Path named;
+        try {
+            named = Path.of(name);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new QedFormatException("backing_filename", "'" + name.replace("\0", "\\0") + "'",
+                    "is not a usable path: " + e.getReason());
+        }
         Path parent = overlay.toAbsolutePath().getParent();
         Path resolved = named.isAbsolute() || parent == null ? named : parent.resolve(named);
         if (chain.size() > options.maxBackingDepth()) {

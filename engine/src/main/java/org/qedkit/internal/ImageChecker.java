@@ -44,8 +44,8 @@ public final class ImageChecker {
     private static final long L1_TABLE = -1;
 
     private final MappedImageFile file;
-    private final QedHeader header;
-    private final Geometry g;
+    private QedHeader header;   // changes when compaction moves the L1 table
+    private Geometry g;
     private final int cs;
     private final int ts;
     private final long entries;
@@ -90,6 +90,13 @@ public final class ImageChecker {
         if (mode == CheckMode.REPORT) {
             return new ImageChecker(file, header, false, false).scan().result(0, 0);
         }
+        // A partial cluster at the end can hold nothing an entry may reference; cut it so
+        // that new space starts cluster-aligned.
+        long tail = file.size() % header.clusterSize();
+        if (tail != 0) {
+            file.truncate(file.size() - tail);
+            file.sync();
+        }
         ImageChecker repair = new ImageChecker(file, header, true, mode == CheckMode.REPAIR_ALL);
         repair.scan();
         long fixed = repair.applyEntryRepairs();
@@ -98,7 +105,7 @@ public final class ImageChecker {
         repair.reclaimLeaks(compact);
 
         // Double-check the repaired image, as qemu-img does, and report what remains.
-        ImageChecker after = new ImageChecker(file, header, false, false).scan();
+        ImageChecker after = new ImageChecker(file, repair.header, false, false).scan();
         long leaksFixed = Math.max(0, leaksBefore - after.countLeaks());
         List<String> all = new ArrayList<>(repair.problems);
         return new CheckResult(after.corruptions, after.countLeaks(), fixed, leaksFixed, 0,
@@ -305,13 +312,15 @@ public final class ImageChecker {
      * passes, until no leak lies below the last used cluster; without (corruptions remain,
      * so references cannot be trusted to be unique), only cuts the unused tail.
      *
-     * <p>An L2 table needs a run of free clusters below it. When the last used cluster
-     * belongs to a table with no such run but with leaks below it, the table is first moved
-     * once to new space at the end; its old place is then a free run, and the next pass can
-     * move it (or data) down. Each table moves to the end at most once, so this ends.
+     * <p>An L2 table (or the L1 table) needs a run of free clusters below it. When no pass
+     * can move anything, the table right above the lowest hole moves once to new space at
+     * the end; its old place and the hole are then a free run, what lies above comes down,
+     * and the table follows. Each table moves to the end at most once, so this ends.
      */
     private void reclaimLeaks(boolean compact) throws IOException {
         java.util.Set<Long> bounced = new java.util.HashSet<>();
+        int passes = 0;
+        int passBudget = 4 * (tableOwner.size() + 4); // a backstop; each table bounces once
         while (compact) {
             TreeSet<Long> free = freeClusters();
             long high = highestUsed(clusters - 1);
@@ -320,21 +329,37 @@ public final class ImageChecker {
                 moves = planAscending(free, high);
             }
             if (moves.isEmpty()) {
-                long ref = refs[(int) high];
                 boolean leaksBelow = !free.isEmpty() && free.first() < high;
-                if (!leaksBelow || ref >= L1_TABLE) {
-                    break; // nothing to reclaim, or the L1 table is last: it stays where it is
+                if (!leaksBelow || ++passes > passBudget) {
+                    break;
                 }
-                long first = -(ref + 2);
-                long owner = tableOwner.get(first);
+                // Stuck: the table right above the lowest hole has no room below it. Move it
+                // once to the end; its old place and the hole then make room for what is
+                // above to come down, and it follows them.
+                long blocker = free.first() + 1;
+                while (!testBit(blocker)) {
+                    blocker++;
+                }
+                long ref = refs[(int) blocker];
+                if (ref > 0) {
+                    break; // data would have moved down already; nothing more to gain
+                }
+                boolean l1 = ref == L1_TABLE;
+                long first = l1 ? g.l1Offset() / cs : -(ref + 2);
+                long owner = l1 ? L1_TABLE : tableOwner.get(first);
                 if (!bounced.add(owner)) {
                     break;
                 }
                 long to = file.size() / cs;
                 file.extend((to + ts) * cs);
                 growTo(to + ts);
-                moves.add(new long[]{first, to, ts, owner, 1});
-                relocateTable(first, to, owner);
+                if (l1) {
+                    moves.add(new long[]{first, to, ts, L1_TABLE, 2});
+                    relocateL1(first, to);
+                } else {
+                    moves.add(new long[]{first, to, ts, owner, 1});
+                    relocateTable(first, to, owner);
+                }
             }
             execute(moves);
         }
@@ -375,11 +400,35 @@ public final class ImageChecker {
                 }
                 moveTableDown(moves, free, first, run);
             } else {
+                // The L1 table moves in a pass of its own: L1 entries stored by this pass
+                // would otherwise go to a table that is being copied away.
+                long first = g.l1Offset() / cs;
+                long run = findRun(free, ts, first);
+                if (moves.isEmpty() && run >= 0) {
+                    moves.add(new long[]{first, run, ts, L1_TABLE, 2});
+                    relocateL1(first, run);
+                }
                 break;
             }
             high = highestUsed(high);
         }
         return moves;
+    }
+
+    /** The L1 table moves: its clusters, the header's offset, and where its entries are. */
+    private void relocateL1(long first, long to) {
+        move(first, to, ts, 0);
+        for (long k = 0; k < ts; k++) {
+            refs[(int) (to + k)] = L1_TABLE;
+        }
+        long delta = (to - first) * cs;
+        long from = first * cs;
+        long until = from + (long) ts * cs;
+        tableOwner.replaceAll((table, entry) -> entry >= from && entry < until ? entry + delta : entry);
+        header = new QedHeader(header.clusterSize(), header.tableSize(), header.headerSize(), header.features(),
+                header.compatFeatures(), header.autoclearFeatures(), to * cs, header.imageSize(),
+                header.backingFilenameOffset(), header.backingFilenameSize(), header.backingFilename());
+        g = Geometry.of(header);
     }
 
     /**
@@ -455,7 +504,7 @@ public final class ImageChecker {
             if (m[4] == 0) {
                 // The owner as it is now: its table may have moved after this move was planned.
                 file.setEntryRelease(refs[(int) m[1]], m[1] * cs);
-            } else {
+            } else if (m[4] == 1) {
                 tables = true;
             }
         }
@@ -467,6 +516,12 @@ public final class ImageChecker {
                 }
             }
             file.sync();
+        }
+        for (long[] m : moves) {
+            if (m[4] == 2) { // the L1 table's copy is durable: point the header at it
+                HeaderCodec.write(header, file);
+                file.sync();
+            }
         }
     }
 
