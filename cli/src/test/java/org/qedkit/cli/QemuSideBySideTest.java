@@ -134,6 +134,34 @@ class QemuSideBySideTest {
         }
     }
 
+    @Test
+    void compareGivesQemuImgsAnswersAndExitCodes() throws IOException {
+        Path a = dir.resolve("a.qed");
+        Path same = dir.resolve("same.qed");
+        Path other = dir.resolve("other.qed");
+        Path bigger = dir.resolve("bigger.qed");
+        Path raw = dir.resolve("a.raw");
+        for (Path p : new Path[]{a, same, other}) {
+            QemuTools.qemuImg("create", "-q", "-f", "qed", p, "1M").ok();
+        }
+        QemuTools.qemuImg("create", "-q", "-f", "qed", bigger, "2M").ok();
+        QemuTools.qemuImg("create", "-q", "-f", "raw", raw, "1M").ok();
+        QemuTools.qemuIo("-c", "write -P 3 100000 5", a).ok();
+        QemuTools.qemuIo("-c", "write -P 3 100000 5", same).ok();
+        QemuTools.qemuIo("-c", "write -P 4 100002 1", other).ok();
+        QemuTools.qemuIo("-f", "raw", "-c", "write -P 3 100000 5", raw).ok();
+        QemuTools.qemuIo("-c", "write -P 3 100000 5", "-c", "write -P 9 1536k 1", bigger).ok();
+        Object[][] cases = {
+                {a, same}, {a, other}, {a, bigger}, {"-s", a, bigger}, {"-f", "qed", "-F", "raw", a, raw},
+                {a, raw}, {"-q", a, other}, {a, dir.resolve("missing.qed")}};
+        for (Object[] args : cases) {
+            QemuTools.Result qemu = QemuTools.qemuImg(prepend("compare", args));
+            QedRun qed = QedRun.of(prepend("compare", args));
+            assertThat(qed.exitCode()).as(java.util.Arrays.toString(args)).isEqualTo(qemu.exitCode());
+            assertThat(qed.stdout()).as(java.util.Arrays.toString(args)).isEqualTo(qemu.stdout());
+        }
+    }
+
     private static Map<String, String> topLevelOf(String object) {
         return topLevel(object.replaceAll("(?m)^    ", ""));
     }

@@ -1,0 +1,197 @@
+package org.qedkit.cli;
+
+import org.qedkit.OpenOptions;
+import org.qedkit.QedException;
+import org.qedkit.QedImage;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code qed compare}: as {@code qemu-img compare}, for QED and raw images: exit 0 when the
+ * guest contents are equal, 1 when they differ (naming the first differing 512-byte
+ * sector, as qemu-img does), 2 when an image cannot be opened, 3 when reading fails.
+ * Images of different sizes compare equal when the larger one holds only zeros past the
+ * smaller one's end, unless {@code -s} asks for equal sizes too.
+ */
+@Command(name = "compare", description = "Compare the guest contents of two images, as qemu-img compare does.")
+final class CompareCommand implements Callable<Integer> {
+    private static final int SECTOR = 512;
+    private static final int CHUNK = 1 << 20;
+
+    @Option(names = "-f", paramLabel = "FMT", description = "Format of the first image: qed or raw (probed if not given).")
+    String format1;
+
+    @Option(names = "-F", paramLabel = "FMT", description = "Format of the second image: qed or raw (probed if not given).")
+    String format2;
+
+    @Option(names = "-s", description = "Strict: images of different sizes are different.")
+    boolean strict;
+
+    @Option(names = "-q", description = "Quiet: print nothing (the exit code says it all).")
+    boolean quiet;
+
+    @Option(names = {"-U", "--force-share"}, description = "Take no lock: compare images other processes use.")
+    boolean forceShare;
+
+    @Parameters(index = "0", paramLabel = "FILE1")
+    Path file1;
+
+    @Parameters(index = "1", paramLabel = "FILE2")
+    Path file2;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    /** The guest bytes of one image, whatever its format. */
+    private interface Guest extends AutoCloseable {
+        long size();
+
+        void read(long offset, byte[] dst, int length) throws IOException;
+
+        @Override
+        void close() throws IOException;
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Guest a;
+        Guest b;
+        try {
+            a = open(file1, format1);
+        } catch (IOException | CliException e) {
+            err.println("qed: Could not open '" + file1 + "': " + e.getMessage());
+            return 2;
+        }
+        try {
+            b = open(file2, format2);
+        } catch (IOException | CliException e) {
+            err.println("qed: Could not open '" + file2 + "': " + e.getMessage());
+            closeQuietly(a);
+            return 2;
+        }
+        try (a; b) {
+            if (a.size() != b.size()) {
+                if (strict) {
+                    say(out, "Strict mode: Image size mismatch!");
+                    return 1;
+                }
+                say(out, "Warning: Image size mismatch!");
+            }
+            long common = Math.min(a.size(), b.size());
+            byte[] x = new byte[CHUNK];
+            byte[] y = new byte[CHUNK];
+            for (long off = 0; off < common; off += CHUNK) {
+                int n = (int) Math.min(CHUNK, common - off);
+                a.read(off, x, n);
+                b.read(off, y, n);
+                int at = Arrays.mismatch(x, 0, n, y, 0, n);
+                if (at >= 0) {
+                    return mismatch(out, off + at);
+                }
+            }
+            Guest larger = a.size() > b.size() ? a : b;
+            for (long off = common; off < larger.size(); off += CHUNK) {
+                int n = (int) Math.min(CHUNK, larger.size() - off);
+                larger.read(off, x, n);
+                for (int i = 0; i < n; i++) {
+                    if (x[i] != 0) {
+                        return mismatch(out, off + i);
+                    }
+                }
+            }
+            say(out, "Images are identical.");
+            return 0;
+        } catch (IOException e) {
+            err.println("qed: Error while reading: " + e.getMessage());
+            return 3;
+        }
+    }
+
+    private int mismatch(PrintWriter out, long offset) {
+        say(out, "Content mismatch at offset " + (offset / SECTOR * SECTOR) + "!");
+        return 1;
+    }
+
+    private void say(PrintWriter out, String line) {
+        if (!quiet) {
+            out.println(line);
+            out.flush();
+        }
+    }
+
+    private Guest open(Path file, String format) throws IOException {
+        if (!java.nio.file.Files.exists(file)) {
+            throw new IOException("No such file or directory");
+        }
+        String f = format != null ? format : (QedImage.isQedImage(file) ? "qed" : "raw");
+        return switch (f) {
+            case "qed" -> {
+                QedImage image;
+                try {
+                    image = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare));
+                } catch (QedException e) {
+                    throw new IOException(e.getMessage(), e);
+                }
+                yield new Guest() {
+                    public long size() {
+                        return image.size();
+                    }
+
+                    public void read(long offset, byte[] dst, int length) throws IOException {
+                        image.read(offset, dst, 0, length);
+                    }
+
+                    public void close() throws IOException {
+                        image.close();
+                    }
+                };
+            }
+            case "raw" -> {
+                FileChannel ch = FileChannel.open(file);
+                yield new Guest() {
+                    public long size() {
+                        try {
+                            return ch.size();
+                        } catch (IOException e) {
+                            return 0;
+                        }
+                    }
+
+                    public void read(long offset, byte[] dst, int length) throws IOException {
+                        ByteBuffer buffer = ByteBuffer.wrap(dst, 0, length);
+                        while (buffer.hasRemaining()) {
+                            if (ch.read(buffer, offset + buffer.position()) < 0) {
+                                Arrays.fill(dst, buffer.position(), length, (byte) 0);
+                                break;
+                            }
+                        }
+                    }
+
+                    public void close() throws IOException {
+                        ch.close();
+                    }
+                };
+            }
+            default -> throw new CliException("format '" + f + "' is not supported; use qed or raw");
+        };
+    }
+
+    private static void closeQuietly(Guest g) {
+        try {
+            g.close();
+        } catch (IOException ignored) {
+            // already failing; the open error is what the user needs
+        }
+    }
+}
