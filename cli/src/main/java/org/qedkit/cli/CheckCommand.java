@@ -47,9 +47,7 @@ final class CheckCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!"qed".equals(format)) {
-            throw new CliException("check: format '" + format + "' is not supported; only qed is");
-        }
+        CliException.requireQed("check", format);
         if (!output.equals("human") && !output.equals("json")) {
             throw new CliException("--output must be human or json, not '" + output + "'");
         }

@@ -7,4 +7,11 @@ final class CliException extends RuntimeException {
     CliException(String message) {
         super(message);
     }
+
+    /** Refuses any {@code -f} format but qed, naming the command. */
+    static void requireQed(String command, String format) {
+        if (!"qed".equals(format)) {
+            throw new CliException(command + ": format '" + format + "' is not supported; only qed is");
+        }
+    }
 }

@@ -46,9 +46,7 @@ final class CreateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!"qed".equals(format)) {
-            throw new CliException("create: format '" + format + "' is not supported; only qed is");
-        }
+        CliException.requireQed("create", format);
         Integer clusterSize = null;
         Integer tableSize = null;
         boolean tableSizeGiven = false;

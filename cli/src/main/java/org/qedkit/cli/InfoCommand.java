@@ -42,9 +42,7 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!"qed".equals(format)) {
-            throw new CliException("info: format '" + format + "' is not supported; only qed is");
-        }
+        CliException.requireQed("info", format);
         if (!output.equals("human") && !output.equals("json")) {
             throw new CliException("--output must be human or json, not '" + output + "'");
         }

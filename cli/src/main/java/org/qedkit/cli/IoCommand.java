@@ -44,9 +44,7 @@ final class IoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!"qed".equals(format)) {
-            throw new CliException("io: format '" + format + "' is not supported; only qed is");
-        }
+        CliException.requireQed("io", format);
         if (forceShare && !readOnly) {
             throw new CliException("io: -U (force share) needs -r: only a read-only open may skip the locks");
         }
