@@ -46,7 +46,7 @@ public final class CrashCampaign {
     private static final int[][] GEOMETRIES = {{4096, 2}, {4096, 4}, {65536, 2}, {65536, 4}};
 
     /** What one run saw. */
-    public record Outcome(long seed, int clusterSize, int tableSize, long killedAfterMs,
+    public record Outcome(long seed, int clusterSize, int tableSize, boolean backingFile, long killedAfterMs,
                           int flushedOps, int unflushedOps, long leaks, List<String> violations) {
         public boolean ok() {
             return violations.isEmpty();
@@ -54,8 +54,8 @@ public final class CrashCampaign {
     }
 
     /** Totals of a campaign. */
-    public record Summary(int runs, int violations, long flushedOpsVerified, long unflushedOpsSeen,
-                          long leaks, List<Long> failingSeeds) {
+    public record Summary(int runs, int runsOnABackingFile, int violations, long flushedOpsVerified,
+                          long unflushedOpsSeen, long leaks, List<Long> failingSeeds) {
     }
 
     private final Path dir;
@@ -102,6 +102,7 @@ public final class CrashCampaign {
         long flushed = 0;
         long unflushed = 0;
         long leaks = 0;
+        int backed = 0;
         List<Long> failing = new ArrayList<>();
         log.printf("process-crash campaign: %d workers per child, first seed %d, in %s%n", workers, firstSeed, dir);
         while (runs < maxRuns && System.nanoTime() < deadlineNanos) {
@@ -111,8 +112,10 @@ public final class CrashCampaign {
             flushed += o.flushedOps();
             unflushed += o.unflushedOps();
             leaks += o.leaks();
-            log.printf("run %4d  seed %20d  cluster %6d  table %2d  killed at %4d ms  flushed ops %5d  unflushed %4d  leaks %3d  %s%n",
-                    runs, seed, o.clusterSize(), o.tableSize(), o.killedAfterMs(), o.flushedOps(),
+            backed += o.backingFile() ? 1 : 0;
+            log.printf("run %4d  seed %20d  cluster %6d  table %2d  %-7s  killed at %4d ms  flushed ops %5d  unflushed %4d  leaks %3d  %s%n",
+                    runs, seed, o.clusterSize(), o.tableSize(), o.backingFile() ? "backed" : "alone",
+                    o.killedAfterMs(), o.flushedOps(),
                     o.unflushedOps(), o.leaks(), o.ok() ? "ok" : "VIOLATION");
             if (!o.ok()) {
                 bad++;
@@ -121,11 +124,11 @@ public final class CrashCampaign {
             }
         }
         log.println();
-        log.println("| runs | violations | flushed ops verified | unflushed ops checked | leaked clusters | failing seeds |");
-        log.println("|---:|---:|---:|---:|---:|---|");
-        log.printf("| %d | %d | %d | %d | %d | %s |%n", runs, bad, flushed, unflushed, leaks,
+        log.println("| runs | of them on a backing file | violations | flushed ops verified | unflushed ops checked | leaked clusters | failing seeds |");
+        log.println("|---:|---:|---:|---:|---:|---:|---|");
+        log.printf("| %d | %d | %d | %d | %d | %d | %s |%n", runs, backed, bad, flushed, unflushed, leaks,
                 failing.isEmpty() ? "none" : failing);
-        return new Summary(runs, bad, flushed, unflushed, leaks, failing);
+        return new Summary(runs, backed, bad, flushed, unflushed, leaks, failing);
     }
 
     /** One run: create, start the child, kill it, verify. */
@@ -138,7 +141,18 @@ public final class CrashCampaign {
         Path image = dir.resolve("crash-" + seed + ".qed");
         Path journal = dir.resolve("crash-" + seed + ".journal");
         Files.deleteIfExists(journal);
-        QedImage.create(image, CreateOptions.ofSize(size).withClusterSize(cs).withTableSize(ts));
+        // Half the runs sit on a raw backing file of random bytes, so partial writes copy
+        // the rest of their cluster from it while the child may be killed at any moment.
+        byte[] base = new byte[(int) size];
+        Path backing = dir.resolve("crash-" + seed + "-base.raw");
+        CreateOptions create = CreateOptions.ofSize(size).withClusterSize(cs).withTableSize(ts);
+        boolean backed = rnd.nextBoolean();
+        if (backed) {
+            new SplittableRandom(~seed).nextBytes(base);
+            Files.write(backing, base);
+            create = create.withBackingFile(backing.getFileName().toString(), "raw");
+        }
+        QedImage.create(image, create);
 
         List<String> violations = new ArrayList<>();
         long killDelay = rnd.nextLong(20, 600);
@@ -157,14 +171,15 @@ public final class CrashCampaign {
         }
 
         Journal j = Journal.read(journal, workers);
-        Verdict v = verify(image, seed, size, cs, j, violations);
+        Verdict v = verify(image, seed, base, cs, j, violations);
         long leaks = QemuCheck.run(image, violations);
         if (violations.isEmpty()) {
             Files.deleteIfExists(image);
             Files.deleteIfExists(journal);
             Files.deleteIfExists(childErr);
+            Files.deleteIfExists(backing);
         }
-        return new Outcome(seed, cs, ts, killDelay, v.flushed, v.unflushed, leaks, violations);
+        return new Outcome(seed, cs, ts, backed, killDelay, v.flushed, v.unflushed, leaks, violations);
     }
 
     private Process startChild(Path image, Path journal, long seed, Path stderr) throws IOException {
@@ -192,9 +207,10 @@ public final class CrashCampaign {
      * image; bytes touched by any later started operation may hold any value written to
      * them since, or the expected one.
      */
-    private Verdict verify(Path image, long seed, long size, int cs, Journal j, List<String> violations)
+    private Verdict verify(Path image, long seed, byte[] base, int cs, Journal j, List<String> violations)
             throws IOException {
-        byte[] expected = new byte[(int) size];
+        long size = base.length;
+        byte[] expected = base.clone(); // what the image reads before any write: the backing file or zeros
         Map<Integer, long[]> allowed = new HashMap<>(); // byte index -> 256-bit set of extra values
         long region = size / workers;
         int flushed = 0;

@@ -34,5 +34,6 @@ class CrashCampaignTest {
         // in flight that the kill cut off.
         assertThat(s.flushedOpsVerified()).as(text).isPositive();
         assertThat(s.unflushedOpsSeen()).as(text).isPositive();
+        assertThat(s.runsOnABackingFile()).as("some runs copy-on-write from a backing file").isPositive();
     }
 }
