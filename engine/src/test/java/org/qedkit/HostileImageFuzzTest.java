@@ -160,10 +160,11 @@ class HostileImageFuzzTest {
         List<Long> tables = new ArrayList<>();
         List<Long> entries = new ArrayList<>(); // file offsets of L1 and L2 entries
         long tableBytes = (long) Math.max(1, Math.min(16, b.getInt(8))) * CS;
-        for (long e = l1; e >= 0 && e + 8 <= Math.min(bytes.length, l1 + tableBytes); e += 8) {
+        // Offsets come from damaged bytes: compare without adding to them (no overflow).
+        for (long e = l1; e >= 0 && e <= bytes.length - 8 && e - l1 < tableBytes; e += 8) {
             entries.add(e);
             long t = b.getLong((int) e);
-            if (t > 0 && t % CS == 0 && t + tableBytes <= bytes.length) {
+            if (t > 0 && t % CS == 0 && t <= bytes.length - tableBytes) {
                 tables.add(t);
                 for (long f = t; f < t + tableBytes; f += 8) {
                     if (b.getLong((int) f) != 0 || rnd.nextInt(64) == 0) {
