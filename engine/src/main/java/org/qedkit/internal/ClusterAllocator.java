@@ -47,6 +47,17 @@ final class ClusterAllocator {
         return usedEnd;
     }
 
+    /**
+     * Takes back everything handed out since {@code mark} (an earlier {@link #usedEnd()}):
+     * for a piece of a write that failed before anything referenced its new clusters, so
+     * they do not leak. The space stays reserved for the next allocation.
+     */
+    void rollBackTo(long mark) {
+        if (mark < usedEnd) {
+            usedEnd = mark;
+        }
+    }
+
     /** Gives reserved but unused space back: the file ends at its last used cluster. */
     void trimToUsed() throws IOException {
         if (file.size() > usedEnd) {

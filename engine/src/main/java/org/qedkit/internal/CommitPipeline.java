@@ -154,22 +154,31 @@ public final class CommitPipeline {
                         publish(planned, pos, ClusterMap.ZERO);
                     }
                 } else {
-                    long cluster = allocator.allocate(g.clusterSize());
-                    boolean copyOnWrite = entry == ClusterMap.UNALLOCATED && backing != null
-                            && n != g.clusterSize();
-                    if (copyOnWrite) {
-                        // The rest of the cluster is what the backing file holds there. It
-                        // becomes durable with the data, before the entry that exposes it.
-                        fillFromBacking(pos - inCluster, cluster);
+                    // If this piece fails before publish() completes (a full disk taking the
+                    // L2 table, a backing file that cannot be read), nothing references its
+                    // new clusters yet: give them back, or a clean close would leave a leak.
+                    long mark = allocator.usedEnd();
+                    try {
+                        long cluster = allocator.allocate(g.clusterSize());
+                        boolean copyOnWrite = entry == ClusterMap.UNALLOCATED && backing != null
+                                && n != g.clusterSize();
+                        if (copyOnWrite) {
+                            // The rest of the cluster is what the backing file holds there. It
+                            // becomes durable with the data, before the entry that exposes it.
+                            fillFromBacking(pos - inCluster, cluster);
+                        }
+                        // Otherwise fresh space reads as zeros: the rest of the cluster already
+                        // holds what an unallocated or zero cluster reads as.
+                        if (src != null) {
+                            file.copyIn(src, srcOffset + done, cluster + inCluster, n);
+                        } else if (copyOnWrite) {
+                            file.fillZero(cluster + inCluster, n);
+                        }
+                        publish(planned, pos, cluster);
+                    } catch (IOException | RuntimeException e) {
+                        allocator.rollBackTo(mark);
+                        throw e;
                     }
-                    // Otherwise fresh space reads as zeros: the rest of the cluster already
-                    // holds what an unallocated or zero cluster reads as.
-                    if (src != null) {
-                        file.copyIn(src, srcOffset + done, cluster + inCluster, n);
-                    } else if (copyOnWrite) {
-                        file.fillZero(cluster + inCluster, n);
-                    }
-                    publish(planned, pos, cluster);
                 }
                 done += n;
             }
