@@ -29,14 +29,11 @@ final class Posix {
     static final int O_RDONLY = 0;
     static final int O_RDWR = 2;
     static final int O_CREAT = 0100;
-    static final int O_TRUNC = 01000;
     static final int O_CLOEXEC = 02000000;
 
     static final int PROT_READ = 1;
     static final int PROT_WRITE = 2;
     static final int MAP_SHARED = 1;
-
-    static final int SEEK_END = 2;
 
     static final int F_OFD_GETLK = 36;
     static final int F_OFD_SETLK = 37;
