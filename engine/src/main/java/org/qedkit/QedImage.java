@@ -340,12 +340,7 @@ public final class QedImage implements AutoCloseable {
 
     private static QedHeader prepareForWriting(MappedImageFile file, QedHeader header)
             throws IOException {
-        // A partial cluster at the end of the file can hold nothing an entry may point at
-        // (entries must lie wholly inside the file); cut it so new clusters start aligned.
-        long tail = file.size() % header.clusterSize();
-        if (tail != 0) {
-            file.truncate(file.size() - tail);
-        }
+        file.cutPartialCluster(header.clusterSize());
         long unknownAutoclear = header.autoclearFeatures() & ~QedHeader.KNOWN_AUTOCLEAR_FEATURES;
         if (unknownAutoclear != 0) {
             header = header.withAutoclearFeatures(

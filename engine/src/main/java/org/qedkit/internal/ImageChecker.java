@@ -90,12 +90,8 @@ public final class ImageChecker {
         if (mode == CheckMode.REPORT) {
             return new ImageChecker(file, header, false, false).scan().result(0, 0);
         }
-        // A partial cluster at the end can hold nothing an entry may reference; cut it so
-        // that new space starts cluster-aligned.
-        long tail = file.size() % header.clusterSize();
-        if (tail != 0) {
-            file.truncate(file.size() - tail);
-            file.sync();
+        if (file.cutPartialCluster(header.clusterSize())) {
+            file.sync(); // new space for copies starts cluster-aligned
         }
         ImageChecker repair = new ImageChecker(file, header, true, mode == CheckMode.REPAIR_ALL);
         repair.scan();

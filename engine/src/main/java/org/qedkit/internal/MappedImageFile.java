@@ -355,6 +355,20 @@ public final class MappedImageFile implements AutoCloseable {
         size = newSize;
     }
 
+    /**
+     * Cuts a partial cluster off the end of the file: it can hold nothing an entry may
+     * reference (entries must lie wholly inside the file), and without it new clusters start
+     * aligned. Returns true when something was cut.
+     */
+    public boolean cutPartialCluster(int clusterSize) throws IOException {
+        long tail = size % clusterSize;
+        if (tail == 0) {
+            return false;
+        }
+        truncate(size - tail);
+        return true;
+    }
+
     /** Cuts the file to {@code newSize}. Callers make sure nothing past it is referenced. */
     public void truncate(long newSize) throws IOException {
         requireWritable("truncate");
