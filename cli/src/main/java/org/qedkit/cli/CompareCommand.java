@@ -159,13 +159,16 @@ final class CompareCommand implements Callable<Integer> {
             }
             case "raw" -> {
                 FileChannel ch = FileChannel.open(file);
+                long size;
+                try {
+                    size = ch.size();
+                } catch (IOException e) {
+                    ch.close();
+                    throw e;
+                }
                 yield new Guest() {
                     public long size() {
-                        try {
-                            return ch.size();
-                        } catch (IOException e) {
-                            return 0;
-                        }
+                        return size;
                     }
 
                     public void read(long offset, byte[] dst, int length) throws IOException {
