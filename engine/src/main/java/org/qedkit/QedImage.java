@@ -604,6 +604,10 @@ public final class QedImage implements AutoCloseable {
             if (pipeline != null) {
                 pipeline.close();
             }
+            if (file.syncFailed()) {
+                // Say so even when nothing was pending: the failed sync covered earlier writes.
+                file.sync(); // throws the failure
+            }
         } finally {
             try {
                 file.close();

@@ -2,7 +2,8 @@ package org.qedkit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.qedkit.internal.SyncObservers;
+import org.qedkit.internal.StorageObserver;
+import org.qedkit.internal.StorageObservers;
 import org.qedkit.testing.Bytes;
 import org.qedkit.testing.QemuTools;
 
@@ -108,7 +109,10 @@ class CommitPipelineTest {
         int threads = 8;
         int perThread = 50;
         try (QedImage image = QedImage.open(p, OpenOptions.READ_WRITE.withDurability(Durability.WRITE_THROUGH));
-             AutoCloseable hook = SyncObservers.install(f -> syncs.incrementAndGet())) {
+             AutoCloseable hook = StorageObservers.install(f -> {
+                 syncs.incrementAndGet();
+                 return StorageObserver.PROCEED;
+             })) {
             Thread[] workers = new Thread[threads];
             for (int t = 0; t < threads; t++) {
                 int id = t;
@@ -148,7 +152,10 @@ class CommitPipelineTest {
         QedImage.create(p, CreateOptions.ofSize(16 << 20).withClusterSize(4096).withTableSize(2));
         AtomicInteger syncs = new AtomicInteger();
         try (QedImage image = QedImage.open(p);
-             AutoCloseable hook = SyncObservers.install(f -> syncs.incrementAndGet())) {
+             AutoCloseable hook = StorageObservers.install(f -> {
+                 syncs.incrementAndGet();
+                 return StorageObserver.PROCEED;
+             })) {
             image.write(0, java.lang.foreign.MemorySegment.ofArray(Bytes.pattern(1, 4096)));
             int afterWriteBack = syncs.get();
             image.write(8192, java.lang.foreign.MemorySegment.ofArray(Bytes.pattern(2, 4096)), Durability.WRITE_THROUGH);
@@ -171,11 +178,9 @@ class CommitPipelineTest {
         QedImage image = QedImage.open(p);
         image.write(0, Bytes.pattern(7, 4096));
         image.flush();
-        try (AutoCloseable hook = SyncObservers.install(f -> {
-            throw new IOException("injected EIO");
-        })) {
+        try (AutoCloseable hook = StorageObservers.install(f -> StorageObserver.EIO)) {
             image.write(8192, Bytes.pattern(8, 4096));
-            assertThatThrownBy(image::flush).isInstanceOf(QedException.class).hasMessageContaining("injected EIO");
+            assertThatThrownBy(image::flush).isInstanceOf(QedException.class).hasMessageContaining("Input/output error");
             // Never retried as if the data were safe: later durability requests fail too.
             assertThatThrownBy(image::flush).hasMessageContaining("an earlier commit failed");
             assertThatThrownBy(image::close).hasMessageContaining("an earlier commit failed");
@@ -188,5 +193,26 @@ class CommitPipelineTest {
             assertThat(back).as("data flushed before the failure").isEqualTo(Bytes.pattern(7, 4096));
         }
         QemuTools.qemuImg("check", p).ok();
+    }
+
+    @Test
+    void aFailedSyncOfTheHeaderIsFinalForTheWritesItCoveredToo() throws Exception {
+        Path p = dir.resolve("eio-header.qed");
+        QedImage.create(p, CreateOptions.ofSize(16 << 20).withClusterSize(4096).withTableSize(2));
+        try (QedImage image = QedImage.open(p)) {
+            image.write(0, Bytes.pattern(7, 4096));
+        } // closed cleanly: NEED_CHECK clear
+        QedImage image = QedImage.open(p);
+        image.write(0, Bytes.pattern(9, 4096)); // an overwrite, written back: waits for a sync
+        try (AutoCloseable hook = StorageObservers.install(f -> StorageObserver.EIO)) {
+            // The first allocation syncs the header's NEED_CHECK first; that sync fails, and
+            // with it the write-back of the overwrite above.
+            assertThatThrownBy(() -> image.write(65536, Bytes.pattern(8, 4096)))
+                    .hasMessageContaining("Input/output error");
+        }
+        // The disk works again, but Linux forgot the error: a sync now would succeed and
+        // claim the overwrite safe. The engine remembers instead.
+        assertThatThrownBy(image::flush).hasMessageContaining("an earlier fdatasync failed");
+        assertThatThrownBy(image::close).hasMessageContaining("an earlier fdatasync failed");
     }
 }

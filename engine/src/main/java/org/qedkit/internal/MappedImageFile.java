@@ -1,5 +1,6 @@
 package org.qedkit.internal;
 
+import org.qedkit.QedException;
 import org.qedkit.QedIoException;
 
 import java.io.IOException;
@@ -58,6 +59,7 @@ public final class MappedImageFile implements AutoCloseable {
     private final ReentrantLock mapLock = new ReentrantLock();
     private volatile MemorySegment[] chunks;
     private volatile long size;
+    private volatile QedIoException syncFailure; // the first failed fdatasync, final
     private boolean closed;
 
     private MappedImageFile(Path path, int fd, boolean writable, long size) {
@@ -334,6 +336,13 @@ public final class MappedImageFile implements AutoCloseable {
         if (newSize <= old) {
             return;
         }
+        StorageObserver observer = StorageObservers.current();
+        if (observer != null) {
+            int injected = observer.beforeExtend(this, newSize);
+            if (injected != StorageObserver.PROCEED) {
+                throw failure("fallocate", path, injected);
+            }
+        }
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
             int rc;
@@ -388,16 +397,25 @@ public final class MappedImageFile implements AutoCloseable {
     /**
      * {@code fdatasync}: every store made through the mappings and every size change so far
      * is on stable storage when this returns. A failure is final for the data it covered:
-     * Linux forgets a write-back error once reported, so it must never be retried as if the
-     * data were safe.
+     * Linux forgets a write-back error once reported, so a second fdatasync would succeed
+     * as if the data were safe. Once one failed, every later call throws without asking
+     * the kernel, whoever makes it (a commit, the header's NEED_CHECK, a flush).
      */
     public void sync() throws IOException {
         if (!writable) {
             return;
         }
-        SyncObserver observer = SyncObservers.current();
+        QedIoException failed = syncFailure;
+        if (failed != null) {
+            throw new QedException(path + ": an earlier fdatasync failed (" + failed.getMessage()
+                    + "), so nothing written since can be made durable; reopen the image (it will be checked)", failed);
+        }
+        StorageObserver observer = StorageObservers.current();
         if (observer != null) {
-            observer.beforeSync(this);
+            int injected = observer.beforeSync(this);
+            if (injected != StorageObserver.PROCEED) {
+                throw syncFailed(injected);
+            }
         }
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
@@ -406,9 +424,20 @@ public final class MappedImageFile implements AutoCloseable {
                 rc = Posix.fdatasync(capture, fd);
             } while (rc != 0 && Posix.errno(capture) == Posix.EINTR);
             if (rc != 0) {
-                throw failure("fdatasync", path, Posix.errno(capture));
+                throw syncFailed(Posix.errno(capture));
             }
         }
+    }
+
+    /** True once a sync of this file failed: every later one fails too (see {@link #sync}). */
+    public boolean syncFailed() {
+        return syncFailure != null;
+    }
+
+    private QedIoException syncFailed(int errno) {
+        QedIoException e = failure("fdatasync", path, errno);
+        syncFailure = e;
+        return e;
     }
 
     @Override
