@@ -6,7 +6,10 @@ import org.qedkit.CreateOptions;
 import org.qedkit.Durability;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedImage;
-import org.qedkit.internal.SyncObservers;
+import org.qedkit.QedIoException;
+import org.qedkit.internal.MappedImageFile;
+import org.qedkit.internal.StorageObserver;
+import org.qedkit.internal.StorageObservers;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -24,7 +27,7 @@ import java.util.concurrent.TimeUnit;
  * process (whose page cache survives).
  *
  * <h2>The storage model</h2>
- * Beneath the engine, a {@link org.qedkit.internal.SyncObserver} sees every
+ * Beneath the engine, a {@link org.qedkit.internal.StorageObserver} sees every
  * {@code fdatasync} and snapshots the file as the page cache holds it at that moment. The
  * snapshot before sync {@code k} is what the disk holds once sync {@code k} completes.
  * Between the end of sync {@code k-1} and the end of sync {@code k}, a power cut may leave
@@ -46,6 +49,23 @@ import java.util.concurrent.TimeUnit;
  * wrote. A sample of states also goes through {@code qemu-img check} as the crash left
  * them: QEMU must find no corruption (leaks are allowed; they are what NEED_CHECK is for).
  *
+ * <p>And NEED_CHECK is set in every crash state that holds leaked clusters: they are what
+ * the flag tells the next open to reclaim.
+ *
+ * <h2>Faults</h2>
+ * The same storage can also fail ({@link Fault}): the n-th {@code fdatasync} of the image
+ * reports EIO, or the n-th {@code fallocate} reports ENOSPC or EIO, through the engine's real
+ * error path. A failed sync is final: the workload stops, closing must report the error,
+ * the engine must never sync the image again (Linux forgets a write-back error once
+ * reported, so a retry would claim safety that does not exist), and the crash states run
+ * from the last good sync to everything the page cache held at the end, in any subset.
+ * A failed {@code fallocate} is not final. ENOSPC means the disk is full from then on: a
+ * write that needs space reports it ({@link QedIoException#isNoSpace()}) and the workload
+ * goes on; an EIO fails that one call. What a failed write put in place before it failed
+ * may or may not show, before and after later flushes.
+ * {@link #faultMatrix} runs every sync and every {@code fallocate} of a workload as the
+ * failing one.
+ *
  * <p>Usage: {@code PowerCutCampaign [--states N | --minutes M] [--seed S] [--dir D]}.
  */
 public final class PowerCutCampaign {
@@ -64,6 +84,45 @@ public final class PowerCutCampaign {
     }
 
     private record Epoch(byte[] content, int durableOps, int startedOps) {
+    }
+
+    /** A failure the storage injects in one run: the {@code nth} call of a kind fails. */
+    public record Fault(Kind kind, int nth) {
+        /** Which call fails, and how. */
+        public enum Kind { NONE, SYNC_EIO, EXTEND_ENOSPC, EXTEND_EIO }
+
+        /** No failure: the plain power-cut campaign. */
+        public static final Fault NONE = new Fault(Kind.NONE, 0);
+
+        boolean onSync() {
+            return kind == Kind.SYNC_EIO;
+        }
+
+        boolean onExtend() {
+            return kind == Kind.EXTEND_ENOSPC || kind == Kind.EXTEND_EIO;
+        }
+
+        int errno() {
+            return kind == Kind.EXTEND_ENOSPC ? StorageObserver.ENOSPC : StorageObserver.EIO;
+        }
+
+        @Override
+        public String toString() {
+            return kind == Kind.NONE ? "no fault" : kind + " at call " + nth;
+        }
+    }
+
+    /**
+     * What one run did: crash states verified, the image's syncs and {@code fallocate} calls,
+     * and whether its fault was injected (timing decides how many syncs group commit makes,
+     * so a late call number may not be reached).
+     */
+    public record Run(long states, int syncs, int extensions, boolean faultInjected, boolean writeThrough,
+                      boolean backed) {
+    }
+
+    /** Totals of a fault matrix. */
+    public record MatrixSummary(int faultsInjected, int faultsNotReached, long states, List<String> problems) {
     }
 
     private final Path dir;
@@ -131,8 +190,56 @@ public final class PowerCutCampaign {
         return new Summary(runs, backedRuns, states, qemuChecks, violations, failing);
     }
 
+    /**
+     * The fault matrix of one workload: a run without faults counts its syncs and
+     * {@code fallocate} calls, then one run per call makes that call fail (EIO for a sync,
+     * ENOSPC and EIO for {@code fallocate}), each verified as {@link Fault} says.
+     */
+    public MatrixSummary faultMatrix(long seed) throws IOException {
+        List<String> problems = new ArrayList<>();
+        Run clean = runOnce(seed, Fault.NONE, problems);
+        int injected = 0;
+        int notReached = 0;
+        long states = clean.states();
+        List<Fault> faults = new ArrayList<>();
+        for (int n = 1; n <= clean.syncs(); n++) {
+            faults.add(new Fault(Fault.Kind.SYNC_EIO, n));
+        }
+        for (int n = 1; n <= clean.extensions(); n++) {
+            faults.add(new Fault(Fault.Kind.EXTEND_ENOSPC, n));
+            faults.add(new Fault(Fault.Kind.EXTEND_EIO, n));
+        }
+        log.printf("seed %d  %s%s: %d syncs, %d fallocate calls, %d faults to inject%n", seed,
+                clean.writeThrough() ? "write-through" : "write-back", clean.backed() ? ", on a raw backing file" : "",
+                clean.syncs(), clean.extensions(), faults.size());
+        for (Fault fault : faults) {
+            List<String> found = new ArrayList<>();
+            Run run = runOnce(seed, fault, found);
+            states += run.states();
+            if (run.faultInjected()) {
+                injected++;
+            } else {
+                notReached++;
+            }
+            log.printf("seed %d  %-26s  crash states %5d  %s%n", seed, fault, run.states(),
+                    found.isEmpty() ? (run.faultInjected() ? "ok" : "not reached") : "VIOLATION");
+            found.stream().limit(5).forEach(p -> log.println("    " + p));
+            found.forEach(p -> problems.add(fault + ": " + p));
+        }
+        return new MatrixSummary(injected, notReached, states, problems);
+    }
+
     /** One workload, then every (or a sample of every) crash state it could have left. */
     long runOnce(long seed, List<String> problems) throws IOException {
+        return runOnce(seed, Fault.NONE, problems).states();
+    }
+
+    /**
+     * One workload with {@code fault} injected, then the crash states it could have left:
+     * all of them without a fault, those from the fault on with one (the earlier ones are
+     * those of a run without it).
+     */
+    Run runOnce(long seed, Fault fault, List<String> problems) throws IOException {
         SplittableRandom rnd = new SplittableRandom(seed);
         Path image = dir.resolve("powercut-" + seed + ".qed");
         // Half the runs sit on a raw backing file of random bytes: then the order data before
@@ -149,21 +256,62 @@ public final class PowerCutCampaign {
         QedImage.create(image, create);
         byte[] initial = Files.readAllBytes(image);
         Durability durability = rnd.nextBoolean() ? Durability.WRITE_BACK : Durability.WRITE_THROUGH;
+        boolean writeThrough = durability == Durability.WRITE_THROUGH;
+        boolean backed = create.backingFile() != null && !create.backingFile().isEmpty();
         OpenOptions options = OpenOptions.READ_WRITE.withDurability(durability);
 
         Workload workload = new Workload(seed, 0, 0, GUEST, CLUSTER);
         int opCount = rnd.nextInt(10, 40);
         List<Workload.Op> ops = new ArrayList<>();
+        BitSet failedOps = new BitSet();
         List<Epoch> epochs = new ArrayList<>();
         int[] durable = {0};
         int[] started = {0};
-        try (AutoCloseable hook = SyncObservers.install(file -> {
-            if (file.path().equals(image)) {
+        int[] calls = {0, 0};       // syncs, fallocates of the image
+        int[] injectedAt = {-1};    // epochs recorded when the fault was injected
+        int[] syncsAfterFailure = {0};
+        boolean closeFailed = false;
+        int epochsFrom;
+        StorageObserver storage = new StorageObserver() {
+            @Override
+            public int beforeSync(MappedImageFile file) throws IOException {
+                if (!file.path().equals(image)) {
+                    return PROCEED;
+                }
                 synchronized (epochs) {
+                    calls[0]++;
+                    if (fault.onSync() && injectedAt[0] >= 0) {
+                        syncsAfterFailure[0]++;
+                        return EIO; // the disk stays failed; see the check below
+                    }
+                    if (fault.onSync() && calls[0] == fault.nth()) {
+                        injectedAt[0] = epochs.size();
+                        return fault.errno();
+                    }
                     epochs.add(new Epoch(Files.readAllBytes(image), durable[0], started[0]));
+                    return PROCEED;
                 }
             }
-        })) {
+
+            @Override
+            public int beforeExtend(MappedImageFile file, long newSize) {
+                if (!file.path().equals(image)) {
+                    return PROCEED;
+                }
+                synchronized (epochs) {
+                    calls[1]++;
+                    if (fault.onExtend() && calls[1] == fault.nth()) {
+                        injectedAt[0] = epochs.size();
+                        return fault.errno();
+                    }
+                    if (fault.kind() == Fault.Kind.EXTEND_ENOSPC && injectedAt[0] >= 0) {
+                        return fault.errno(); // a full disk stays full
+                    }
+                    return PROCEED;
+                }
+            }
+        };
+        try (AutoCloseable hook = StorageObservers.install(storage)) {
             QedImage img = QedImage.open(image, options);
             try {
                 for (int i = 0; i < opCount; i++) {
@@ -172,28 +320,74 @@ public final class PowerCutCampaign {
                     synchronized (epochs) {
                         started[0] = i + 1;
                     }
-                    switch (op.kind()) {
-                        case WRITE -> img.write(op.offset(), op.data());
-                        case ZERO -> img.writeZeroes(op.offset(), op.length());
-                        case FLUSH -> img.flush();
-                        case REOPEN -> {
-                            img.close();
-                            img = QedImage.open(image, options);
+                    try {
+                        switch (op.kind()) {
+                            case WRITE -> img.write(op.offset(), op.data());
+                            case ZERO -> img.writeZeroes(op.offset(), op.length());
+                            case FLUSH -> img.flush();
+                            case REOPEN -> {
+                                img.close();
+                                img = QedImage.open(image, options);
+                            }
                         }
+                    } catch (IOException e) {
+                        if (fault == Fault.NONE) {
+                            throw e;
+                        }
+                        failedOps.set(i);
+                        checkReported(fault, e, problems);
                     }
-                    if (op.kind() == Workload.Kind.FLUSH || op.kind() == Workload.Kind.REOPEN
-                            || durability == Durability.WRITE_THROUGH) {
+                    if (!failedOps.get(i) && (op.kind() == Workload.Kind.FLUSH || op.kind() == Workload.Kind.REOPEN
+                            || durability == Durability.WRITE_THROUGH)) {
                         synchronized (epochs) {
                             durable[0] = i + 1; // every operation so far is on stable storage
                         }
                     }
+                    synchronized (epochs) {
+                        if (fault.onSync() && injectedAt[0] >= 0) {
+                            break; // a failed sync is final: nothing more can be made durable
+                        }
+                    }
                 }
             } finally {
-                img.close();
+                try {
+                    img.close();
+                } catch (IOException e) {
+                    if (fault == Fault.NONE) {
+                        throw e;
+                    }
+                    closeFailed = true;
+                }
             }
         } catch (Exception e) {
             problems.add("the workload failed: " + e);
-            return 0;
+            return new Run(0, calls[0], calls[1], injectedAt[0] >= 0, writeThrough, backed);
+        }
+        boolean injected = injectedAt[0] >= 0;
+        if (fault.onSync() && injected) {
+            if (!closeFailed) {
+                problems.add("the sync failed, yet closing the image reported nothing");
+            }
+            if (syncsAfterFailure[0] > 0) {
+                problems.add(syncsAfterFailure[0] + " sync(s) of the image after the failed one");
+            }
+            // No sync completed after the failure: the disk may hold any part of what the
+            // page cache held at the end.
+            epochs.add(new Epoch(Files.readAllBytes(image), durable[0], ops.size()));
+        }
+        if (fault.onExtend() && injected) {
+            // An EIO may pass: the engine may try a smaller reservation, which can succeed.
+            if (fault.kind() == Fault.Kind.EXTEND_ENOSPC && failedOps.isEmpty()) {
+                problems.add("the disk was full, yet no operation reported an error");
+            }
+            if (closeFailed) {
+                problems.add("a failed fallocate made closing the image fail too; it is not final");
+            }
+        }
+        if (injected) {
+            epochsFrom = injectedAt[0];
+        } else {
+            epochsFrom = fault == Fault.NONE ? 0 : epochs.size(); // a fault not reached: a plain run, verified elsewhere
         }
 
         long verified = 0;
@@ -201,7 +395,11 @@ public final class PowerCutCampaign {
         Path state = dir.resolve("powercut-" + seed + "-state.qed");
         for (int k = 0; k < epochs.size(); k++) {
             Epoch epoch = epochs.get(k);
-            Expectation expect = Expectation.of(baseContent, ops, epoch.durableOps(), epoch.startedOps());
+            if (k < epochsFrom) {
+                base = epoch.content();
+                continue;
+            }
+            Expectation expect = Expectation.of(baseContent, ops, failedOps, epoch.durableOps(), epoch.startedOps());
             List<Integer> dirty = dirtyPages(base, epoch.content());
             List<Integer> baseData = nonZeroPages(base);
             for (BitSet subset : subsets(dirty.size(), rnd)) {
@@ -212,7 +410,7 @@ public final class PowerCutCampaign {
                 verified++;
                 verify(state, expect, "epoch " + k + " of " + epochs.size(), problems, verified % QEMU_EVERY == 0);
                 if (problems.size() > 20) {
-                    return verified;
+                    return new Run(verified, calls[0], calls[1], injected, writeThrough, backed);
                 }
             }
             base = epoch.content();
@@ -222,7 +420,19 @@ public final class PowerCutCampaign {
             Files.deleteIfExists(image);
             Files.deleteIfExists(backingFile);
         }
-        return verified;
+        return new Run(verified, calls[0], calls[1], injected, writeThrough, backed);
+    }
+
+    /** An operation's error in a run with a fault must be that fault, reported as such. */
+    private static void checkReported(Fault fault, IOException e, List<String> problems) {
+        String message = String.valueOf(e.getMessage());
+        if (fault.kind() == Fault.Kind.EXTEND_ENOSPC) {
+            if (!(e instanceof QedIoException io && io.isNoSpace())) {
+                problems.add("a full disk was reported as " + e + ", not as a QedIoException with isNoSpace()");
+            }
+        } else if (!message.contains("Input/output error")) {
+            problems.add("an operation failed with " + e + ", which does not name the injected EIO");
+        }
     }
 
     private static List<Integer> dirtyPages(byte[] before, byte[] after) {
@@ -327,6 +537,15 @@ public final class PowerCutCampaign {
             }
             qemuProblems.forEach(p -> problems.add(where + ": as the crash left it: " + p));
         }
+        try {
+            CheckResult asLeft = QedImage.check(state, CheckMode.REPORT);
+            if (asLeft.leaks() > 0 && !needsCheckOnDisk(state)) {
+                problems.add(where + ": " + asLeft.leaks() + " leaked cluster(s) on disk, but NEED_CHECK is not set");
+            }
+        } catch (IOException | RuntimeException e) {
+            problems.add(where + ": the engine cannot check the crash state as it was left: " + e);
+            return;
+        }
         byte[] guest = new byte[(int) GUEST];
         try (QedImage image = QedImage.open(state, OpenOptions.READ_WRITE)) {
             image.read(0, guest);
@@ -344,6 +563,14 @@ public final class PowerCutCampaign {
         }
     }
 
+    private static boolean needsCheckOnDisk(Path state) throws IOException {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(state)) {
+            java.nio.ByteBuffer features = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ch.read(features, 16);
+            return (features.getLong(0) & org.qedkit.QedHeader.FEATURE_NEED_CHECK) != 0;
+        }
+    }
+
     /** What each guest byte may hold in a crash state: the flushed value, or a later write's. */
     private static final class Expectation {
         private final byte[] durable;
@@ -353,28 +580,44 @@ public final class PowerCutCampaign {
             this.durable = durable;
         }
 
-        static Expectation of(byte[] backing, List<Workload.Op> ops, int durableOps, int startedOps) {
-            byte[] model = backing.clone();
+        /**
+         * The first {@code durableOps} operations are on stable storage, those up to
+         * {@code startedOps} may have reached it in part. An operation that failed may have
+         * put any part of its data in place, flushed or not, until a later operation that
+         * is durable overwrites it.
+         */
+        static Expectation of(byte[] backing, List<Workload.Op> ops, BitSet failed, int durableOps, int startedOps) {
+            Expectation e = new Expectation(backing.clone());
             for (int i = 0; i < durableOps; i++) {
-                apply(ops.get(i), model);
-            }
-            Expectation e = new Expectation(model);
-            for (int i = durableOps; i < startedOps; i++) {
                 Workload.Op op = ops.get(i);
-                if (op.kind() != Workload.Kind.WRITE && op.kind() != Workload.Kind.ZERO) {
+                if (!writes(op)) {
                     continue;
                 }
-                byte[] data = op.data();
-                for (int b = 0; b < op.length(); b++) {
-                    e.alternatives.computeIfAbsent((int) op.offset() + b, x -> new BitSet(256)).set(data[b] & 0xff);
+                if (failed.get(i)) {
+                    e.allow(op);
+                } else {
+                    System.arraycopy(op.data(), 0, e.durable, (int) op.offset(), op.length());
+                    for (int b = 0; b < op.length(); b++) {
+                        e.alternatives.remove((int) op.offset() + b);
+                    }
+                }
+            }
+            for (int i = durableOps; i < startedOps; i++) {
+                if (writes(ops.get(i))) {
+                    e.allow(ops.get(i));
                 }
             }
             return e;
         }
 
-        private static void apply(Workload.Op op, byte[] model) {
-            if (op.kind() == Workload.Kind.WRITE || op.kind() == Workload.Kind.ZERO) {
-                System.arraycopy(op.data(), 0, model, (int) op.offset(), op.length());
+        private static boolean writes(Workload.Op op) {
+            return op.kind() == Workload.Kind.WRITE || op.kind() == Workload.Kind.ZERO;
+        }
+
+        private void allow(Workload.Op op) {
+            byte[] data = op.data();
+            for (int b = 0; b < op.length(); b++) {
+                alternatives.computeIfAbsent((int) op.offset() + b, x -> new BitSet(256)).set(data[b] & 0xff);
             }
         }
 
