@@ -11,50 +11,51 @@ import java.util.Objects;
  * @param durability when a write counts as done (ignored for read-only images)
  * @param forceShare take no lock, so an image another process uses can be inspected, as
  *                   {@code qemu-img -U} does; only with {@code readOnly}
- * @param maxBackingDepth how many backing files deep a chain may go before the open is
- *                   refused (a bound for images from untrusted sources)
+ * @param limits     bounds for images from untrusted sources: size, chain depth, metadata
+ *                   memory, check time ({@link Limits#DEFAULT} unless set)
  * @param openBackingChain open the backing chain too (the default); without it, the image
  *                   opens even when its backing file is missing (as {@code qemu-img info}
  *                   does), and reading what only the chain holds fails with an exception
  */
-public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare, int maxBackingDepth,
+public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare, Limits limits,
                           boolean openBackingChain) {
 
-    /** Default bound on backing chains. */
-    public static final int DEFAULT_MAX_BACKING_DEPTH = 16;
     /** Read and write, write-back; unknown auto-clear bits are cleared. */
     public static final OpenOptions READ_WRITE =
-            new OpenOptions(false, Durability.WRITE_BACK, false, DEFAULT_MAX_BACKING_DEPTH, true);
+            new OpenOptions(false, Durability.WRITE_BACK, false, Limits.DEFAULT, true);
     /** Read only; the file is never modified. */
     public static final OpenOptions READ_ONLY =
-            new OpenOptions(true, Durability.WRITE_BACK, false, DEFAULT_MAX_BACKING_DEPTH, true);
+            new OpenOptions(true, Durability.WRITE_BACK, false, Limits.DEFAULT, true);
 
     public OpenOptions {
         Objects.requireNonNull(durability, "durability");
-        if (maxBackingDepth < 0) {
-            throw new IllegalArgumentException("maxBackingDepth must not be negative: " + maxBackingDepth);
-        }
+        Objects.requireNonNull(limits, "limits");
         if (forceShare && !readOnly) {
             throw new IllegalArgumentException("force-share is only for read-only opens, as in QEMU");
         }
     }
 
     public OpenOptions withDurability(Durability newDurability) {
-        return new OpenOptions(readOnly, newDurability, forceShare, maxBackingDepth, openBackingChain);
+        return new OpenOptions(readOnly, newDurability, forceShare, limits, openBackingChain);
     }
 
     /** With {@code true}, take no lock (read-only opens only), as {@code qemu-img -U}. */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, durability, share, maxBackingDepth, openBackingChain);
+        return new OpenOptions(readOnly, durability, share, limits, openBackingChain);
+    }
+
+    /** With other bounds for untrusted images. */
+    public OpenOptions withLimits(Limits newLimits) {
+        return new OpenOptions(readOnly, durability, forceShare, newLimits, openBackingChain);
     }
 
     /** With another bound on backing chains (0: no backing file allowed at all). */
     public OpenOptions withMaxBackingDepth(int depth) {
-        return new OpenOptions(readOnly, durability, forceShare, depth, openBackingChain);
+        return withLimits(limits.withMaxBackingDepth(depth));
     }
 
     /** With {@code false}, open only this image, not its backing chain (for inspection). */
     public OpenOptions withBackingChain(boolean open) {
-        return new OpenOptions(readOnly, durability, forceShare, maxBackingDepth, open);
+        return new OpenOptions(readOnly, durability, forceShare, limits, open);
     }
 }

@@ -134,7 +134,17 @@ public final class QedImage implements AutoCloseable {
      * no lock, so an image in use can be inspected (as {@code qemu-img check -U}).
      */
     public static CheckResult check(Path path, CheckMode mode, boolean forceShare) throws IOException {
+        return check(path, mode, forceShare, Limits.DEFAULT);
+    }
+
+    /**
+     * As {@link #check(Path, CheckMode, boolean)}, within {@code limits}: an image past one
+     * is refused with a {@link QedLimitException} before anything is written, and a check
+     * that runs past {@link Limits#maxCheckTime()} stops with one.
+     */
+    public static CheckResult check(Path path, CheckMode mode, boolean forceShare, Limits limits) throws IOException {
         Objects.requireNonNull(mode, "mode");
+        Objects.requireNonNull(limits, "limits");
         if (forceShare && mode != CheckMode.REPORT) {
             throw new IllegalArgumentException("force-share is only for a check that repairs nothing");
         }
@@ -143,7 +153,8 @@ public final class QedImage implements AutoCloseable {
                 file.lockLikeQemu();
             }
             QedHeader header = HeaderCodec.read(file);
-            CheckResult result = ImageChecker.run(file, header, mode);
+            requireWithin(path, header, limits);
+            CheckResult result = ImageChecker.run(file, header, mode, limits);
             if (mode != CheckMode.REPORT) {
                 header = HeaderCodec.read(file); // the repair may have moved the L1 table
             }
@@ -183,12 +194,19 @@ public final class QedImage implements AutoCloseable {
                 file.lockLikeQemu();
             }
             QedHeader header = HeaderCodec.read(file);
+            Limits limits = options.limits();
+            requireWithin(path, header, limits);
+            if (header.needsCheck()) {
+                // Refused before the open writes anything (prepareForWriting may).
+                ImageChecker.requireWithinLimits(file, header,
+                        options.readOnly() ? CheckMode.REPORT : CheckMode.REPAIR_ALL, limits);
+            }
             CheckResult check = null;
             if (!options.readOnly()) {
                 header = prepareForWriting(file, header);
                 if (header.needsCheck()) {
                     // Not closed cleanly: reclaim what the crash leaked, fix what it broke.
-                    check = ImageChecker.run(file, header, CheckMode.REPAIR_ALL);
+                    check = ImageChecker.run(file, header, CheckMode.REPAIR_ALL, limits);
                     header = HeaderCodec.read(file); // the repair may have moved the L1 table
                     if (check.corruptions() == 0) {
                         header = header.withFeatures(header.features() & ~QedHeader.FEATURE_NEED_CHECK);
@@ -197,7 +215,7 @@ public final class QedImage implements AutoCloseable {
                     }
                 }
             } else if (header.needsCheck()) {
-                check = ImageChecker.run(file, header, CheckMode.REPORT); // in memory; writes nothing
+                check = ImageChecker.run(file, header, CheckMode.REPORT, limits); // in memory; writes nothing
             }
             if (header.hasBackingFile()) {
                 chain.add(path.toRealPath());
@@ -235,9 +253,10 @@ public final class QedImage implements AutoCloseable {
         }
         Path parent = overlay.toAbsolutePath().getParent();
         Path resolved = named.isAbsolute() || parent == null ? named : parent.resolve(named);
-        if (chain.size() > options.maxBackingDepth()) {
-            throw new QedFormatException("backing_filename", name, "the backing chain is deeper than the limit of "
-                    + options.maxBackingDepth() + " (OpenOptions.withMaxBackingDepth): " + describe(chain));
+        if (chain.size() > options.limits().maxBackingDepth()) {
+            throw new QedLimitException("maxBackingDepth", overlay + ": its backing file '" + name
+                    + "' makes the chain deeper than the limit of " + options.limits().maxBackingDepth() + ": "
+                    + describe(chain));
         }
         Path real;
         try {
@@ -258,7 +277,7 @@ public final class QedImage implements AutoCloseable {
             throw new QedFormatException("backing_filename", name, "the backing chain loops: " + describe(loop));
         }
         OpenOptions readOnly = OpenOptions.READ_ONLY.withForceShare(options.forceShare())
-                .withMaxBackingDepth(options.maxBackingDepth());
+                .withLimits(options.limits());
         if ("raw".equals(header.backingFormat()) || !isQedImage(real)) {
             MappedImageFile raw = MappedImageFile.open(real, false);
             try {
@@ -336,6 +355,15 @@ public final class QedImage implements AutoCloseable {
 
     private static String describe(java.util.List<Path> chain) {
         return String.join(" -> ", chain.stream().map(Path::toString).toList());
+    }
+
+    /** Refuses a header past the size limits, before the open reads a table or writes anything. */
+    private static void requireWithin(Path path, QedHeader header, Limits limits) throws QedLimitException {
+        if (Long.compareUnsigned(header.imageSize(), limits.maxVirtualSize()) > 0) {
+            throw new QedLimitException("maxVirtualSize", path + ": its virtual size of "
+                    + Long.toUnsignedString(header.imageSize()) + " bytes is over the limit of "
+                    + limits.maxVirtualSize());
+        }
     }
 
     private static QedHeader prepareForWriting(MappedImageFile file, QedHeader header)

@@ -110,8 +110,10 @@ class BackingFileTest {
             assertThat(ok.size()).isEqualTo(MIB);
         }
         assertThatThrownBy(() -> QedImage.open(l3, OpenOptions.READ_ONLY.withMaxBackingDepth(2)))
-                .isInstanceOfSatisfying(QedFormatException.class,
-                        e -> assertThat(e.rule()).contains("deeper than the limit of 2"));
+                .isInstanceOfSatisfying(QedLimitException.class, e -> {
+                    assertThat(e.limit()).isEqualTo("maxBackingDepth");
+                    assertThat(e).hasMessageContaining("deeper than the limit of 2");
+                });
         assertThat(base).exists();
     }
 

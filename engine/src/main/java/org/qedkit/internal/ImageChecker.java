@@ -2,14 +2,16 @@ package org.qedkit.internal;
 
 import org.qedkit.CheckMode;
 import org.qedkit.CheckResult;
+import org.qedkit.Limits;
+import org.qedkit.QedLimitException;
 import org.qedkit.QedHeader;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 
 /**
  * Verifies every invariant of an image's tables, and repairs what it is allowed to.
@@ -50,6 +52,8 @@ public final class ImageChecker {
     private final int ts;
     private final long entries;
     private final boolean repairAll;
+    private final long deadline;   // System.nanoTime() past which the check gives up
+    private final Limits limits;
 
     private long clusters;     // whole clusters in the file
     private long[] used;       // bitmap over clusters
@@ -72,8 +76,11 @@ public final class ImageChecker {
     private final List<long[]> l1Stores = new ArrayList<>();
     private boolean copied;
 
-    private ImageChecker(MappedImageFile file, QedHeader header, boolean trackOwners, boolean repairAll) {
+    private ImageChecker(MappedImageFile file, QedHeader header, boolean trackOwners, boolean repairAll,
+                         Limits limits, long deadline) {
         this.file = file;
+        this.limits = limits;
+        this.deadline = deadline;
         this.header = header;
         this.g = Geometry.of(header);
         this.cs = header.clusterSize();
@@ -85,15 +92,46 @@ public final class ImageChecker {
         this.refs = trackOwners ? new long[(int) clusters] : null;
     }
 
-    /** Checks the image in {@code file} and, unless {@code mode} is REPORT, repairs it. */
-    public static CheckResult run(MappedImageFile file, QedHeader header, CheckMode mode) throws IOException {
+    /**
+     * Bytes of memory a check of {@code file} in {@code mode} needs beyond the mapping: a bit
+     * per cluster for references, and in the repair modes eight bytes more per cluster for
+     * who references it and another bit for what is free.
+     */
+    public static long memoryNeeded(MappedImageFile file, QedHeader header, CheckMode mode) {
+        long clusters = file.size() / header.clusterSize();
+        long bitmap = (clusters >>> 3) + 8;
+        return mode == CheckMode.REPORT ? bitmap : 2 * bitmap + 8 * clusters;
+    }
+
+    /**
+     * Refuses, before anything is read or written, a check that would need more memory than
+     * {@code limits} allows (or more clusters than an array can index).
+     */
+    public static void requireWithinLimits(MappedImageFile file, QedHeader header, CheckMode mode, Limits limits)
+            throws QedLimitException {
+        long clusters = file.size() / header.clusterSize();
+        long needed = memoryNeeded(file, header, mode);
+        if (needed > limits.maxMetadataMemory() || clusters > Integer.MAX_VALUE - 64) {
+            throw new QedLimitException("maxMetadataMemory", file.path() + ": a check of its " + clusters
+                    + " clusters needs " + needed + " bytes of memory, over the limit of " + limits.maxMetadataMemory());
+        }
+    }
+
+    /**
+     * Checks the image in {@code file} and, unless {@code mode} is REPORT, repairs it,
+     * within {@code limits} (memory refused up front, time checked as it goes).
+     */
+    public static CheckResult run(MappedImageFile file, QedHeader header, CheckMode mode, Limits limits)
+            throws IOException {
+        requireWithinLimits(file, header, mode, limits);
+        long deadline = System.nanoTime() + Math.min(limits.maxCheckTime().toNanos(), Long.MAX_VALUE / 4);
         if (mode == CheckMode.REPORT) {
-            return new ImageChecker(file, header, false, false).scan().result(0, 0);
+            return new ImageChecker(file, header, false, false, limits, deadline).scan().result(0, 0);
         }
         if (file.cutPartialCluster(header.clusterSize())) {
             file.sync(); // new space for copies starts cluster-aligned
         }
-        ImageChecker repair = new ImageChecker(file, header, true, mode == CheckMode.REPAIR_ALL);
+        ImageChecker repair = new ImageChecker(file, header, true, mode == CheckMode.REPAIR_ALL, limits, deadline);
         repair.scan();
         long fixed = repair.applyEntryRepairs();
         long leaksBefore = repair.countLeaks();
@@ -101,7 +139,7 @@ public final class ImageChecker {
         repair.reclaimLeaks(compact);
 
         // Double-check the repaired image, as qemu-img does, and report what remains.
-        ImageChecker after = new ImageChecker(file, repair.header, false, false).scan();
+        ImageChecker after = new ImageChecker(file, repair.header, false, false, limits, deadline).scan();
         long leaksFixed = Math.max(0, leaksBefore - after.countLeaks());
         List<String> all = new ArrayList<>(repair.problems);
         return new CheckResult(after.corruptions, after.countLeaks(), fixed, leaksFixed, 0,
@@ -120,6 +158,7 @@ public final class ImageChecker {
                 break;
             }
             i = (entryOffset - g.l1Offset()) >>> 3;
+            checkTime();
             long table = file.getEntryAcquire(entryOffset);
             if (table == 0) {
                 continue;
@@ -303,6 +342,14 @@ public final class ImageChecker {
         return leaks;
     }
 
+    /** Gives up once the check has run longer than its limit (called per table or pass). */
+    private void checkTime() throws QedLimitException {
+        if (System.nanoTime() - deadline > 0) {
+            throw new QedLimitException("maxCheckTime", file.path() + ": the check did not finish within the limit of "
+                    + limits.maxCheckTime().toMillis() + " ms");
+        }
+    }
+
     /**
      * Step 3. With {@code compact}, moves the last used clusters down into leaked ones, in
      * passes, until no leak lies below the last used cluster; without (corruptions remain,
@@ -318,21 +365,22 @@ public final class ImageChecker {
         int passes = 0;
         int passBudget = 4 * (tableOwner.size() + 4); // a backstop; each table bounces once
         while (compact) {
-            TreeSet<Long> free = freeClusters();
+            checkTime();
+            BitSet free = freeClusters();
             long high = highestUsed(clusters - 1);
             List<long[]> moves = planMoves(free, high);
             if (moves.isEmpty()) {
                 moves = planAscending(free, high);
             }
             if (moves.isEmpty()) {
-                boolean leaksBelow = !free.isEmpty() && free.first() < high;
+                boolean leaksBelow = !free.isEmpty() && free.nextSetBit(0) < high;
                 if (!leaksBelow || ++passes > passBudget) {
                     break;
                 }
                 // Stuck: the table right above the lowest hole has no room below it. Move it
                 // once to the end; its old place and the hole then make room for what is
                 // above to come down, and it follows them.
-                long blocker = free.first() + 1;
+                long blocker = free.nextSetBit(0) + 1;
                 while (!testBit(blocker)) {
                     blocker++;
                 }
@@ -367,11 +415,12 @@ public final class ImageChecker {
         }
     }
 
-    private TreeSet<Long> freeClusters() {
-        TreeSet<Long> free = new TreeSet<>();
+    /** Free clusters as a bitmap: a bit each, however many there are (the limit bounds it). */
+    private BitSet freeClusters() {
+        BitSet free = new BitSet((int) clusters);
         for (long c = Integer.toUnsignedLong(header.headerSize()); c < clusters; c++) {
             if (!testBit(c)) {
-                free.add(c);
+                free.set((int) c);
             }
         }
         return free;
@@ -382,9 +431,9 @@ public final class ImageChecker {
      * L2 table to the lowest run of free clusters, while such a place lies below it.
      * Returns moves as {from, to, count, owner entry offset, 1 if a table}.
      */
-    private List<long[]> planMoves(TreeSet<Long> free, long high) {
+    private List<long[]> planMoves(BitSet free, long high) {
         List<long[]> moves = new ArrayList<>();
-        while (!free.isEmpty() && free.first() < high) {
+        while (!free.isEmpty() && free.nextSetBit(0) < high) {
             long ref = refs[(int) high];
             if (ref > 0) {
                 moveDataDown(moves, free, high, ref);
@@ -433,14 +482,14 @@ public final class ImageChecker {
      * place that fits below it, so the holes rise to the top. Moves more than
      * {@link #planMoves}, so it runs only when that one is stuck.
      */
-    private List<long[]> planAscending(TreeSet<Long> free, long high) {
+    private List<long[]> planAscending(BitSet free, long high) {
         List<long[]> moves = new ArrayList<>();
         if (free.isEmpty()) {
             return moves;
         }
-        for (long c = free.first() + 1; c <= high; c++) {
+        for (long c = free.nextSetBit(0) + 1; c <= high; c++) {
             long ref = refs[(int) c];
-            if (ref > 0 && free.first() < c) {
+            if (ref > 0 && free.nextSetBit(0) < c) {
                 moveDataDown(moves, free, c, ref);
             } else if (ref < L1_TABLE && -(ref + 2) == c) {
                 long run = findRun(free, ts, c);
@@ -453,21 +502,22 @@ public final class ImageChecker {
     }
 
     /** Plans moving the data cluster {@code from} (mapped by entry {@code ref}) to the lowest free cluster. */
-    private void moveDataDown(List<long[]> moves, TreeSet<Long> free, long from, long ref) {
-        long to = free.pollFirst();
+    private void moveDataDown(List<long[]> moves, BitSet free, long from, long ref) {
+        int to = free.nextSetBit(0);
+        free.clear(to);
         moves.add(new long[]{from, to, 1, ref, 0});
         move(from, to, 1, ref);
-        free.add(from);
+        free.set((int) from);
     }
 
     /** Plans moving the L2 table starting at cluster {@code first} to the free run at {@code run}. */
-    private void moveTableDown(List<long[]> moves, TreeSet<Long> free, long first, long run) {
+    private void moveTableDown(List<long[]> moves, BitSet free, long first, long run) {
         long owner = tableOwner.get(first);
         moves.add(new long[]{first, run, ts, owner, 1});
         relocateTable(first, run, owner);
         for (long k = 0; k < ts; k++) {
-            free.remove(run + k);
-            free.add(first + k);
+            free.clear((int) (run + k));
+            free.set((int) (first + k));
         }
     }
 
@@ -543,20 +593,10 @@ public final class ImageChecker {
     }
 
     /** First cluster of the lowest run of {@code length} free clusters that ends below {@code below}, or -1. */
-    private static long findRun(TreeSet<Long> free, int length, long below) {
-        long start = -1;
-        long count = 0;
-        for (long c : free) {
-            if (c >= below) {
-                break;
-            }
-            if (count > 0 && c == start + count) {
-                count++;
-            } else {
-                start = c;
-                count = 1;
-            }
-            if (count == length) {
+    private static long findRun(BitSet free, int length, long below) {
+        for (int start = free.nextSetBit(0); start >= 0 && start + (long) length <= below;
+             start = free.nextSetBit(free.nextClearBit(start))) {
+            if (free.nextClearBit(start) - start >= length) {
                 return start;
             }
         }

@@ -1,0 +1,22 @@
+package org.qedkit;
+
+/**
+ * The image is past one of the {@link Limits} the caller set (or their defaults): too big,
+ * too deep a chain, too much metadata to hold, too long to check. The image may well be
+ * valid; {@link #limit()} names the limit to raise if it is trusted.
+ */
+public final class QedLimitException extends QedException {
+    private static final long serialVersionUID = 1L;
+
+    private final String limit;
+
+    public QedLimitException(String limit, String message) {
+        super(message + " (Limits." + limit + ")");
+        this.limit = limit;
+    }
+
+    /** The name of the {@link Limits} component that was exceeded, e.g. {@code maxVirtualSize}. */
+    public String limit() {
+        return limit;
+    }
+}
