@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.qedkit.testing.Bytes;
 import org.qedkit.testing.QemuTools;
+import org.qedkit.testing.TmpfsMount;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,30 +20,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * A full disk is an {@link IOException}, never a crash (SIGBUS), and leaves the image
  * consistent with every write that succeeded intact; writes succeed again once space is
- * freed. Runs on a 2 MiB tmpfs, which needs root to mount: under {@code CI=true} a failed
- * mount fails the test, elsewhere it is skipped with the reason.
+ * freed. Runs on a 2 MiB tmpfs ({@link TmpfsMount}: needs root).
  */
 class FullDiskTest {
     @TempDir
     Path dir;
+    private TmpfsMount tiny;
     private Path mount;
 
     @BeforeEach
     void mountTinyFileSystem() throws IOException {
-        mount = Files.createDirectory(dir.resolve("tiny"));
-        QemuTools.Result r = QemuTools.run(List.of("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mount.toString()));
-        if (r.exitCode() != 0) {
-            String why = "cannot mount a tmpfs (needs root): " + r.stderr().strip();
-            if ("true".equals(System.getenv("CI"))) {
-                throw new AssertionError(why);
-            }
-            org.junit.jupiter.api.Assumptions.abort(why);
-        }
+        tiny = TmpfsMount.mount(dir, "2m");
+        mount = tiny.path();
     }
 
     @AfterEach
     void unmount() {
-        QemuTools.run(List.of("umount", "-l", mount.toString()));
+        tiny.close();
     }
 
     @Test
