@@ -298,6 +298,11 @@ public final class QedImage implements AutoCloseable {
             }
 
             @Override
+            public MapEntry map(long offset, long length, int depth) throws IOException {
+                return base.map(offset, length, depth);
+            }
+
+            @Override
             public void read(long offset, MemorySegment dst, long dstOffset, long length) throws IOException {
                 long inImage = Math.max(0, Math.min(length, base.size() - offset));
                 if (inImage > 0) {
@@ -326,6 +331,12 @@ public final class QedImage implements AutoCloseable {
             @Override
             public void read(long offset, MemorySegment dst, long dstOffset, long length) throws QedException {
                 throw new QedException("reading offset " + offset + " of " + overlay + " needs its backing file '"
+                        + header.backingFilename() + "', which this open left closed (OpenOptions.withBackingChain)");
+            }
+
+            @Override
+            public MapEntry map(long offset, long length, int depth) throws QedException {
+                throw new QedException("mapping offset " + offset + " of " + overlay + " needs its backing file '"
                         + header.backingFilename() + "', which this open left closed (OpenOptions.withBackingChain)");
             }
 
@@ -454,6 +465,34 @@ public final class QedImage implements AutoCloseable {
             pos += cs;
         }
         return new Extent(offset, Math.min(pos, size) - offset, kind, fileStart);
+    }
+
+    /**
+     * The run of guest bytes from {@code offset} that has one state through the whole
+     * backing chain (which image holds it, data or zeros, where in its file), as
+     * {@code qemu-img map} reports it. Runs are at most as long as one state in one image
+     * lasts; callers merge neighbours that continue each other, as qemu-img does.
+     */
+    public MapEntry mapEntryAt(long offset) throws IOException {
+        ensureOpen();
+        return map(offset, size() - offset, 0);
+    }
+
+    private MapEntry map(long offset, long maxLength, int depth) throws IOException {
+        Extent e = extentAt(offset);
+        long length = Math.min(e.length(), maxLength);
+        return switch (e.kind()) {
+            case DATA -> new MapEntry(offset, length, depth, true, false, true, e.fileOffset());
+            case ZERO -> new MapEntry(offset, length, depth, true, true, false, -1);
+            case UNALLOCATED -> {
+                if (backing != null && offset < backing.size()) {
+                    yield backing.map(offset, Math.min(length, backing.size() - offset), depth + 1);
+                }
+                // Nothing below defines these bytes: zeros, reported at the depth of the last
+                // image that reaches this far, as QEMU does.
+                yield new MapEntry(offset, length, depth, false, true, false, -1);
+            }
+        };
     }
 
     private static Extent.Kind kindOf(long entry) {

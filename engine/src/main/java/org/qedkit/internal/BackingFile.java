@@ -1,5 +1,7 @@
 package org.qedkit.internal;
 
+import org.qedkit.MapEntry;
+
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 
@@ -15,6 +17,12 @@ public interface BackingFile extends AutoCloseable {
 
     /** Fills {@code length} bytes of {@code dst} from {@code dstOffset} with the bytes at {@code offset}. */
     void read(long offset, MemorySegment dst, long dstOffset, long length) throws IOException;
+
+    /**
+     * The state of the run at {@code offset} (below {@link #size()}), at most
+     * {@code length} bytes long, with {@code depth} as this file's place in the chain.
+     */
+    MapEntry map(long offset, long length, int depth) throws IOException;
 
     @Override
     void close() throws IOException;
@@ -41,6 +49,16 @@ public interface BackingFile extends AutoCloseable {
             if (inFile < length) {
                 dst.asSlice(dstOffset + inFile, length - inFile).fill((byte) 0);
             }
+        }
+
+        /** Data or hole as the file system reports them ({@code SEEK_DATA}, {@code SEEK_HOLE}). */
+        @Override
+        public MapEntry map(long offset, long length, int depth) throws IOException {
+            long data = file.seekData(offset);
+            boolean isData = data == offset;
+            long end = isData ? file.seekHole(offset) : (data < 0 ? file.size() : data);
+            long n = Math.min(length, end - offset);
+            return new MapEntry(offset, n, depth, true, !isData, isData, offset);
         }
 
         @Override

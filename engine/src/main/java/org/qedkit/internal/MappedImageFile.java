@@ -223,6 +223,35 @@ public final class MappedImageFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Where the next data at or after {@code offset} starts ({@code SEEK_DATA}), or -1 when
+     * only a hole follows up to the end. File systems without hole tracking report all data.
+     */
+    public long seekData(long offset) throws IOException {
+        return seek(offset, Posix.SEEK_DATA);
+    }
+
+    /** Where the next hole at or after {@code offset} starts ({@code SEEK_HOLE}); the end of the file counts as one. */
+    public long seekHole(long offset) throws IOException {
+        long hole = seek(offset, Posix.SEEK_HOLE);
+        return hole < 0 ? size : hole;
+    }
+
+    private long seek(long offset, int whence) throws IOException {
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            long at = Posix.lseek(capture, fd, offset, whence);
+            if (at < 0) {
+                int errno = Posix.errno(capture);
+                if (errno == Posix.ENXIO) {
+                    return -1; // at or past the end: nothing more of the kind asked for
+                }
+                throw failure("lseek", path, errno);
+            }
+            return at;
+        }
+    }
+
     // ---------------------------------------------------------------- entries
 
     /** Reads an aligned little-endian 8-byte table entry with acquire ordering. */

@@ -44,7 +44,10 @@ final class Posix {
     static final long FLOCK_BYTES = 32;
 
     static final int EINTR = 4;
+    static final int ENXIO = 6;
     static final int ENOSPC = 28;
+    static final int SEEK_DATA = 3;
+    static final int SEEK_HOLE = 4;
     static final int EOPNOTSUPP = 95;
 
     /** Offsets into {@code struct stat} that agree on x86-64 and the generic (AArch64) layout. */
@@ -73,6 +76,8 @@ final class Posix {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle FTRUNCATE = downcall("ftruncate",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE);
+    private static final MethodHandle LSEEK = downcall("lseek",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), CAPTURE);
     private static final MethodHandle FDATASYNC = downcall("fdatasync",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
     private static final MethodHandle MMAP = downcall("mmap",
@@ -144,6 +149,14 @@ final class Posix {
     static int ftruncate(MemorySegment capture, int fd, long length) {
         try {
             return (int) FTRUNCATE.invokeExact(capture, fd, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static long lseek(MemorySegment capture, int fd, long offset, int whence) {
+        try {
+            return (long) LSEEK.invokeExact(capture, fd, offset, whence);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -1,0 +1,147 @@
+package org.qedkit.cli;
+
+import org.qedkit.MapEntry;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedException;
+import org.qedkit.QedHeader;
+import org.qedkit.QedImage;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code qed map}: where each guest range comes from through the backing chain, with
+ * {@code qemu-img map}'s ranges, JSON keys and human columns. Raw backing files are mapped
+ * by the file system's holes ({@code SEEK_HOLE}), as QEMU's file driver does.
+ */
+@Command(name = "map", description = "Show where the guest data of an image (and its backing chain) lives, as qemu-img map does.")
+final class MapCommand implements Callable<Integer> {
+
+    @Option(names = "-f", paramLabel = "FMT", description = "Image format: qed.", defaultValue = "qed")
+    String format;
+
+    @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "human", description = "human or json.")
+    String output;
+
+    @Option(names = {"-U", "--force-share"}, description = "Take no lock: inspect an image another process uses.")
+    boolean forceShare;
+
+    @Option(names = {"-s", "--start-offset"}, paramLabel = "OFFSET", description = "First guest byte to map.")
+    String startOffset;
+
+    @Option(names = {"-l", "--max-length"}, paramLabel = "LENGTH", description = "How many guest bytes to map.")
+    String maxLength;
+
+    @Parameters(index = "0", paramLabel = "FILE")
+    Path file;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        CliException.requireQed("map", format);
+        if (!output.equals("human") && !output.equals("json")) {
+            throw new CliException("--output must be human or json, not '" + output + "'");
+        }
+        List<Path> names = chainNames(file);
+        PrintWriter out = spec.commandLine().getOut();
+        try (QedImage image = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare))) {
+            long size = image.size();
+            long start = startOffset == null ? 0 : Math.min(size, Sizes.parse(startOffset));
+            long end = maxLength == null ? size : Math.min(size, start + Sizes.parse(maxLength));
+            boolean json = output.equals("json");
+            if (json) {
+                out.print('[');
+            } else {
+                out.printf("%-16s%-16s%-16s%s%n", "Offset", "Length", "Mapped to", "File");
+            }
+            MapEntry pending = null;
+            boolean first = true;
+            for (long pos = start; pos < end; ) {
+                MapEntry e = image.mapEntryAt(pos);
+                e = new MapEntry(e.start(), Math.min(e.length(), end - pos), e.depth(), e.present(), e.zero(),
+                        e.data(), e.offset());
+                pos += e.length();
+                if (pending != null && continues(pending, e)) {
+                    pending = new MapEntry(pending.start(), pending.length() + e.length(), pending.depth(),
+                            pending.present(), pending.zero(), pending.data(), pending.offset());
+                    continue;
+                }
+                if (pending != null) {
+                    print(out, pending, names, json, first);
+                    first = false;
+                }
+                pending = e;
+            }
+            if (pending != null) {
+                print(out, pending, names, json, first);
+            }
+            if (json) {
+                out.println(']');
+            }
+        } catch (QedException e) {
+            throw new CliException("Could not open '" + file + "': " + e.getMessage());
+        }
+        out.flush();
+        return 0;
+    }
+
+    /** qemu-img merges a run into the one before when every field agrees and the file offsets follow on. */
+    private static boolean continues(MapEntry a, MapEntry b) {
+        return a.depth() == b.depth() && a.present() == b.present() && a.zero() == b.zero() && a.data() == b.data()
+                && a.hasOffset() == b.hasOffset() && (!a.hasOffset() || a.offset() + a.length() == b.offset());
+    }
+
+    private static void print(PrintWriter out, MapEntry e, List<Path> names, boolean json, boolean first) {
+        if (json) {
+            out.print((first ? "" : ",\n") + "{ \"start\": " + e.start() + ", \"length\": " + e.length()
+                    + ", \"depth\": " + e.depth() + ", \"present\": " + e.present() + ", \"zero\": " + e.zero()
+                    + ", \"data\": " + e.data() + (e.hasOffset() ? ", \"offset\": " + e.offset() : "") + "}");
+        } else if (e.data() && !e.zero()) {
+            // qemu-img's human form lists only stored data, with the file that holds it.
+            Path name = e.depth() < names.size() ? names.get(e.depth()) : names.get(names.size() - 1);
+            out.printf("%-16s%-16s%-16s%s%n", hex(e.start()), hex(e.length()), hex(e.hasOffset() ? e.offset() : 0), name);
+        }
+    }
+
+    /** C's {@code %#x}: 0 alone, anything else with 0x. */
+    private static String hex(long v) {
+        return v == 0 ? "0" : "0x" + Long.toHexString(v);
+    }
+
+    /** The chain's file names as QEMU shows them: each backing name resolved against the image naming it. */
+    private List<Path> chainNames(Path top) throws IOException {
+        List<Path> names = new ArrayList<>();
+        Path current = top;
+        while (current != null && names.size() <= 64) {
+            names.add(current);
+            if (!QedImage.isQedImage(current)) {
+                break;
+            }
+            QedHeader h;
+            try (QedImage img = QedImage.open(current, OpenOptions.READ_ONLY.withForceShare(true).withBackingChain(false))) {
+                h = img.header();
+            } catch (QedException e) {
+                throw new CliException("Could not open '" + current + "': " + e.getMessage());
+            }
+            if (!h.hasBackingFile()) {
+                break;
+            }
+            Path next = BackingFiles.resolve(current, h.backingFilename());
+            if ("raw".equals(h.backingFormat())) {
+                names.add(next);
+                break;
+            }
+            current = next;
+        }
+        return names;
+    }
+}
