@@ -1,16 +1,11 @@
 package org.qedkit.cli;
 
-import org.qedkit.OpenOptions;
-import org.qedkit.QedException;
-import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
@@ -51,22 +46,12 @@ final class CompareCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    /** The guest bytes of one image, whatever its format. */
-    private interface Guest extends AutoCloseable {
-        long size();
-
-        void read(long offset, byte[] dst, int length) throws IOException;
-
-        @Override
-        void close() throws IOException;
-    }
-
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Guest a;
-        Guest b;
+        SourceImage a;
+        SourceImage b;
         try {
             a = open(file1, format1);
         } catch (IOException | CliException e) {
@@ -100,7 +85,7 @@ final class CompareCommand implements Callable<Integer> {
                     return mismatch(out, off + at);
                 }
             }
-            Guest larger = a.size() > b.size() ? a : b;
+            SourceImage larger = a.size() > b.size() ? a : b;
             for (long off = common; off < larger.size(); off += CHUNK) {
                 int n = (int) Math.min(CHUNK, larger.size() - off);
                 larger.read(off, x, n);
@@ -130,67 +115,11 @@ final class CompareCommand implements Callable<Integer> {
         }
     }
 
-    private Guest open(Path file, String format) throws IOException {
-        if (!java.nio.file.Files.exists(file)) {
-            throw new IOException("No such file or directory");
-        }
-        String f = format != null ? format : (QedImage.isQedImage(file) ? "qed" : "raw");
-        return switch (f) {
-            case "qed" -> {
-                QedImage image;
-                try {
-                    image = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare));
-                } catch (QedException e) {
-                    throw new IOException(e.getMessage(), e);
-                }
-                yield new Guest() {
-                    public long size() {
-                        return image.size();
-                    }
-
-                    public void read(long offset, byte[] dst, int length) throws IOException {
-                        image.read(offset, dst, 0, length);
-                    }
-
-                    public void close() throws IOException {
-                        image.close();
-                    }
-                };
-            }
-            case "raw" -> {
-                FileChannel ch = FileChannel.open(file);
-                long size;
-                try {
-                    size = ch.size();
-                } catch (IOException e) {
-                    ch.close();
-                    throw e;
-                }
-                yield new Guest() {
-                    public long size() {
-                        return size;
-                    }
-
-                    public void read(long offset, byte[] dst, int length) throws IOException {
-                        ByteBuffer buffer = ByteBuffer.wrap(dst, 0, length);
-                        while (buffer.hasRemaining()) {
-                            if (ch.read(buffer, offset + buffer.position()) < 0) {
-                                Arrays.fill(dst, buffer.position(), length, (byte) 0);
-                                break;
-                            }
-                        }
-                    }
-
-                    public void close() throws IOException {
-                        ch.close();
-                    }
-                };
-            }
-            default -> throw new CliException("format '" + f + "' is not supported; use qed or raw");
-        };
+    private SourceImage open(Path file, String format) throws IOException {
+        return SourceImage.open(file, format, forceShare);
     }
 
-    private static void closeQuietly(Guest g) {
+    private static void closeQuietly(SourceImage g) {
         try {
             g.close();
         } catch (IOException ignored) {

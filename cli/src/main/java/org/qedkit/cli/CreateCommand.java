@@ -47,29 +47,15 @@ final class CreateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         CliException.requireQed("create", format);
-        Integer clusterSize = null;
-        Integer tableSize = null;
-        boolean tableSizeGiven = false;
-        for (String group : options) {
-            for (String option : group.split(",")) {
-                int eq = option.indexOf('=');
-                if (eq < 0) {
-                    throw new CliException("create: option '" + option + "' needs a value (name=value)");
-                }
-                String name = option.substring(0, eq);
-                String value = option.substring(eq + 1);
-                switch (name) {
-                    case "cluster_size" -> clusterSize = toInt(name, value);
-                    case "table_size" -> {
-                        tableSize = toInt(name, value);
-                        tableSizeGiven = true;
-                    }
-                    case "backing_file" -> backingFile = value;
-                    case "backing_fmt" -> backingFormat = value;
-                    default -> throw new CliException("create: unknown option '" + name
-                            + "'; qed takes cluster_size, table_size, backing_file and backing_fmt");
-                }
-            }
+        QedImageOptions parsed = QedImageOptions.parse("create", options);
+        Integer clusterSize = parsed.clusterSize();
+        Integer tableSize = parsed.tableSize();
+        boolean tableSizeGiven = tableSize != null;
+        if (parsed.backingFile() != null) {
+            backingFile = parsed.backingFile();
+        }
+        if (parsed.backingFormat() != null) {
+            backingFormat = parsed.backingFormat();
         }
         if (backingFile != null && backingFormat == null) {
             throw new CliException(file + ": a backing file needs its format (-F raw or -F qed), as qemu-img 7.2 requires");
@@ -115,19 +101,6 @@ final class CreateCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CliException("Invalid image size specified: " + e.getMessage());
         }
-    }
-
-    private static int toInt(String name, String value) {
-        long v;
-        try {
-            v = Sizes.parse(value);
-        } catch (IllegalArgumentException e) {
-            throw new CliException("create: " + name + ": " + e.getMessage());
-        }
-        if (v > Integer.MAX_VALUE) {
-            throw new CliException("create: " + name + " is " + v + ": too large for the format");
-        }
-        return (int) v;
     }
 
     private long sizeOfBacking() throws IOException {

@@ -53,6 +53,85 @@ class ImageToolsSideBySideTest {
         assertThat(QedRun.of("map", dir.resolve("missing.qed")).exitCode()).isEqualTo(qemu.exitCode()).isEqualTo(1);
     }
 
+    @Test
+    void convertGivesTheSameGuestContentAndAllocationAsQemuImgConvert() throws IOException {
+        Path top = chain();
+        List<List<String>> cases = List.of(List.of("-O", "qed"), List.of("-O", "raw"),
+                List.of("-O", "qed", "-o", "cluster_size=4096,table_size=2"), List.of("-O", "qed", "-o", "cluster_size=1M"),
+                List.of("-O", "qed", "-B", dir.resolve("mid.qed").toString(), "-F", "qed"), List.of("-O", "qed", "-S", "0"));
+        int n = 0;
+        for (List<String> options : cases) {
+            Path byQemu = dir.resolve("qemu-" + n + ".img");
+            Path byQed = dir.resolve("qed-" + n++ + ".img");
+            QemuTools.qemuImg(concat("convert", options, top, byQemu).toArray()).ok();
+            QedRun qed = QedRun.of(concat("convert", options, top, byQed).toArray());
+            assertThat(qed.exitCode()).as("%s: %s", options, qed.stderr()).isZero();
+            QemuTools.qemuImg("compare", top, byQed).ok();
+            String format = options.contains("raw") ? "raw" : "qed";
+            assertThat(allocation(byQed, format)).as("allocation after convert %s", options)
+                    .isEqualTo(allocation(byQemu, format));
+            if (format.equals("qed")) {
+                QemuTools.qemuImg("check", byQed).ok();
+            }
+        }
+    }
+
+    @Test
+    void convertFromRawDropsZeroBlocksAndShowsProgress() throws IOException {
+        Path raw = dir.resolve("disk.raw");
+        byte[] content = new byte[3 << 20];
+        java.util.Arrays.fill(content, 70_000, 200_000, (byte) 3); // data, then zeros written as data
+        content[(2 << 20) + 5] = 1;
+        java.nio.file.Files.write(raw, content);
+        Path byQemu = dir.resolve("from-raw-qemu.qed");
+        Path byQed = dir.resolve("from-raw-qed.qed");
+        QemuTools.qemuImg("convert", "-f", "raw", "-O", "qed", raw, byQemu).ok();
+        QedRun qed = QedRun.of("convert", "-p", "-f", "raw", "-O", "qed", raw, byQed);
+        assertThat(qed.exitCode()).as(qed.stderr()).isZero();
+        assertThat(qed.stdout()).startsWith("    (0.00/100%)\r").endsWith("    (100.00/100%)\r" + System.lineSeparator());
+        QemuTools.qemuImg("compare", "-f", "raw", "-F", "qed", raw, byQed).ok();
+        assertThat(allocation(byQed, "qed")).isEqualTo(allocation(byQemu, "qed"));
+    }
+
+    @Test
+    void convertOfAMissingSourceFailsAsQemuImgDoes() {
+        Path missing = dir.resolve("missing.qed");
+        QemuTools.Result qemu = QemuTools.qemuImg("convert", "-O", "qed", missing, dir.resolve("x.qed"));
+        QedRun qed = QedRun.of("convert", "-O", "qed", missing, dir.resolve("y.qed"));
+        assertThat(qed.exitCode()).isEqualTo(qemu.exitCode()).isEqualTo(1);
+        assertThat(qed.stderr()).contains("Could not open '" + missing + "'");
+    }
+
+    /**
+     * qemu-img map's JSON without file offsets, neighbours merged again: which guest ranges
+     * are data, zeros or absent, and at which depth, whatever the layout in the file.
+     */
+    private static List<String> allocation(Path image, String format) {
+        String json = QemuTools.qemuImg("map", "--output=json", "-f", format, image).ok().stdout();
+        List<String> ranges = new java.util.ArrayList<>();
+        long start = -1;
+        long end = -1;
+        String state = null;
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "\\{ \"start\": (\\d+), \"length\": (\\d+), (\"depth\".*?\"data\": \\w+)").matcher(json);
+        while (m.find()) {
+            long s = Long.parseLong(m.group(1));
+            long l = Long.parseLong(m.group(2));
+            if (m.group(3).equals(state) && s == end) {
+                end += l;
+                continue;
+            }
+            if (state != null) {
+                ranges.add(start + "+" + (end - start) + " " + state);
+            }
+            start = s;
+            end = s + l;
+            state = m.group(3);
+        }
+        ranges.add(start + "+" + (end - start) + " " + state);
+        return ranges;
+    }
+
     static List<Object> concat(String command, List<String> options, Object... rest) {
         List<Object> all = new java.util.ArrayList<>();
         all.add(command);

@@ -1,0 +1,270 @@
+package org.qedkit.cli;
+
+import org.qedkit.CreateOptions;
+import org.qedkit.MapEntry;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedException;
+import org.qedkit.QedImage;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code qed convert}: copies the guest contents of a QED or raw image into a new QED or
+ * raw image, as {@code qemu-img convert} does. Only data is copied: ranges that read as
+ * zeros are left unwritten (sparse), and so are blocks of data that hold only zeros
+ * ({@code -S}, 4 KiB by default, and at least a cluster for a QED target). A QED target is
+ * therefore also a compaction: leaked and zeroed clusters of the source are gone. With
+ * {@code -B}, the target gets a backing file that must hold what the source's backing
+ * chain holds: only what the source image itself defines is copied (its zero clusters as
+ * zero clusters), the rest is read through the new backing file.
+ */
+@Command(name = "convert", description = "Copy an image's guest contents into a new image (qed or raw), as qemu-img convert does.")
+final class ConvertCommand implements Callable<Integer> {
+    private static final int CHUNK = 1 << 20;
+
+    @Option(names = "-f", paramLabel = "FMT", description = "Source format: qed or raw (probed if not given).")
+    String sourceFormat;
+
+    @Option(names = "-O", paramLabel = "OUTPUT_FMT", defaultValue = "raw", description = "Target format: raw (the default, as in qemu-img) or qed.")
+    String targetFormat;
+
+    @Option(names = "-o", paramLabel = "OPTIONS", description = "Target options for qed: cluster_size=…,table_size=…,backing_file=…,backing_fmt=….")
+    List<String> options = new ArrayList<>();
+
+    @Option(names = "-B", paramLabel = "BACKING_FILE", description = "Backing file of the target (stored as given).")
+    String backingFile;
+
+    @Option(names = "-F", paramLabel = "BACKING_FMT", description = "Format of the target's backing file (raw or qed; probed if not given).")
+    String backingFormat;
+
+    @Option(names = "-S", paramLabel = "SPARSE_SIZE", defaultValue = "4k",
+            description = "Blocks of this many zero bytes are not written (0: write everything, fully allocated).")
+    String sparseSize;
+
+    @Option(names = "-p", description = "Show progress.")
+    boolean progress;
+
+    @Option(names = "-q", description = "Quiet.")
+    boolean quiet;
+
+    @Option(names = {"-U", "--force-share"}, description = "Take no lock on the source.")
+    boolean forceShare;
+
+    @Parameters(index = "0", paramLabel = "SOURCE")
+    Path source;
+
+    @Parameters(index = "1", paramLabel = "TARGET")
+    Path target;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    /** Where converted bytes go. */
+    private interface Target extends AutoCloseable {
+        void write(long offset, byte[] data, int length) throws IOException;
+
+        void writeZeroes(long offset, long length) throws IOException;
+
+        @Override
+        void close() throws IOException;
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        if (!targetFormat.equals("qed") && !targetFormat.equals("raw")) {
+            throw new CliException("convert: target format '" + targetFormat + "' is not supported; use qed or raw");
+        }
+        QedImageOptions parsed = QedImageOptions.parse("convert", options);
+        if (!targetFormat.equals("qed") && (!options.isEmpty() || backingFile != null)) {
+            throw new CliException("convert: -o and -B are for a qed target; raw takes no options");
+        }
+        String backing = backingFile != null ? backingFile : parsed.backingFile();
+        String backingFmt = backingFormat != null ? backingFormat : parsed.backingFormat();
+        long sparse;
+        try {
+            sparse = Sizes.parse(sparseSize);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("convert: -S: " + e.getMessage());
+        }
+        SourceImage src;
+        try {
+            src = SourceImage.open(source, sourceFormat, forceShare);
+        } catch (IOException e) {
+            throw new CliException("Could not open '" + source + "': " + e.getMessage());
+        }
+        try (src) {
+            long size = src.size();
+            int block;
+            Target out;
+            if (targetFormat.equals("qed")) {
+                CreateOptions create = CreateOptions.ofSize(size);
+                if (parsed.clusterSize() != null) {
+                    create = create.withClusterSize(parsed.clusterSize());
+                }
+                if (parsed.tableSize() != null) {
+                    create = create.withTableSize(parsed.tableSize());
+                }
+                if (backing != null) {
+                    if (backingFmt == null) {
+                        Path resolved = BackingFiles.resolve(target, backing);
+                        backingFmt = QedImage.isQedImage(resolved) ? "qed" : "raw";
+                    }
+                    create = create.withBackingFile(backing, backingFmt);
+                }
+                block = (int) Math.max(create.clusterSize(), Math.min(sparse, CHUNK));
+                out = qedTarget(create);
+            } else {
+                block = (int) Math.max(512, Math.min(sparse, CHUNK));
+                out = rawTarget(size);
+            }
+            try (out) {
+                copy(src, out, size, sparse == 0 ? 0 : block, backing != null);
+            }
+        } catch (QedException e) {
+            throw new CliException("convert: " + e.getMessage());
+        }
+        return 0;
+    }
+
+    private void copy(SourceImage src, Target out, long size, int block, boolean targetHasBacking) throws IOException {
+        Progress shown = new Progress(progress && !quiet ? spec.commandLine().getOut() : null, size);
+        byte[] buffer = new byte[CHUNK];
+        for (long pos = 0; pos < size; ) {
+            MapEntry e = src.mapAt(pos);
+            long end = pos + e.length();
+            if (targetHasBacking && e.depth() > 0) {
+                // Held by the source's backing chain, which the target's backing file matches.
+            } else if (!e.data() && block == 0) {
+                writeZeroData(out, pos, end, buffer); // -S 0: fully allocated, as qemu-img makes it
+            } else if (!e.data()) {
+                if (targetHasBacking && e.present()) {
+                    out.writeZeroes(pos, end - pos); // zeros here must hide the new backing file
+                }
+            } else {
+                copyData(src, out, pos, end, block, targetHasBacking, buffer);
+            }
+            pos = end;
+            shown.at(pos);
+        }
+        shown.done();
+    }
+
+    /** Copies [from, end) piece by piece, each piece inside one sparse block; all-zero blocks stay unwritten. */
+    private static void copyData(SourceImage src, Target out, long from, long end, int block, boolean targetHasBacking,
+                                 byte[] buffer) throws IOException {
+        for (long p = from; p < end; ) {
+            long limit = block == 0 ? end : Math.min(end, (p / block + 1) * block);
+            int n = (int) Math.min(limit - p, buffer.length);
+            src.read(p, buffer, n);
+            if (block == 0 || targetHasBacking || !allZero(buffer, n)) {
+                out.write(p, buffer, n);
+            }
+            p += n;
+        }
+    }
+
+    private static void writeZeroData(Target out, long from, long end, byte[] buffer) throws IOException {
+        java.util.Arrays.fill(buffer, (byte) 0);
+        for (long p = from; p < end; ) {
+            int n = (int) Math.min(end - p, buffer.length);
+            out.write(p, buffer, n);
+            p += n;
+        }
+    }
+
+    private static boolean allZero(byte[] b, int n) {
+        for (int i = 0; i < n; i++) {
+            if (b[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private Target qedTarget(CreateOptions create) throws IOException {
+        QedImage.create(target, create);
+        QedImage image = QedImage.open(target, OpenOptions.READ_WRITE);
+        return new Target() {
+            public void write(long offset, byte[] data, int length) throws IOException {
+                image.write(offset, data, 0, length);
+            }
+
+            public void writeZeroes(long offset, long length) throws IOException {
+                image.writeZeroes(offset, length);
+            }
+
+            public void close() throws IOException {
+                image.close();
+            }
+        };
+    }
+
+    private Target rawTarget(long size) throws IOException {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(target.toFile(), "rw")) {
+            f.setLength(0);
+            f.setLength(size); // the full size, all of it a hole
+        }
+        FileChannel ch = FileChannel.open(target, StandardOpenOption.WRITE);
+        return new Target() {
+            public void write(long offset, byte[] data, int length) throws IOException {
+                ByteBuffer b = ByteBuffer.wrap(data, 0, length);
+                while (b.hasRemaining()) {
+                    ch.write(b, offset + b.position());
+                }
+            }
+
+            public void writeZeroes(long offset, long length) {
+                // a new raw file reads zeros already
+            }
+
+            public void close() throws IOException {
+                try (ch) {
+                    ch.force(false);
+                }
+            }
+        };
+    }
+
+    /** qemu-img's progress line: "    (NN.NN/100%)" redrawn with a carriage return, each whole percent. */
+    private static final class Progress {
+        private final PrintWriter out;
+        private final long total;
+        private int shownPercent = -1;
+
+        Progress(PrintWriter out, long total) {
+            this.out = out;
+            this.total = total;
+            at(0);
+        }
+
+        void at(long done) {
+            if (out == null) {
+                return;
+            }
+            double percent = total == 0 ? 100 : 100.0 * done / total;
+            if ((int) percent > shownPercent) {
+                shownPercent = (int) percent;
+                out.printf(java.util.Locale.ROOT, "    (%.2f/100%%)\r", percent);
+                out.flush();
+            }
+        }
+
+        void done() {
+            if (out != null) {
+                out.printf("    (100.00/100%%)\r%n");
+                out.flush();
+            }
+        }
+    }
+}

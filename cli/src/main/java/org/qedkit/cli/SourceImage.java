@@ -1,0 +1,125 @@
+package org.qedkit.cli;
+
+import org.qedkit.MapEntry;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedException;
+import org.qedkit.QedImage;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * The guest bytes of an image the tools read, QED (with its backing chain) or raw, opened
+ * read-only: what {@code compare} and {@code convert} take as input.
+ */
+abstract class SourceImage implements AutoCloseable {
+
+    /** Guest size in bytes. */
+    abstract long size();
+
+    /** Reads {@code length} guest bytes at {@code offset} into the start of {@code dst}. */
+    abstract void read(long offset, byte[] dst, int length) throws IOException;
+
+    /** The run at {@code offset}: for QED through its chain; a raw file is one run of data at depth 0. */
+    abstract MapEntry mapAt(long offset) throws IOException;
+
+    @Override
+    public abstract void close() throws IOException;
+
+    /**
+     * Opens {@code file} as {@code format} (qed or raw; probed by QED's magic when null).
+     * Errors say only what went wrong; callers name the file, as qemu-img does.
+     */
+    static SourceImage open(Path file, String format, boolean forceShare) throws IOException {
+        if (!Files.exists(file)) {
+            throw new IOException("No such file or directory");
+        }
+        String f = format != null ? format : (QedImage.isQedImage(file) ? "qed" : "raw");
+        return switch (f) {
+            case "qed" -> {
+                try {
+                    yield new Qed(QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare)));
+                } catch (QedException e) {
+                    throw new IOException(e.getMessage(), e);
+                }
+            }
+            case "raw" -> new Raw(FileChannel.open(file));
+            default -> throw new CliException("format '" + f + "' is not supported; use qed or raw");
+        };
+    }
+
+    private static final class Qed extends SourceImage {
+        private final QedImage image;
+
+        Qed(QedImage image) {
+            this.image = image;
+        }
+
+        @Override
+        long size() {
+            return image.size();
+        }
+
+        @Override
+        void read(long offset, byte[] dst, int length) throws IOException {
+            image.read(offset, dst, 0, length);
+        }
+
+        @Override
+        MapEntry mapAt(long offset) throws IOException {
+            return image.mapEntryAt(offset);
+        }
+
+        @Override
+        public void close() throws IOException {
+            image.close();
+        }
+    }
+
+    private static final class Raw extends SourceImage {
+        private final FileChannel channel;
+        private final long size;
+
+        Raw(FileChannel channel) throws IOException {
+            this.channel = channel;
+            long s;
+            try {
+                s = channel.size();
+            } catch (IOException e) {
+                channel.close();
+                throw e;
+            }
+            this.size = s;
+        }
+
+        @Override
+        long size() {
+            return size;
+        }
+
+        @Override
+        void read(long offset, byte[] dst, int length) throws IOException {
+            ByteBuffer buffer = ByteBuffer.wrap(dst, 0, length);
+            while (buffer.hasRemaining()) {
+                if (channel.read(buffer, offset + buffer.position()) < 0) {
+                    Arrays.fill(dst, buffer.position(), length, (byte) 0);
+                    break;
+                }
+            }
+        }
+
+        @Override
+        MapEntry mapAt(long offset) {
+            return new MapEntry(offset, size - offset, 0, true, false, true, offset);
+        }
+
+        @Override
+        public void close() throws IOException {
+            channel.close();
+        }
+    }
+}
