@@ -91,6 +91,13 @@ public record QedHeader(
                 backingFilenameSize, backingFilename);
     }
 
+    /** A copy with another guest size. */
+    public QedHeader withImageSize(long newImageSize) {
+        return new QedHeader(clusterSize, tableSize, headerSize, features, compatFeatures,
+                autoclearFeatures, l1TableOffset, newImageSize, backingFilenameOffset,
+                backingFilenameSize, backingFilename);
+    }
+
     /**
      * The largest image size the format can address with these cluster and table sizes:
      * {@code entriesPerTable² × clusterSize}, saturated at {@link Long#MAX_VALUE} where

@@ -166,6 +166,113 @@ public final class QedImage implements AutoCloseable {
         }
     }
 
+    /**
+     * Changes the guest size of the closed image at {@code path} to {@code newSize} bytes (a
+     * multiple of 512, within what its cluster and table sizes address). Growing only
+     * rewrites the header. Shrinking, which QEMU does not offer for QED, drops every entry
+     * past the new end and gives the clusters it frees back; when some of them hold data,
+     * it is refused unless {@code discardData}. A crash part way leaves NEED_CHECK set, and
+     * the next open finishes the job.
+     *
+     * @throws QedFormatException when {@code newSize} is not a size the image can have
+     * @throws QedException       when shrinking would drop data and {@code discardData} is false
+     */
+    public static void resize(Path path, long newSize, boolean discardData) throws IOException {
+        Objects.requireNonNull(path, "path");
+        try (QedImage image = open(path, OpenOptions.READ_WRITE)) {
+            // Opened once read-write first: a crashed image is repaired before it is cut.
+            QedHeader h = image.header();
+            long max = QedHeader.maxImageSize(h.clusterSize(), h.tableSize());
+            if (newSize < 0 || newSize % 512 != 0 || newSize > max) {
+                throw new QedFormatException("image_size", Long.toString(newSize),
+                        "must be a multiple of 512 and at most " + max + " for cluster_size "
+                                + h.clusterSize() + " and table_size " + h.tableSize());
+            }
+        }
+        boolean shrunk;
+        try (MappedImageFile file = MappedImageFile.open(path, true)) {
+            file.lockLikeQemu();
+            QedHeader h = HeaderCodec.read(file);
+            if (newSize >= h.imageSize()) {
+                HeaderCodec.write(h.withImageSize(newSize), file);
+                file.sync();
+                return;
+            }
+            shrunk = cutEntriesPast(file, h, newSize, discardData);
+        }
+        if (shrunk) {
+            check(path, CheckMode.REPAIR_ALL); // gives the freed clusters back, clears NEED_CHECK
+        }
+    }
+
+    /**
+     * Drops the entries that map guest bytes at or past {@code newSize}: NEED_CHECK first,
+     * then the L2 entries, then the L1 entries, then the new size, each step synced.
+     */
+    private static boolean cutEntriesPast(MappedImageFile file, QedHeader h, long newSize, boolean discardData)
+            throws IOException {
+        Geometry g = Geometry.of(h);
+        ClusterMap map = new ClusterMap(file, g);
+        long cs = h.clusterSize();
+        long firstCut = (newSize + cs - 1) / cs * cs; // the first cluster wholly past the end
+        java.util.List<Long> l2Entries = new java.util.ArrayList<>();
+        java.util.List<Long> l1Entries = new java.util.ArrayList<>();
+        long dataClusters = 0;
+        long perTable = g.bytesPerL2Table();
+        for (long table = firstCut / perTable * perTable; table < h.imageSize(); table += perTable) {
+            long l2 = map.l2Table(table);
+            if (l2 == 0) {
+                continue;
+            }
+            if (table >= firstCut) {
+                l1Entries.add(g.l1EntryOffset(table));
+            }
+            for (long pos = Math.max(table, firstCut); pos < Math.min(table + perTable, h.imageSize()); pos += cs) {
+                long entry = map.lookup(pos);
+                if (entry != ClusterMap.UNALLOCATED) {
+                    l2Entries.add(l2 + (g.l2Index(pos) << 3));
+                    if (entry != ClusterMap.ZERO) {
+                        dataClusters++;
+                    }
+                }
+            }
+        }
+        long boundary = newSize % cs != 0 ? map.lookup(newSize) : ClusterMap.UNALLOCATED;
+        if (boundary > ClusterMap.ZERO) {
+            byte[] tail = new byte[(int) (cs - g.inCluster(newSize))];
+            file.copyOut(boundary + g.inCluster(newSize), MemorySegment.ofArray(tail), 0, tail.length);
+            if (java.util.Arrays.mismatch(tail, new byte[tail.length]) >= 0) {
+                dataClusters++; // data in the part of the last cluster past the new end
+            }
+        }
+        if (dataClusters > 0 && !discardData) {
+            throw new QedException(file.path() + ": " + dataClusters + " cluster(s) of data lie past " + newSize
+                    + " bytes; shrinking would discard them");
+        }
+        // The cluster the new end falls in keeps its place; its bytes past the end become
+        // zeros, so that growing the image again does not bring them back.
+        boolean anything = !l1Entries.isEmpty() || !l2Entries.isEmpty() || boundary > ClusterMap.ZERO;
+        if (anything) {
+            HeaderCodec.write(h.withFeatures(h.features() | QedHeader.FEATURE_NEED_CHECK), file);
+            file.sync();
+            if (boundary > ClusterMap.ZERO) {
+                file.fillZero(boundary + g.inCluster(newSize), cs - g.inCluster(newSize));
+            }
+            for (long at : l2Entries) {
+                file.setEntryRelease(at, 0);
+            }
+            file.sync();
+            for (long at : l1Entries) {
+                file.setEntryRelease(at, 0);
+            }
+            file.sync();
+        }
+        QedHeader now = HeaderCodec.read(file);
+        HeaderCodec.write(now.withImageSize(newSize), file);
+        file.sync();
+        return anything;
+    }
+
     /** Opens an existing image read-write. */
     public static QedImage open(Path path) throws IOException {
         return open(path, OpenOptions.READ_WRITE);

@@ -102,6 +102,55 @@ class ImageToolsSideBySideTest {
         assertThat(qed.stderr()).contains("Could not open '" + missing + "'");
     }
 
+    @Test
+    void resizeGrowsAsQemuImgResizeAndRefusesWhatItRefuses() throws IOException {
+        Path byQemu = dir.resolve("grow-qemu.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", byQemu, "8M").ok();
+        QemuTools.qemuIo("-c", "write -P 1 1M 64k", byQemu).ok();
+        Path byQed = java.nio.file.Files.copy(byQemu, dir.resolve("grow-qed.qed"));
+        for (List<String> args : List.of(List.of("+8M"), List.of("64T"), List.of("4M"), List.of("65T"),
+                List.of("16777217"), List.of("--", "-1M"), List.of("+abc"))) {
+            QemuTools.Result qemu = QemuTools.qemuImg(concat("resize", List.of(byQemu.toString()), args.toArray()).toArray());
+            QedRun qed = QedRun.of(concat("resize", List.of(byQed.toString()), args.toArray()).toArray());
+            assertThat(qed.exitCode()).as("resize %s: %s", args, qed.stderr()).isEqualTo(qemu.exitCode());
+            assertThat(qed.stdout()).as("resize %s", args).isEqualTo(qemu.stdout());
+            String firstWords = qemu.stderr().lines().filter(l -> !l.contains("warning")).findFirst().orElse("")
+                    .replace("qemu-img: ", "qed: ");
+            firstWords = firstWords.length() > 30 ? firstWords.substring(0, 30) : firstWords;
+            assertThat(qed.stderr()).as("resize %s", args).startsWith(firstWords);
+            QemuTools.qemuImg("compare", byQemu, byQed).ok();
+            assertThat(QedRun.of("info", "--output=json", byQed).stdout())
+                    .contains(QemuTools.qemuImg("info", byQemu).ok().stdout().lines()
+                            .filter(l -> l.startsWith("virtual size")).findFirst().orElseThrow()
+                            .replaceAll(".*\\((\\d+) bytes\\)", "\"virtual-size\": $1"));
+        }
+        QemuTools.qemuImg("check", byQed).ok();
+    }
+
+    /** QEMU cannot shrink a QED image; qed can, and QEMU then finds the result clean. */
+    @Test
+    void resizeShrinksWhatQemuCannotAndQemuAgreesWithTheResult() throws IOException {
+        Path image = dir.resolve("shrink.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", "-o", "cluster_size=4096,table_size=2", image, "64M").ok();
+        QemuTools.qemuIo("-c", "write -P 1 0 100k", "-c", "write -P 2 40M 4k", "-c", "write -z 20M 4k", image).ok();
+        QemuTools.Result qemu = QemuTools.qemuImg("resize", "--shrink", image, "32M");
+        assertThat(qemu.exitCode()).isEqualTo(1);
+        assertThat(qemu.stderr()).contains("Shrinking images is currently not supported");
+
+        QedRun refused = QedRun.of("resize", "--shrink", image, "32M"); // data at 40M
+        assertThat(refused.exitCode()).isEqualTo(1);
+        assertThat(refused.stderr()).contains("1 cluster(s) of data lie past 33554432 bytes").contains("--force");
+        assertThat(QedRun.of("resize", "--shrink", image, "48M").exitCode()).isZero(); // only unallocated past 48M
+        assertThat(QedRun.of("resize", "--shrink", "--force", image, "40000k").exitCode()).isZero();
+        assertThat(QedRun.of("resize", image, "64M").exitCode()).isZero();
+
+        QemuTools.qemuImg("check", image).ok();
+        Path expected = dir.resolve("expected.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", expected, "64M").ok();
+        QemuTools.qemuIo("-c", "write -P 1 0 100k", expected).ok();
+        QemuTools.qemuImg("compare", expected, image).ok(); // the data past 40000k is gone for good
+    }
+
     /**
      * qemu-img map's JSON without file offsets, neighbours merged again: which guest ranges
      * are data, zeros or absent, and at which depth, whatever the layout in the file.
