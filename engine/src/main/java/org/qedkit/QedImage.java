@@ -206,6 +206,80 @@ public final class QedImage implements AutoCloseable {
     }
 
     /**
+     * Points the closed image at {@code path} to another backing file, or to none when
+     * {@code name} is null, rewriting only the header: {@code qemu-img rebase -u}. Nothing
+     * is copied, so guest content changes unless the new backing file holds what the old
+     * one did ({@code qed rebase} without {@code -u} copies first). {@code format} is
+     * {@code "raw"} (never probed) or {@code "qed"}/null (probed).
+     *
+     * <p>Crash-safe: the new name is written where the old one is not, synced, and only
+     * then do the header fields (one sector) switch to it.
+     *
+     * @throws QedFormatException when the name does not fit in the header area beside the old one
+     */
+    public static void setBackingFile(Path path, String name, String format) throws IOException {
+        Objects.requireNonNull(path, "path");
+        if (format != null && !format.equals("raw") && !format.equals("qed")) {
+            throw new IllegalArgumentException("backing format must be raw or qed, not " + format);
+        }
+        open(path, OpenOptions.READ_WRITE.withBackingChain(false)).close(); // repairs a crashed image first
+        try (MappedImageFile file = MappedImageFile.open(path, true)) {
+            file.lockLikeQemu();
+            QedHeader h = HeaderCodec.read(file);
+            long features = h.features() & ~(QedHeader.FEATURE_BACKING_FILE | QedHeader.FEATURE_BACKING_FORMAT_NO_PROBE);
+            QedHeader next;
+            if (name == null) {
+                next = new QedHeader(h.clusterSize(), h.tableSize(), h.headerSize(), features, h.compatFeatures(),
+                        h.autoclearFeatures(), h.l1TableOffset(), h.imageSize(), 0, 0, null);
+            } else {
+                byte[] bytes = name.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                long area = Integer.toUnsignedLong(h.headerSize()) * h.clusterSize();
+                long oldStart = h.hasBackingFile() ? Integer.toUnsignedLong(h.backingFilenameOffset()) : 0;
+                long oldEnd = h.hasBackingFile() ? oldStart + Integer.toUnsignedLong(h.backingFilenameSize()) : 0;
+                long at;
+                if (QedHeader.HEADER_BYTES + bytes.length <= oldStart || !h.hasBackingFile()
+                        || oldEnd <= QedHeader.HEADER_BYTES) {
+                    at = QedHeader.HEADER_BYTES;
+                } else {
+                    at = oldEnd;
+                }
+                if (at + bytes.length > area) {
+                    throw new QedFormatException("backing_filename", name, "does not fit in the header area of "
+                            + area + " bytes beside the current name (" + (oldEnd - oldStart) + " bytes at " + oldStart + ")");
+                }
+                file.copyIn(bytes, 0, at, bytes.length);
+                file.sync();
+                features |= QedHeader.FEATURE_BACKING_FILE
+                        | ("raw".equals(format) ? QedHeader.FEATURE_BACKING_FORMAT_NO_PROBE : 0);
+                next = new QedHeader(h.clusterSize(), h.tableSize(), h.headerSize(), features, h.compatFeatures(),
+                        h.autoclearFeatures(), h.l1TableOffset(), h.imageSize(), (int) at, bytes.length, name);
+            }
+            HeaderCodec.validate(next, file.size());
+            HeaderCodec.write(next, file);
+            file.sync();
+        }
+    }
+
+    /**
+     * Empties the closed image at {@code path}: every cluster is dropped and given back, so
+     * it reads entirely through its backing file again (what {@code qemu-img commit} does
+     * to formats that can, and not to QED). NEED_CHECK is set while it runs.
+     */
+    public static void makeEmpty(Path path) throws IOException {
+        Objects.requireNonNull(path, "path");
+        open(path, OpenOptions.READ_WRITE.withBackingChain(false)).close(); // repairs a crashed image first
+        try (MappedImageFile file = MappedImageFile.open(path, true)) {
+            file.lockLikeQemu();
+            QedHeader h = HeaderCodec.read(file);
+            HeaderCodec.write(h.withFeatures(h.features() | QedHeader.FEATURE_NEED_CHECK), file);
+            file.sync();
+            file.fillZero(h.l1TableOffset(), h.tableBytes());
+            file.sync();
+        }
+        check(path, CheckMode.REPAIR_ALL); // gives every cluster back, clears NEED_CHECK
+    }
+
+    /**
      * Drops the entries that map guest bytes at or past {@code newSize}: NEED_CHECK first,
      * then the L2 entries, then the L1 entries, then the new size, each step synced.
      */

@@ -10,7 +10,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -234,37 +233,5 @@ final class ConvertCommand implements Callable<Integer> {
                 }
             }
         };
-    }
-
-    /** qemu-img's progress line: "    (NN.NN/100%)" redrawn with a carriage return, each whole percent. */
-    private static final class Progress {
-        private final PrintWriter out;
-        private final long total;
-        private int shownPercent = -1;
-
-        Progress(PrintWriter out, long total) {
-            this.out = out;
-            this.total = total;
-            at(0);
-        }
-
-        void at(long done) {
-            if (out == null) {
-                return;
-            }
-            double percent = total == 0 ? 100 : 100.0 * done / total;
-            if ((int) percent > shownPercent) {
-                shownPercent = (int) percent;
-                out.printf(java.util.Locale.ROOT, "    (%.2f/100%%)\r", percent);
-                out.flush();
-            }
-        }
-
-        void done() {
-            if (out != null) {
-                out.printf("    (100.00/100%%)\r%n");
-                out.flush();
-            }
-        }
     }
 }

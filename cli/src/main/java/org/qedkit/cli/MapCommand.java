@@ -3,7 +3,6 @@ package org.qedkit.cli;
 import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
-import org.qedkit.QedHeader;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -12,7 +11,6 @@ import picocli.CommandLine.Parameters;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -51,7 +49,7 @@ final class MapCommand implements Callable<Integer> {
         if (!output.equals("human") && !output.equals("json")) {
             throw new CliException("--output must be human or json, not '" + output + "'");
         }
-        List<Path> names = chainNames(file);
+        List<Path> names = BackingFiles.chain(file).stream().map(BackingFiles.Link::path).toList();
         PrintWriter out = spec.commandLine().getOut();
         try (QedImage image = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare))) {
             long size = image.size();
@@ -115,33 +113,5 @@ final class MapCommand implements Callable<Integer> {
     /** C's {@code %#x}: 0 alone, anything else with 0x. */
     private static String hex(long v) {
         return v == 0 ? "0" : "0x" + Long.toHexString(v);
-    }
-
-    /** The chain's file names as QEMU shows them: each backing name resolved against the image naming it. */
-    private List<Path> chainNames(Path top) throws IOException {
-        List<Path> names = new ArrayList<>();
-        Path current = top;
-        while (current != null && names.size() <= 64) {
-            names.add(current);
-            if (!QedImage.isQedImage(current)) {
-                break;
-            }
-            QedHeader h;
-            try (QedImage img = QedImage.open(current, OpenOptions.READ_ONLY.withForceShare(true).withBackingChain(false))) {
-                h = img.header();
-            } catch (QedException e) {
-                throw new CliException("Could not open '" + current + "': " + e.getMessage());
-            }
-            if (!h.hasBackingFile()) {
-                break;
-            }
-            Path next = BackingFiles.resolve(current, h.backingFilename());
-            if ("raw".equals(h.backingFormat())) {
-                names.add(next);
-                break;
-            }
-            current = next;
-        }
-        return names;
     }
 }

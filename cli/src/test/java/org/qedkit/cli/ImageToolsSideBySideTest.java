@@ -151,6 +151,73 @@ class ImageToolsSideBySideTest {
         QemuTools.qemuImg("compare", expected, image).ok(); // the data past 40000k is gone for good
     }
 
+    @Test
+    void rebaseKeepsTheGuestContentAsQemuImgRebaseDoes() throws IOException {
+        Path base = dir.resolve("old.raw");
+        QemuTools.qemuImg("create", "-q", "-f", "raw", base, "4M").ok();
+        QemuTools.qemuIo("-f", "raw", "-c", "write -P 1 0 1M", "-c", "write -P 3 3M 4k", base).ok();
+        Path other = dir.resolve("new.raw");
+        QemuTools.qemuImg("create", "-q", "-f", "raw", other, "2M").ok(); // shorter: zeros past its end
+        QemuTools.qemuIo("-f", "raw", "-c", "write -P 1 0 128k", "-c", "write -P 9 1M 64k", other).ok();
+        for (List<String> args : List.of(List.of("-b", "new.raw", "-F", "raw"), List.of("-b", ""),
+                List.of("-u", "-b", "new.raw", "-F", "raw"))) {
+            Path byQemu = dir.resolve("rebase-qemu.qed");
+            QemuTools.qemuImg("create", "-q", "-f", "qed", "-o", "cluster_size=4096", "-b", base, "-F", "raw",
+                    byQemu, "6M").ok();
+            QemuTools.qemuIo("-c", "write -P 5 2M 4k", "-c", "write -z 64k 4k", byQemu).ok();
+            Path byQed = java.nio.file.Files.copy(byQemu, dir.resolve("rebase-qed.qed"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Path original = java.nio.file.Files.copy(byQemu, dir.resolve("original.qed"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            QemuTools.Result qemu = QemuTools.qemuImg(concat("rebase", args, byQemu).toArray());
+            QedRun qed = QedRun.of(concat("rebase", args, byQed).toArray());
+            assertThat(qed.exitCode()).as("rebase %s: %s", args, qed.stderr()).isEqualTo(qemu.exitCode()).isZero();
+            assertThat(qed.stdout()).isEqualTo(qemu.stdout());
+            QemuTools.qemuImg("compare", byQemu, byQed).ok();
+            if (!args.contains("-u")) {
+                QemuTools.qemuImg("compare", original, byQed).ok(); // the guest saw no change
+            }
+            assertThat(allocation(byQed, "qed")).isEqualTo(allocation(byQemu, "qed"));
+            // The same header, backing name and format included (disk use may differ).
+            assertThat(QemuTools.qemuImg("info", byQed).ok().stdout().replaceAll("(?m)^disk size.*\\n", ""))
+                    .isEqualTo(QemuTools.qemuImg("info", byQemu).ok().stdout().replace("rebase-qemu", "rebase-qed")
+                            .replaceAll("(?m)^disk size.*\\n", ""));
+            QemuTools.qemuImg("check", byQed).ok();
+        }
+    }
+
+    @Test
+    void commitWritesTheBaseAsQemuImgCommitAndEmptiesTheImageOnRequest() throws IOException {
+        for (String baseFormat : List.of("raw", "qed")) {
+            Path[] bases = new Path[2];
+            Path[] tops = new Path[2];
+            for (int i = 0; i < 2; i++) {
+                bases[i] = dir.resolve("base" + i + "." + baseFormat);
+                QemuTools.qemuImg("create", "-q", "-f", baseFormat, bases[i], "4M").ok();
+                QemuTools.qemuIo("-f", baseFormat, "-c", "write -P 1 0 1M", bases[i]).ok();
+                tops[i] = dir.resolve("top" + i + ".qed");
+                QemuTools.qemuImg("create", "-q", "-f", "qed", "-b", bases[i], "-F", baseFormat, tops[i], "6M").ok();
+                QemuTools.qemuIo("-c", "write -P 2 64k 64k", "-c", "write -z 256k 64k", "-c", "write -P 4 5M 4k", tops[i]).ok();
+            }
+            QemuTools.Result qemu = QemuTools.qemuImg("commit", tops[0]);
+            QedRun qed = QedRun.of("commit", tops[1]);
+            assertThat(qed.exitCode()).as(qed.stderr()).isEqualTo(qemu.exitCode()).isZero();
+            assertThat(qed.stdout()).isEqualTo(qemu.stdout()).isEqualTo("Image committed.\n");
+            QemuTools.qemuImg("compare", "-f", baseFormat, "-F", baseFormat, bases[0], bases[1]).ok();
+            QemuTools.qemuImg("compare", tops[0], tops[1]).ok();
+            assertThat(allocation(tops[1], "qed")).isEqualTo(allocation(tops[0], "qed")); // QEMU keeps the clusters
+
+            QedRun emptied = QedRun.of("commit", "--empty", tops[1]);
+            assertThat(emptied.exitCode()).as(emptied.stderr()).isZero();
+            assertThat(allocation(tops[1], "qed")).noneMatch(range -> range.contains("\"depth\": 0, \"present\": true"));
+            QemuTools.qemuImg("compare", tops[0], tops[1]).ok(); // same guest content, now all from the base
+            QemuTools.qemuImg("check", tops[1]).ok();
+        }
+        QemuTools.Result qemu = QemuTools.qemuImg("commit", dir.resolve("base0.qed"));
+        QedRun qed = QedRun.of("commit", dir.resolve("base1.qed"));
+        assertThat(qed.exitCode()).isEqualTo(qemu.exitCode()).isEqualTo(1);
+    }
+
     /**
      * qemu-img map's JSON without file offsets, neighbours merged again: which guest ranges
      * are data, zeros or absent, and at which depth, whatever the layout in the file.

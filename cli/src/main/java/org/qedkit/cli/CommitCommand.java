@@ -1,0 +1,188 @@
+package org.qedkit.cli;
+
+import org.qedkit.MapEntry;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedException;
+import org.qedkit.QedImage;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code qed commit}: as {@code qemu-img commit}, writes what the image (and, with
+ * {@code -b}, every image between it and that base) defines into the base: its backing
+ * file by default. The base grows to the image's size if it is smaller. As in QEMU for
+ * QED, the image keeps its clusters; unlike QEMU, {@code --empty} then drops them, so
+ * the image reads through to the base again ({@code -d} is accepted and keeps them).
+ */
+@Command(name = "commit", description = "Write an image's own data into its backing file, as qemu-img commit does.")
+final class CommitCommand implements Callable<Integer> {
+    private static final int CHUNK = 1 << 20;
+
+    @Option(names = "-f", paramLabel = "FMT", description = "Image format: qed.", defaultValue = "qed")
+    String format;
+
+    @Option(names = "-b", paramLabel = "BASE", description = "Commit into this image of the backing chain (default: the backing file).")
+    Path base;
+
+    @Option(names = "-d", description = "Keep the image's clusters after committing (what QEMU does for QED anyway).")
+    boolean keep;
+
+    @Option(names = "--empty", description = "Afterwards, drop the image's clusters: it reads through to the base again.")
+    boolean empty;
+
+    @Option(names = "-p", description = "Show progress.")
+    boolean progress;
+
+    @Option(names = "-q", description = "Quiet.")
+    boolean quiet;
+
+    @Parameters(index = "0", paramLabel = "FILE")
+    Path file;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    /** Where committed bytes go: the base, raw or QED. */
+    private interface Base extends AutoCloseable {
+        void write(long offset, byte[] data, int length) throws IOException;
+
+        void writeZeroes(long offset, long length) throws IOException;
+
+        @Override
+        void close() throws IOException;
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        CliException.requireQed("commit", format);
+        if (keep && empty) {
+            throw new CliException("commit: -d keeps the image's clusters and --empty drops them; choose one");
+        }
+        java.util.List<BackingFiles.Link> chain = BackingFiles.chain(file);
+        if (chain.size() < 2) {
+            throw new CliException("Image '" + file + "' does not have a backing file");
+        }
+        int depth = 1;
+        if (base != null) {
+            depth = -1;
+            for (int i = 1; i < chain.size(); i++) {
+                if (chain.get(i).path().toRealPath().equals(base.toRealPath())) {
+                    depth = i;
+                }
+            }
+            if (depth < 0) {
+                throw new CliException("Base '" + base + "' not found in the backing chain of '" + file + "'");
+            }
+        }
+        if (empty && depth != 1) {
+            throw new CliException("commit: --empty needs the base to be the image's own backing file: with images"
+                    + " in between, emptying it would show their older data");
+        }
+        try {
+            commitInto(chain.get(depth).path(), chain.get(depth).format(), depth);
+            if (empty) {
+                QedImage.makeEmpty(file);
+            }
+        } catch (QedException e) {
+            throw new CliException("commit: " + e.getMessage());
+        }
+        if (!quiet) {
+            spec.commandLine().getOut().println("Image committed.");
+        }
+        return 0;
+    }
+
+    private void commitInto(Path target, String targetFormat, int depth) throws IOException {
+        // The chain is read without locks: this command is its only writer, and holds the base's write lock below.
+        try (QedImage top = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(true));
+             Base out = openBase(target, targetFormat, top.size())) {
+            long size = top.size();
+            byte[] buffer = new byte[CHUNK];
+            Progress shown = new Progress(progress && !quiet ? spec.commandLine().getOut() : null, size);
+            for (long pos = 0; pos < size; ) {
+                MapEntry e = top.mapEntryAt(pos);
+                long end = pos + e.length();
+                if (e.present() && e.depth() < depth) { // defined above the base
+                    if (e.zero() && !e.data()) {
+                        out.writeZeroes(pos, end - pos);
+                    } else {
+                        for (long p = pos; p < end; ) {
+                            int n = (int) Math.min(end - p, CHUNK);
+                            top.read(p, buffer, 0, n);
+                            out.write(p, buffer, n);
+                            p += n;
+                        }
+                    }
+                }
+                pos = end;
+                shown.at(pos);
+            }
+            shown.done();
+        }
+    }
+
+    private static Base openBase(Path target, String format, long size) throws IOException {
+        if ("raw".equals(format)) {
+            FileChannel ch = FileChannel.open(target, StandardOpenOption.WRITE);
+            try {
+                if (ch.size() < size) {
+                    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(target.toFile(), "rw")) {
+                        f.setLength(size);
+                    }
+                }
+            } catch (IOException e) {
+                ch.close();
+                throw e;
+            }
+            return new Base() {
+                public void write(long offset, byte[] data, int length) throws IOException {
+                    ByteBuffer b = ByteBuffer.wrap(data, 0, length);
+                    while (b.hasRemaining()) {
+                        ch.write(b, offset + b.position());
+                    }
+                }
+
+                public void writeZeroes(long offset, long length) throws IOException {
+                    byte[] zeros = new byte[(int) Math.min(length, CHUNK)];
+                    for (long p = offset; p < offset + length; p += zeros.length) {
+                        write(p, zeros, (int) Math.min(zeros.length, offset + length - p));
+                    }
+                }
+
+                public void close() throws IOException {
+                    try (ch) {
+                        ch.force(false);
+                    }
+                }
+            };
+        }
+        try (QedImage probe = QedImage.open(target, OpenOptions.READ_ONLY.withBackingChain(false))) {
+            if (probe.size() < size) {
+                probe.close();
+                QedImage.resize(target, (size + 511) / 512 * 512, false);
+            }
+        }
+        QedImage image = QedImage.open(target, OpenOptions.READ_WRITE);
+        return new Base() {
+            public void write(long offset, byte[] data, int length) throws IOException {
+                image.write(offset, data, 0, length);
+            }
+
+            public void writeZeroes(long offset, long length) throws IOException {
+                image.writeZeroes(offset, length);
+            }
+
+            public void close() throws IOException {
+                image.close();
+            }
+        };
+    }
+}

@@ -1,0 +1,116 @@
+package org.qedkit.cli;
+
+import org.qedkit.MapEntry;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedException;
+import org.qedkit.QedImage;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code qed rebase}: as {@code qemu-img rebase}. Safe by default: wherever the image
+ * reads through its backing file and the new backing file holds other bytes, the old
+ * bytes are copied into the image first (whole clusters), so the guest sees no change;
+ * then the header names the new backing file. {@code -b ""} removes the backing file
+ * (everything it provided is copied in). {@code -u} only rewrites the header.
+ */
+@Command(name = "rebase", description = "Change the backing file of an image, keeping its guest content (qemu-img rebase).")
+final class RebaseCommand implements Callable<Integer> {
+
+    @Option(names = "-f", paramLabel = "FMT", description = "Image format: qed.", defaultValue = "qed")
+    String format;
+
+    @Option(names = "-b", paramLabel = "BACKING_FILE", required = true,
+            description = "The new backing file, stored as given (relative to the image); \"\" for none.")
+    String backingFile;
+
+    @Option(names = "-F", paramLabel = "BACKING_FMT", description = "The new backing file's format: raw or qed (probed if not given).")
+    String backingFormat;
+
+    @Option(names = "-u", description = "Unsafe: rewrite the header only, copy nothing.")
+    boolean unsafe;
+
+    @Option(names = "-p", description = "Show progress.")
+    boolean progress;
+
+    @Option(names = "-q", description = "Quiet.")
+    boolean quiet;
+
+    @Parameters(index = "0", paramLabel = "FILE")
+    Path file;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        CliException.requireQed("rebase", format);
+        String name = backingFile.isEmpty() ? null : backingFile;
+        Path resolved = name == null ? null : BackingFiles.resolve(file, name);
+        String fmt = backingFormat;
+        if (name != null && fmt == null) {
+            fmt = java.nio.file.Files.exists(resolved) && QedImage.isQedImage(resolved) ? "qed" : "raw";
+        }
+        if (fmt != null && !fmt.equals("raw") && !fmt.equals("qed")) {
+            throw new CliException("rebase: backing format '" + fmt + "' is not supported; use raw or qed");
+        }
+        try {
+            if (!unsafe) {
+                copyWhatDiffers(resolved, fmt);
+            }
+            QedImage.setBackingFile(file, name, name == null ? null : fmt);
+        } catch (QedException e) {
+            throw new CliException("Could not change the backing file of '" + file + "': " + e.getMessage());
+        }
+        return 0;
+    }
+
+    /** Copies, cluster by cluster, what the image reads through its backing file and the new one would change. */
+    private void copyWhatDiffers(Path newBacking, String newFormat) throws IOException {
+        SourceImage replacement = null;
+        if (newBacking != null) {
+            try {
+                replacement = SourceImage.open(newBacking, newFormat, true);
+            } catch (IOException e) {
+                throw new CliException("Could not open new backing file '" + newBacking + "': " + e.getMessage());
+            }
+        }
+        try (SourceImage next = replacement;
+             QedImage image = QedImage.open(file, OpenOptions.READ_WRITE)) {
+            int cs = image.header().clusterSize();
+            long size = image.size();
+            byte[] old = new byte[cs];
+            byte[] now = new byte[cs];
+            Progress shown = new Progress(progress && !quiet ? spec.commandLine().getOut() : null, size);
+            for (long pos = 0; pos < size; ) {
+                MapEntry e = image.mapEntryAt(pos);
+                long end = pos + e.length();
+                if (e.depth() > 0 || !e.present()) { // read through the backing chain (or zeros past it)
+                    for (long c = pos; c < end; c += cs) {
+                        int n = (int) Math.min(cs, size - c);
+                        image.read(c, old, 0, n);
+                        if (next == null || c >= next.size()) {
+                            Arrays.fill(now, 0, n, (byte) 0);
+                        } else {
+                            int inNext = (int) Math.min(n, next.size() - c);
+                            next.read(c, now, inNext);
+                            Arrays.fill(now, inNext, n, (byte) 0);
+                        }
+                        if (Arrays.mismatch(old, 0, n, now, 0, n) >= 0) {
+                            image.write(c, old, 0, n);
+                        }
+                    }
+                }
+                pos = end;
+                shown.at(pos);
+            }
+            shown.done();
+        }
+    }
+}
