@@ -218,6 +218,44 @@ class ImageToolsSideBySideTest {
         assertThat(qed.exitCode()).isEqualTo(qemu.exitCode()).isEqualTo(1);
     }
 
+    @Test
+    void measurePrintsWhatQemuImgMeasuresForRawAndTheTrueSizesForQed() throws IOException {
+        Path top = chain();
+        for (List<String> args : List.of(List.of("-O", "raw", "--size", "1G"), List.of("-O", "raw", top.toString()),
+                List.of("--output=json", "-O", "raw", top.toString()), List.of("-O", "raw"),
+                List.of("-O", "raw", top.toString(), "--size", "1G"))) {
+            QemuTools.Result qemu = QemuTools.qemuImg(concat("measure", args).toArray());
+            QedRun qed = QedRun.of(concat("measure", args).toArray());
+            assertThat(qed.exitCode()).as("measure %s", args).isEqualTo(qemu.exitCode());
+            assertThat(qed.stdout()).as("measure %s", args).isEqualTo(qemu.stdout());
+            assertThat(qed.stderr().replace("qed: ", "qemu-img: ")).isEqualTo(qemu.stderr());
+        }
+        // QED: QEMU cannot measure it; the figures are the sizes convert then produces.
+        assertThat(QemuTools.qemuImg("measure", "-O", "qed", "--size", "1G").exitCode()).isEqualTo(1);
+        for (String geometry : List.of("cluster_size=65536", "cluster_size=4096,table_size=2")) {
+            String json = QedRun.of("measure", "-O", "qed", "-o", geometry, "--output=json", top).stdout();
+            String[] figures = json.replaceAll("[^0-9,]", "").split(",");
+            long required = Long.parseLong(figures[0]);
+            long fully = Long.parseLong(figures[1]);
+            Path sparse = dir.resolve("measured-" + geometry.length() + ".qed");
+            Path full = dir.resolve("measured-full-" + geometry.length() + ".qed");
+            assertThat(QedRun.of("convert", "-O", "qed", "-o", geometry, top, sparse).exitCode()).isZero();
+            assertThat(QedRun.of("convert", "-S", "0", "-O", "qed", "-o", geometry, top, full).exitCode()).isZero();
+            // Required is an upper bound: convert may still skip all-zero blocks inside the
+            // source's data clusters (with the source's own cluster size there are none here).
+            assertThat(java.nio.file.Files.size(sparse)).as("%s: required %d", geometry, required)
+                    .isLessThanOrEqualTo(required);
+            if (geometry.equals("cluster_size=65536")) {
+                assertThat(java.nio.file.Files.size(sparse)).isEqualTo(required);
+            }
+            assertThat(java.nio.file.Files.size(full)).as("%s: fully allocated", geometry).isEqualTo(fully);
+        }
+        Path empty = dir.resolve("empty.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", empty, "1G").ok();
+        assertThat(QedRun.of("measure", "-O", "qed", "--size", "1G").stdout())
+                .startsWith("required size: " + java.nio.file.Files.size(empty) + "\n");
+    }
+
     /**
      * qemu-img map's JSON without file offsets, neighbours merged again: which guest ranges
      * are data, zeros or absent, and at which depth, whatever the layout in the file.
