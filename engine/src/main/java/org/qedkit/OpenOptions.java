@@ -16,37 +16,47 @@ import java.util.Objects;
  * @param openBackingChain open the backing chain too (the default); without it, the image
  *                   opens even when its backing file is missing (as {@code qemu-img info}
  *                   does), and reading what only the chain holds fails with an exception
+ * @param backingPolicy which backing files the chain may name ({@link BackingPolicy#PERMISSIVE},
+ *                   as QEMU, unless set)
+ * @param copyOnRead with a backing file, a read of a cluster the image does not hold also
+ *                   copies that cluster into the image (read-write opens only), so later
+ *                   reads need the backing file no more; best effort: when the image cannot
+ *                   take the cluster (a full disk), the read still succeeds
  */
 public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare, Limits limits,
-                          boolean openBackingChain) {
+                          boolean openBackingChain, BackingPolicy backingPolicy, boolean copyOnRead) {
 
     /** Read and write, write-back; unknown auto-clear bits are cleared. */
     public static final OpenOptions READ_WRITE =
-            new OpenOptions(false, Durability.WRITE_BACK, false, Limits.DEFAULT, true);
+            new OpenOptions(false, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false);
     /** Read only; the file is never modified. */
     public static final OpenOptions READ_ONLY =
-            new OpenOptions(true, Durability.WRITE_BACK, false, Limits.DEFAULT, true);
+            new OpenOptions(true, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false);
 
     public OpenOptions {
         Objects.requireNonNull(durability, "durability");
         Objects.requireNonNull(limits, "limits");
+        Objects.requireNonNull(backingPolicy, "backingPolicy");
+        if (copyOnRead && readOnly) {
+            throw new IllegalArgumentException("copy-on-read writes into the image: only for read-write opens");
+        }
         if (forceShare && !readOnly) {
             throw new IllegalArgumentException("force-share is only for read-only opens, as in QEMU");
         }
     }
 
     public OpenOptions withDurability(Durability newDurability) {
-        return new OpenOptions(readOnly, newDurability, forceShare, limits, openBackingChain);
+        return new OpenOptions(readOnly, newDurability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead);
     }
 
     /** With {@code true}, take no lock (read-only opens only), as {@code qemu-img -U}. */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, durability, share, limits, openBackingChain);
+        return new OpenOptions(readOnly, durability, share, limits, openBackingChain, backingPolicy, copyOnRead);
     }
 
     /** With other bounds for untrusted images. */
     public OpenOptions withLimits(Limits newLimits) {
-        return new OpenOptions(readOnly, durability, forceShare, newLimits, openBackingChain);
+        return new OpenOptions(readOnly, durability, forceShare, newLimits, openBackingChain, backingPolicy, copyOnRead);
     }
 
     /** With another bound on backing chains (0: no backing file allowed at all). */
@@ -54,8 +64,18 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
         return withLimits(limits.withMaxBackingDepth(depth));
     }
 
+    /** With another policy on the backing files the chain may name. */
+    public OpenOptions withBackingPolicy(BackingPolicy policy) {
+        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, policy, copyOnRead);
+    }
+
+    /** With copy-on-read on or off (read-write opens of images with a backing file). */
+    public OpenOptions withCopyOnRead(boolean copy) {
+        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copy);
+    }
+
     /** With {@code false}, open only this image, not its backing chain (for inspection). */
     public OpenOptions withBackingChain(boolean open) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, open);
+        return new OpenOptions(readOnly, durability, forceShare, limits, open, backingPolicy, copyOnRead);
     }
 }

@@ -62,6 +62,7 @@ public final class QedImage implements AutoCloseable {
     private final AtomicReference<QedHeader> header;
     private final CheckResult checkAtOpen;
     private final BackingFile backing; // null without a backing file
+    private final boolean copyOnRead;
 
     private QedImage(MappedImageFile file, QedHeader header, OpenOptions options, CheckResult checkAtOpen,
                      BackingFile backing) {
@@ -69,6 +70,7 @@ public final class QedImage implements AutoCloseable {
         this.backing = backing;
         this.header = new AtomicReference<>(header);
         this.readOnly = options.readOnly();
+        this.copyOnRead = options.copyOnRead() && backing != null;
         this.durability = options.durability();
         this.checkAtOpen = checkAtOpen;
         this.geometry = Geometry.of(header);
@@ -432,6 +434,15 @@ public final class QedImage implements AutoCloseable {
             throw new QedFormatException("backing_filename", "'" + name.replace("\0", "\\0") + "'",
                     "is not a usable path: " + e.getReason());
         }
+        BackingPolicy policy = options.backingPolicy();
+        if (named.isAbsolute() && !policy.allowAbsolutePaths()) {
+            throw new QedFormatException("backing_filename", name,
+                    "is an absolute path, which the backing policy refuses (BackingPolicy.allowAbsolutePaths)");
+        }
+        if (header.backingFormat() == null && !policy.allowProbing()) {
+            throw new QedFormatException("backing_filename", name, "has no recorded format (the header records"
+                    + " only raw) and the backing policy refuses probing (BackingPolicy.allowProbing)");
+        }
         Path parent = overlay.toAbsolutePath().getParent();
         Path resolved = named.isAbsolute() || parent == null ? named : parent.resolve(named);
         if (chain.size() > options.limits().maxBackingDepth()) {
@@ -446,6 +457,10 @@ public final class QedImage implements AutoCloseable {
             throw new QedException("backing file '" + name + "' of " + overlay + " (" + resolved
                     + ") cannot be opened: " + e.getMessage(), e);
         }
+        if (policy.root() != null && !real.startsWith(policy.root().toRealPath())) {
+            throw new QedFormatException("backing_filename", name, "resolves to " + real + ", outside "
+                    + policy.root() + ", which the backing policy refuses (BackingPolicy.root)");
+        }
         if (!java.nio.file.Files.isRegularFile(real)) {
             // A FIFO would block the open forever, a device could be anything: an image from
             // an untrusted source may name any path, and only regular files are images.
@@ -458,20 +473,26 @@ public final class QedImage implements AutoCloseable {
             throw new QedFormatException("backing_filename", name, "the backing chain loops: " + describe(loop));
         }
         OpenOptions readOnly = OpenOptions.READ_ONLY.withForceShare(options.forceShare())
-                .withLimits(options.limits());
+                .withLimits(options.limits()).withBackingPolicy(policy);
         if ("raw".equals(header.backingFormat()) || !isQedImage(real)) {
-            MappedImageFile raw = MappedImageFile.open(real, false);
-            try {
-                if (!options.forceShare()) {
-                    raw.lockLikeQemu();
+            return SharedBackingFiles.acquire(real, true, readOnly, () -> {
+                MappedImageFile raw = MappedImageFile.open(real, false);
+                try {
+                    if (!options.forceShare()) {
+                        raw.lockLikeQemu();
+                    }
+                } catch (IOException e) {
+                    raw.close();
+                    throw e;
                 }
-            } catch (IOException e) {
-                raw.close();
-                throw e;
-            }
-            return new BackingFile.Raw(raw);
+                return new BackingFile.Raw(raw);
+            });
         }
-        QedImage base = open(real, readOnly, chain);
+        return SharedBackingFiles.acquire(real, false, readOnly, () -> qedBacking(open(real, readOnly, chain)));
+    }
+
+    /** A QED image read as a backing file: zeros past its end, its map one level down. */
+    private static BackingFile qedBacking(QedImage base) {
         return new BackingFile() {
             @Override
             public long size() {
@@ -700,10 +721,26 @@ public final class QedImage implements AutoCloseable {
                 file.copyOut(entry + inCluster, dst, done, n);
             } else if (entry == ClusterMap.UNALLOCATED && backing != null) {
                 backing.read(pos, dst, done, n);
+                if (copyOnRead && pos < backing.size()) {
+                    populateQuietly(pos - inCluster);
+                }
             } else {
                 dst.asSlice(done, n).fill((byte) 0);
             }
             done += n;
+        }
+    }
+
+    /**
+     * Copy-on-read of one cluster. Best effort by design: the read has its bytes already,
+     * and a guest read must not fail because the overlay could not keep a copy (a full
+     * disk, an image whose earlier commit failed); the cluster then stays unallocated.
+     */
+    private void populateQuietly(long clusterGuestOffset) {
+        try {
+            pipeline.populateFromBacking(clusterGuestOffset);
+        } catch (IOException e) {
+            // left unallocated: later reads go to the backing file, as without copy-on-read
         }
     }
 
@@ -722,6 +759,9 @@ public final class QedImage implements AutoCloseable {
                 file.copyOut(entry + inCluster, dst, dstOffset + done, n);
             } else if (entry == ClusterMap.UNALLOCATED && backing != null) {
                 backing.read(pos, MemorySegment.ofArray(dst), dstOffset + done, n);
+                if (copyOnRead && pos < backing.size()) {
+                    populateQuietly(pos - inCluster);
+                }
             } else {
                 Arrays.fill(dst, dstOffset + done, dstOffset + done + n, (byte) 0);
             }

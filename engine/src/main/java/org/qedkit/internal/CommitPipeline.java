@@ -192,6 +192,38 @@ public final class CommitPipeline {
         }
     }
 
+    /**
+     * Copy-on-read: when the cluster at {@code clusterGuestOffset} is still unallocated
+     * (a write may have taken it since the caller read it), fills a new cluster with what
+     * the backing file holds there and queues its entry, in the same order as any write:
+     * the data is durable before the entry that exposes it.
+     */
+    public void populateFromBacking(long clusterGuestOffset) throws IOException {
+        throwIfFailed();
+        List<Pending> planned = new ArrayList<>(1);
+        planLock.lock();
+        try {
+            if (lookup(clusterGuestOffset) != ClusterMap.UNALLOCATED) {
+                return;
+            }
+            markNeedCheck();
+            long mark = allocator.usedEnd();
+            try {
+                long cluster = allocator.allocate(g.clusterSize());
+                fillFromBacking(clusterGuestOffset, cluster);
+                publish(planned, clusterGuestOffset, cluster);
+            } catch (IOException | RuntimeException e) {
+                allocator.rollBackTo(mark);
+                throw e;
+            }
+        } finally {
+            if (!planned.isEmpty()) {
+                enqueue(planned);
+            }
+            planLock.unlock();
+        }
+    }
+
     private void fillFromBacking(long clusterGuestOffset, long cluster) throws IOException {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment buffer = arena.allocate(g.clusterSize());
