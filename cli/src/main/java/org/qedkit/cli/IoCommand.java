@@ -33,6 +33,9 @@ final class IoCommand implements Callable<Integer> {
     @Option(names = {"-U", "--force-share"}, description = "Take no lock (needs -r): read an image another process uses.")
     boolean forceShare;
 
+    @Option(names = {"-C", "--copy-on-read"}, description = "Copy what is read from the backing file into the image.")
+    boolean copyOnRead;
+
     @Option(names = {"-c", "--cmd"}, paramLabel = "COMMAND", description = "A command to run; may repeat.")
     List<String> commands = new ArrayList<>();
 
@@ -50,7 +53,8 @@ final class IoCommand implements Callable<Integer> {
         }
         QedImage image;
         try {
-            image = QedImage.open(file, readOnly ? OpenOptions.READ_ONLY.withForceShare(forceShare) : OpenOptions.READ_WRITE);
+            image = QedImage.open(file, readOnly ? OpenOptions.READ_ONLY.withForceShare(forceShare)
+                    : OpenOptions.READ_WRITE.withCopyOnRead(copyOnRead));
         } catch (QedException e) {
             throw new CliException("can't open device " + file + ": " + e.getMessage());
         }

@@ -256,6 +256,21 @@ class ImageToolsSideBySideTest {
                 .startsWith("required size: " + java.nio.file.Files.size(empty) + "\n");
     }
 
+    @Test
+    void copyOnReadPopulatesTheSameClustersAsQemuIoDashC() throws IOException {
+        Path top = chain();
+        Path byQemu = dir.resolve("cor-qemu.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", "-b", top, "-F", "qed", byQemu).ok();
+        Path byQed = java.nio.file.Files.copy(byQemu, dir.resolve("cor-qed.qed"));
+        List<String> script = List.of("-c", "read 0 100k", "-c", "read 500k 200k", "-c", "read 3M 4k", "-c", "read 7M 64k");
+        QemuTools.qemuIo(concat("-C", script, byQemu).toArray()).ok();
+        QedRun qed = QedRun.of(concat("io", List.of("-C"), concat("-c", script.subList(1, script.size()), byQed).toArray()).toArray());
+        assertThat(qed.exitCode()).as(qed.stderr()).isZero();
+        assertThat(allocation(byQed, "qed")).isEqualTo(allocation(byQemu, "qed"));
+        QemuTools.qemuImg("compare", byQemu, byQed).ok();
+        QemuTools.qemuImg("check", byQed).ok();
+    }
+
     /**
      * qemu-img map's JSON without file offsets, neighbours merged again: which guest ranges
      * are data, zeros or absent, and at which depth, whatever the layout in the file.

@@ -196,7 +196,8 @@ public final class CommitPipeline {
      * Copy-on-read: when the cluster at {@code clusterGuestOffset} is still unallocated
      * (a write may have taken it since the caller read it), fills a new cluster with what
      * the backing file holds there and queues its entry, in the same order as any write:
-     * the data is durable before the entry that exposes it.
+     * the data is durable before the entry that exposes it. Zeros become a zero entry, as
+     * QEMU's copy-on-read writes them.
      */
     public void populateFromBacking(long clusterGuestOffset) throws IOException {
         throwIfFailed();
@@ -207,14 +208,23 @@ public final class CommitPipeline {
                 return;
             }
             markNeedCheck();
-            long mark = allocator.usedEnd();
-            try {
-                long cluster = allocator.allocate(g.clusterSize());
-                fillFromBacking(clusterGuestOffset, cluster);
-                publish(planned, clusterGuestOffset, cluster);
-            } catch (IOException | RuntimeException e) {
-                allocator.rollBackTo(mark);
-                throw e;
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                MemorySegment buffer = arena.allocate(g.clusterSize());
+                backing.read(clusterGuestOffset, buffer, 0, g.clusterSize());
+                if (buffer.mismatch(arena.allocate(g.clusterSize())) < 0) {
+                    // Zeros take no cluster: a zero entry reads the same and hides the backing file.
+                    publish(planned, clusterGuestOffset, ClusterMap.ZERO);
+                    return;
+                }
+                long mark = allocator.usedEnd();
+                try {
+                    long cluster = allocator.allocate(g.clusterSize());
+                    file.copyIn(buffer, 0, cluster, g.clusterSize());
+                    publish(planned, clusterGuestOffset, cluster);
+                } catch (IOException | RuntimeException e) {
+                    allocator.rollBackTo(mark);
+                    throw e;
+                }
             }
         } finally {
             if (!planned.isEmpty()) {
