@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -798,6 +799,47 @@ public final class QedImage implements AutoCloseable {
      */
     public void write(long offset, MemorySegment src, Durability writeDurability) throws IOException {
         Objects.requireNonNull(writeDurability, "writeDurability");
+        place(offset, src);
+        completeWrite(writeDurability);
+    }
+
+    /**
+     * Writes all of {@code src} at guest {@code offset} without waiting for the disk: the
+     * data is in place (visible to every reader) when this returns, and the future completes
+     * when the write is done as {@code writeDurability} says: at once for
+     * {@link Durability#WRITE_BACK}, when data and entries are durable for
+     * {@link Durability#WRITE_THROUGH}. One thread can so keep many durable writes in
+     * flight, and they share their syncs (group commit). Errors found before the future is
+     * returned (range, read-only, a full disk) complete it exceptionally too; completion runs
+     * on the commit thread, so dependents should be short or use an executor of their own.
+     * {@code src} may be reused as soon as this returns.
+     */
+    public CompletableFuture<Void> writeAsync(long offset, MemorySegment src, Durability writeDurability) {
+        Objects.requireNonNull(writeDurability, "writeDurability");
+        try {
+            place(offset, src);
+            if (writeDurability == Durability.WRITE_THROUGH) {
+                return pipeline.whenDurable(pipeline.requestSync());
+            }
+            return CompletableFuture.completedFuture(null);
+        } catch (IOException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** {@link #flush()} without waiting: completes when every write placed before this call is durable. */
+    public CompletableFuture<Void> flushAsync() {
+        try {
+            ensureOpen();
+            return pipeline == null ? CompletableFuture.completedFuture(null)
+                    : pipeline.whenDurable(pipeline.requestSync());
+        } catch (IOException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** Copies the data in place and queues new entries: every write's first half. */
+    private void place(long offset, MemorySegment src) throws IOException {
         ensureWritable("write");
         long length = src.byteSize();
         checkRange(offset, length);
@@ -815,7 +857,6 @@ public final class QedImage implements AutoCloseable {
             file.copyIn(src, done, entry + inCluster, n);
             done += n;
         }
-        completeWrite(writeDurability);
     }
 
     /** Writes {@code length} bytes of {@code src} from {@code srcOffset} at guest {@code offset}. */

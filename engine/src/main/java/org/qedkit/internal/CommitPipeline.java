@@ -62,6 +62,10 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class CommitPipeline {
     private static final long IDLE_BEFORE_CLEAN_NANOS = TimeUnit.SECONDS.toNanos(1);
 
+    /** A future completed when {@code ticket} is durable, or failed with the commit's error. */
+    private record Waiter(long ticket, java.util.concurrent.CompletableFuture<Void> future) {
+    }
+
     /** One entry waiting to be committed; {@code newTable} is the L2 table to link with it, or 0. */
     private record Pending(long guestOffset, long value, long newTable) {
     }
@@ -87,6 +91,9 @@ public final class CommitPipeline {
     private volatile long ticketsDone;
     private volatile IOException failure;
     private boolean closing;             // under queueLock
+    /** Futures waiting for their ticket to be durable, lowest ticket first (under queueLock). */
+    private final java.util.PriorityQueue<Waiter> waiters =
+            new java.util.PriorityQueue<>(java.util.Comparator.comparingLong(Waiter::ticket));
     private final Thread committer;
 
     public CommitPipeline(MappedImageFile file, ClusterMap map, AtomicReference<QedHeader> header,
@@ -301,11 +308,57 @@ public final class CommitPipeline {
         }
     }
 
-    private void throwIfFailed() throws IOException {
+    /**
+     * A future completed when the batch holding {@code ticket} is durable, or completed
+     * exceptionally when a commit failed: the asynchronous {@link #awaitDurable}. It
+     * completes on the commit thread, so what runs on completion should be short (or run
+     * with an executor of its own, through the {@code …Async} methods).
+     */
+    public java.util.concurrent.CompletableFuture<Void> whenDurable(long ticket) {
+        java.util.concurrent.CompletableFuture<Void> future = new java.util.concurrent.CompletableFuture<>();
+        queueLock.lock();
+        try {
+            if (failure != null) {
+                future.completeExceptionally(failedException());
+            } else if (ticketsDone >= ticket) {
+                future.complete(null);
+            } else {
+                waiters.add(new Waiter(ticket, future));
+            }
+        } finally {
+            queueLock.unlock();
+        }
+        return future;
+    }
+
+    /** Takes the waiters that are done (all of them after a failure); call under queueLock. */
+    private List<Waiter> takeFinishedWaiters() {
+        List<Waiter> done = new ArrayList<>();
+        while (!waiters.isEmpty() && (failure != null || waiters.peek().ticket() <= ticketsDone)) {
+            done.add(waiters.poll());
+        }
+        return done;
+    }
+
+    private void complete(List<Waiter> done) {
+        for (Waiter w : done) {
+            if (failure != null && w.ticket() > ticketsDone) {
+                w.future().completeExceptionally(failedException());
+            } else {
+                w.future().complete(null);
+            }
+        }
+    }
+
+    private QedException failedException() {
         IOException f = failure;
-        if (f != null) {
-            throw new QedException(file.path() + ": an earlier commit failed, so nothing since can be "
-                    + "made durable; reopen the image (it will be checked): " + f.getMessage(), f);
+        return new QedException(file.path() + ": an earlier commit failed, so nothing since can be "
+                + "made durable; reopen the image (it will be checked): " + f.getMessage(), f);
+    }
+
+    private void throwIfFailed() throws IOException {
+        if (failure != null) {
+            throw failedException();
         }
     }
 
@@ -383,15 +436,18 @@ public final class CommitPipeline {
                     overlaySize.decrementAndGet();
                 }
             }
+            List<Waiter> done;
             queueLock.lock();
             try {
                 if (failure == null) {
                     ticketsDone = upTo;
                 }
                 batchDone.signalAll();
+                done = takeFinishedWaiters();
             } finally {
                 queueLock.unlock();
             }
+            complete(done); // outside the lock: completion runs the futures' dependents
         }
     }
 
@@ -455,6 +511,18 @@ public final class CommitPipeline {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
+        List<Waiter> left;
+        List<Waiter> stranded = new ArrayList<>();
+        queueLock.lock();
+        try {
+            left = takeFinishedWaiters();
+            stranded.addAll(waiters); // none: the committer drained every ticket issued
+            waiters.clear();
+        } finally {
+            queueLock.unlock();
+        }
+        complete(left);
+        stranded.forEach(w -> w.future().completeExceptionally(new QedException(file.path() + ": closed")));
         throwIfFailed();
         markClean();
         throwIfFailed();
