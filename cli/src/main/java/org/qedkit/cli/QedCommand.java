@@ -19,7 +19,7 @@ import java.io.PrintWriter;
         versionProvider = QedCommand.Version.class,
         description = "Create, inspect and read or write QED (QEMU Enhanced Disk) images.",
         subcommands = {CreateCommand.class, InfoCommand.class, IoCommand.class, CheckCommand.class, CompareCommand.class,
-                MapCommand.class, ConvertCommand.class, ResizeCommand.class, RebaseCommand.class, CommitCommand.class, MeasureCommand.class,
+                MapCommand.class, ConvertCommand.class, ResizeCommand.class, RebaseCommand.class, CommitCommand.class, MeasureCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class QedCommand implements Runnable {
 
@@ -29,7 +29,7 @@ public final class QedCommand implements Runnable {
     @Override
     public void run() {
         throw new CommandLine.ParameterException(spec.commandLine(),
-                "a command is needed: create, info, check, compare, map, convert, resize, rebase, commit, measure or io (see qed --help)");
+                "a command is needed: create, info, check, compare, map, convert, resize, rebase, commit, measure, bench or io (see qed --help)");
     }
 
     public static void main(String[] args) {

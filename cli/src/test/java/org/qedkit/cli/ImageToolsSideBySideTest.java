@@ -271,6 +271,32 @@ class ImageToolsSideBySideTest {
         QemuTools.qemuImg("check", byQed).ok();
     }
 
+    @Test
+    void benchTakesQemuImgBenchsOptionsAndPrintsItsLinesAndWritesTheSameBytes() throws IOException {
+        Path byQemu = dir.resolve("bench-qemu.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", byQemu, "64M").ok();
+        Path byQed = java.nio.file.Files.copy(byQemu, dir.resolve("bench-qed.qed"));
+        java.util.regex.Pattern timing = java.util.regex.Pattern.compile("(?m)^Run completed in \\d+\\.\\d{3} seconds\\.$");
+        for (List<String> args : List.of(
+                List.of("-c", "300", "-d", "8", "-w", "-S", "65536", "-t", "writethrough", "--pattern", "7"),
+                List.of("-c", "200", "-d", "4", "-w", "-s", "8k", "-o", "1M", "--flush-interval", "16", "--pattern", "9"),
+                List.of("-c", "5000", "-d", "1", "-S", "12k"),
+                List.of("-c", "10", "-w", "--flush-interval", "4"))) {
+            QemuTools.Result qemu = QemuTools.qemuImg(concat("bench", args, byQemu).toArray());
+            QedRun qed = QedRun.of(concat("bench", args, byQed).toArray());
+            assertThat(qed.exitCode()).as("bench %s: %s", args, qed.stderr()).isEqualTo(qemu.exitCode());
+            if (qemu.exitCode() == 0) {
+                assertThat(timing.matcher(qed.stdout()).find()).as(qed.stdout()).isTrue();
+                assertThat(timing.matcher(qed.stdout()).replaceAll(""))
+                        .isEqualTo(timing.matcher(qemu.stdout()).replaceAll(""));
+            } else {
+                assertThat(qed.stderr().replace("qed: ", "qemu-img: ")).isEqualTo(qemu.stderr());
+            }
+        }
+        QemuTools.qemuImg("compare", byQemu, byQed).ok(); // the writes put the same bytes in the same places
+        QemuTools.qemuImg("check", byQed).ok();
+    }
+
     /**
      * qemu-img map's JSON without file offsets, neighbours merged again: which guest ranges
      * are data, zeros or absent, and at which depth, whatever the layout in the file.

@@ -1,0 +1,187 @@
+package org.qedkit.cli;
+
+import org.qedkit.Durability;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedException;
+import org.qedkit.QedImage;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+/**
+ * {@code qed bench}: {@code qemu-img bench}'s options and output, so the two run side by
+ * side on the same image. Requests go out sequentially from {@code -o}, {@code -S} apart,
+ * wrapping at the end of the image; {@code -d} are kept in flight from one thread through
+ * the asynchronous API ({@link QedImage#writeAsync}), which is what lets durable writes
+ * share their syncs. Reads are copies from the mapping and complete at once. The time is
+ * that of the requests (and the flushes {@code --flush-interval} asks for), as qemu-img
+ * times it; the image is closed (and so flushed) after the clock stops, as in qemu-img.
+ *
+ * <p>{@code -t} maps QEMU's cache modes to durability: writethrough and directsync are
+ * write-through, writeback, none and unsafe write-back. {@code -i} and {@code -n} are
+ * accepted for compatibility: the engine always works through its mappings.
+ */
+@Command(name = "bench", description = "Run a simple I/O benchmark on an image, as qemu-img bench does.")
+final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "-c", paramLabel = "COUNT", defaultValue = "75000", description = "Requests to send (75000).")
+    long count;
+
+    @Option(names = "-d", paramLabel = "DEPTH", defaultValue = "64", description = "Requests in flight (64).")
+    int depth;
+
+    @Option(names = "-f", paramLabel = "FMT", defaultValue = "qed", description = "Image format: qed.")
+    String format;
+
+    @Option(names = "--flush-interval", paramLabel = "N", description = "Flush after every N requests (at least the depth).")
+    Long flushInterval;
+
+    @Option(names = "-i", paramLabel = "AIO", description = "Accepted for qemu-img compatibility (native, threads, io_uring); ignored.")
+    String aio;
+
+    @Option(names = "-n", description = "Accepted for qemu-img compatibility (cache=none); ignored.")
+    boolean nocache;
+
+    @Option(names = "--no-drain", description = "Accepted for qemu-img compatibility; ignored.")
+    boolean noDrain;
+
+    @Option(names = "-o", paramLabel = "OFFSET", defaultValue = "0", description = "First offset.")
+    String offset;
+
+    @Option(names = "--pattern", paramLabel = "PATTERN", defaultValue = "0", description = "Byte value written.")
+    int pattern;
+
+    @Option(names = "-q", description = "Quiet.")
+    boolean quiet;
+
+    @Option(names = "-s", paramLabel = "BUFFER_SIZE", defaultValue = "4096", description = "Bytes per request (4096).")
+    String bufferSize;
+
+    @Option(names = "-S", paramLabel = "STEP_SIZE", description = "Bytes between requests (default: the buffer size).")
+    String stepSize;
+
+    @Option(names = "-t", paramLabel = "CACHE", defaultValue = "writeback",
+            description = "writeback (default), writethrough, directsync, none, unsafe.")
+    String cache;
+
+    @Option(names = "-w", description = "Write instead of read.")
+    boolean write;
+
+    @Option(names = {"-U", "--force-share"}, description = "Take no lock (reads only).")
+    boolean forceShare;
+
+    @Parameters(index = "0", paramLabel = "FILE")
+    java.nio.file.Path file;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        CliException.requireQed("bench", format);
+        long size = parse("buffer size", bufferSize);
+        long step = stepSize == null ? size : parse("step size", stepSize);
+        long start = parse("offset", offset);
+        if (count < 0 || depth < 1 || size < 1 || size > Integer.MAX_VALUE || step < 0) {
+            throw new CliException("Invalid request count, depth, buffer size or step size");
+        }
+        if (flushInterval != null && flushInterval < depth) {
+            throw new CliException("Flush interval can't be smaller than depth");
+        }
+        if (flushInterval != null && !write) {
+            throw new CliException("--flush-interval is only available in write tests");
+        }
+        Durability durability = switch (cache) {
+            case "writethrough", "directsync" -> Durability.WRITE_THROUGH;
+            case "writeback", "none", "unsafe" -> Durability.WRITE_BACK;
+            default -> throw new CliException("Invalid cache mode '" + cache + "'");
+        };
+        OpenOptions options = write ? OpenOptions.READ_WRITE.withDurability(durability)
+                : OpenOptions.READ_ONLY.withForceShare(forceShare);
+        PrintWriter out = spec.commandLine().getOut();
+        try (QedImage image = QedImage.open(file, options); Arena arena = Arena.ofConfined()) {
+            if (start + size > image.size()) {
+                throw new CliException("Offset and buffer size exceed the image size");
+            }
+            if (!quiet) {
+                out.printf(Locale.ROOT, "Sending %d %s requests, %d bytes each, %d in parallel (starting at offset %d, step size %d)%n",
+                        count, write ? "write" : "read", size, depth, start, step);
+                if (flushInterval != null) {
+                    out.printf(Locale.ROOT, "Sending flush every %d requests%n", flushInterval);
+                }
+                out.flush();
+            }
+            MemorySegment buffer = arena.allocate(size, 4096);
+            buffer.fill((byte) pattern);
+            long began = System.nanoTime();
+            run(image, buffer, start, step, durability);
+            double seconds = (System.nanoTime() - began) / 1e9;
+            if (!quiet) {
+                out.printf(Locale.ROOT, "Run completed in %.3f seconds.%n", seconds);
+                out.flush();
+            }
+        } catch (QedException e) {
+            throw new CliException("Could not open '" + file + "': " + e.getMessage());
+        }
+        return 0;
+    }
+
+    private void run(QedImage image, MemorySegment buffer, long start, long step, Durability durability)
+            throws IOException {
+        long size = buffer.byteSize();
+        long pos = start;
+        ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>(depth);
+        for (long i = 0; i < count; i++) {
+            if (write) {
+                if (inFlight.size() == depth) {
+                    await(inFlight.poll());
+                }
+                inFlight.add(image.writeAsync(pos, buffer, durability));
+                if (flushInterval != null && (i + 1) % flushInterval == 0) {
+                    while (!inFlight.isEmpty()) {
+                        await(inFlight.poll()); // qemu-img drains, then flushes
+                    }
+                    await(image.flushAsync());
+                }
+            } else {
+                image.read(pos, buffer);
+            }
+            pos += step;
+            if (pos + size > image.size()) {
+                pos = start; // wrap around, as qemu-img does
+            }
+        }
+        while (!inFlight.isEmpty()) {
+            await(inFlight.poll());
+        }
+    }
+
+    private static void await(CompletableFuture<Void> f) throws IOException {
+        try {
+            f.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw e;
+        }
+    }
+
+    private static long parse(String what, String text) {
+        try {
+            return Sizes.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("Invalid " + what + " specified: " + text);
+        }
+    }
+}
