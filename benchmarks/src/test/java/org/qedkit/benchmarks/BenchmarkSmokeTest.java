@@ -23,6 +23,7 @@ class BenchmarkSmokeTest {
         assertRunsAndMeasures(RandomReadBenchmark.class.getName(), 3, "sizeMiB", "8");
         assertRunsAndMeasures(AllocatingWriteBenchmark.class.getName() + ".threads0[18]", 2);
         assertRunsAndMeasures(CheckBenchmark.class.getName(), 1, "clusters", "2000");
+        assertRunsAndMeasures(OpenBenchmark.class.getName(), 3, "guest", "1T", "dataMiB", "4");
     }
 
     /** One short iteration of each benchmark matching {@code include}, in this JVM. */
