@@ -85,7 +85,8 @@ class FullDiskTest {
 
     /**
      * A write whose data cluster still fits but whose new L2 table does not: the cluster
-     * taken first must be given back, or it leaks although the image was closed cleanly.
+     * taken first must be given back, or it leaks although the image was closed cleanly;
+     * and given back clean, or the next write into it shows the failed write's bytes.
      */
     @Test
     void aWriteThatFailsHalfWayThroughItsAllocationsLeaksNothing() throws IOException {
@@ -112,6 +113,15 @@ class FullDiskTest {
             QedIoException e = org.junit.jupiter.api.Assertions.assertThrows(QedIoException.class,
                     () -> image.write(40L << 20, Bytes.pattern(1, 100)));
             assertThat(e.isNoSpace()).isTrue();
+            // With room again, the next new cluster may be the one given back: it must read
+            // as zeros where this write puts nothing, not as the failed write's bytes.
+            Files.delete(filler);
+            image.write((40L << 20) + 4096 + 200, Bytes.pattern(2, 10));
+            byte[] cluster = new byte[4096];
+            image.read((40L << 20) + 4096, cluster);
+            byte[] expected = new byte[4096];
+            System.arraycopy(Bytes.pattern(2, 10), 0, expected, 200, 10);
+            assertThat(cluster).isEqualTo(expected);
         }
         CheckResult ours = QedImage.check(p, CheckMode.REPORT);
         assertThat(ours.isClean()).as("%s", ours).isTrue();

@@ -50,10 +50,13 @@ final class ClusterAllocator {
     /**
      * Takes back everything handed out since {@code mark} (an earlier {@link #usedEnd()}):
      * for a piece of a write that failed before anything referenced its new clusters, so
-     * they do not leak. The space stays reserved for the next allocation.
+     * they do not leak. The space stays reserved for the next allocation, zeroed again:
+     * {@link #allocate} promises zeroed space, and a partial write relies on it for the
+     * rest of its cluster (else the failed write's bytes would show there).
      */
     void rollBackTo(long mark) {
         if (mark < usedEnd) {
+            file.fillZero(mark, usedEnd - mark);
             usedEnd = mark;
         }
     }
