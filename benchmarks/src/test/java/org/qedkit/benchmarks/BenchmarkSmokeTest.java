@@ -26,6 +26,17 @@ class BenchmarkSmokeTest {
         assertRunsAndMeasures(OpenBenchmark.class.getName(), 3, "guest", "1T", "dataMiB", "4");
     }
 
+    @Test
+    void theLatencyHarnessTimesReadsAndWritesAndSavesItsHistograms(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        String row = LatencyHarness.run(dir, dir.resolve("out"), 1, 1);
+        String[] cells = row.split("\\|");
+        assertThat(Long.parseLong(cells[2].strip())).as("reads in %s", row).isPositive();
+        assertThat(Long.parseLong(cells[7].strip())).as("writes in %s", row).isPositive();
+        assertThat(dir.resolve("out/read-1-writers.hlog")).isNotEmptyFile();
+        assertThat(dir.resolve("out/write-1-writers.hlog")).isNotEmptyFile();
+    }
+
     /** One short iteration of each benchmark matching {@code include}, in this JVM. */
     private static void assertRunsAndMeasures(String include, int benchmarks, String... params)
             throws RunnerException {
