@@ -9,10 +9,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.concurrent.Callable;
 
 /**
@@ -49,16 +46,6 @@ final class CommitCommand implements Callable<Integer> {
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
-
-    /** Where committed bytes go: the base, raw or QED. */
-    private interface Base extends AutoCloseable {
-        void write(long offset, byte[] data, int length) throws IOException;
-
-        void writeZeroes(long offset, long length) throws IOException;
-
-        @Override
-        void close() throws IOException;
-    }
 
     @Override
     public Integer call() throws IOException {
@@ -103,7 +90,7 @@ final class CommitCommand implements Callable<Integer> {
     private void commitInto(Path target, String targetFormat, int depth) throws IOException {
         // The chain is read without locks: this command is its only writer, and holds the base's write lock below.
         try (QedImage top = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(true));
-             Base out = openBase(target, targetFormat, top.size())) {
+             TargetImage out = openBase(target, targetFormat, top.size())) {
             long size = top.size();
             byte[] buffer = new byte[CHUNK];
             Progress shown = new Progress(progress && !quiet ? spec.commandLine().getOut() : null, size);
@@ -129,40 +116,9 @@ final class CommitCommand implements Callable<Integer> {
         }
     }
 
-    private static Base openBase(Path target, String format, long size) throws IOException {
+    private static TargetImage openBase(Path target, String format, long size) throws IOException {
         if ("raw".equals(format)) {
-            FileChannel ch = FileChannel.open(target, StandardOpenOption.WRITE);
-            try {
-                if (ch.size() < size) {
-                    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(target.toFile(), "rw")) {
-                        f.setLength(size);
-                    }
-                }
-            } catch (IOException e) {
-                ch.close();
-                throw e;
-            }
-            return new Base() {
-                public void write(long offset, byte[] data, int length) throws IOException {
-                    ByteBuffer b = ByteBuffer.wrap(data, 0, length);
-                    while (b.hasRemaining()) {
-                        ch.write(b, offset + b.position());
-                    }
-                }
-
-                public void writeZeroes(long offset, long length) throws IOException {
-                    byte[] zeros = new byte[(int) Math.min(length, CHUNK)];
-                    for (long p = offset; p < offset + length; p += zeros.length) {
-                        write(p, zeros, (int) Math.min(zeros.length, offset + length - p));
-                    }
-                }
-
-                public void close() throws IOException {
-                    try (ch) {
-                        ch.force(false);
-                    }
-                }
-            };
+            return TargetImage.raw(target, size, false);
         }
         try (QedImage probe = QedImage.open(target, OpenOptions.READ_ONLY.withBackingChain(false))) {
             if (probe.size() < size) {
@@ -170,19 +126,6 @@ final class CommitCommand implements Callable<Integer> {
                 QedImage.resize(target, (size + 511) / 512 * 512, false);
             }
         }
-        QedImage image = QedImage.open(target, OpenOptions.READ_WRITE);
-        return new Base() {
-            public void write(long offset, byte[] data, int length) throws IOException {
-                image.write(offset, data, 0, length);
-            }
-
-            public void writeZeroes(long offset, long length) throws IOException {
-                image.writeZeroes(offset, length);
-            }
-
-            public void close() throws IOException {
-                image.close();
-            }
-        };
+        return TargetImage.of(QedImage.open(target, OpenOptions.READ_WRITE));
     }
 }

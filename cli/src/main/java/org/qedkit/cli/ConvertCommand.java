@@ -10,10 +10,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -69,16 +66,6 @@ final class ConvertCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    /** Where converted bytes go. */
-    private interface Target extends AutoCloseable {
-        void write(long offset, byte[] data, int length) throws IOException;
-
-        void writeZeroes(long offset, long length) throws IOException;
-
-        @Override
-        void close() throws IOException;
-    }
-
     @Override
     public Integer call() throws IOException {
         if (!targetFormat.equals("qed") && !targetFormat.equals("raw")) {
@@ -105,7 +92,7 @@ final class ConvertCommand implements Callable<Integer> {
         try (src) {
             long size = src.size();
             int block;
-            Target out;
+            TargetImage out;
             if (targetFormat.equals("qed")) {
                 CreateOptions create = CreateOptions.ofSize(size);
                 if (parsed.clusterSize() != null) {
@@ -125,7 +112,7 @@ final class ConvertCommand implements Callable<Integer> {
                 out = qedTarget(create);
             } else {
                 block = (int) Math.max(512, Math.min(sparse, CHUNK));
-                out = rawTarget(size);
+                out = TargetImage.raw(target, size, true);
             }
             try (out) {
                 copy(src, out, size, sparse == 0 ? 0 : block, backing != null);
@@ -136,7 +123,7 @@ final class ConvertCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void copy(SourceImage src, Target out, long size, int block, boolean targetHasBacking) throws IOException {
+    private void copy(SourceImage src, TargetImage out, long size, int block, boolean targetHasBacking) throws IOException {
         Progress shown = new Progress(progress && !quiet ? spec.commandLine().getOut() : null, size);
         byte[] buffer = new byte[CHUNK];
         for (long pos = 0; pos < size; ) {
@@ -160,7 +147,7 @@ final class ConvertCommand implements Callable<Integer> {
     }
 
     /** Copies [from, end) piece by piece, each piece inside one sparse block; all-zero blocks stay unwritten. */
-    private static void copyData(SourceImage src, Target out, long from, long end, int block, boolean targetHasBacking,
+    private static void copyData(SourceImage src, TargetImage out, long from, long end, int block, boolean targetHasBacking,
                                  byte[] buffer) throws IOException {
         for (long p = from; p < end; ) {
             long limit = block == 0 ? end : Math.min(end, (p / block + 1) * block);
@@ -173,7 +160,7 @@ final class ConvertCommand implements Callable<Integer> {
         }
     }
 
-    private static void writeZeroData(Target out, long from, long end, byte[] buffer) throws IOException {
+    private static void writeZeroData(TargetImage out, long from, long end, byte[] buffer) throws IOException {
         java.util.Arrays.fill(buffer, (byte) 0);
         for (long p = from; p < end; ) {
             int n = (int) Math.min(end - p, buffer.length);
@@ -191,47 +178,8 @@ final class ConvertCommand implements Callable<Integer> {
         return true;
     }
 
-    private Target qedTarget(CreateOptions create) throws IOException {
+    private TargetImage qedTarget(CreateOptions create) throws IOException {
         QedImage.create(target, create);
-        QedImage image = QedImage.open(target, OpenOptions.READ_WRITE);
-        return new Target() {
-            public void write(long offset, byte[] data, int length) throws IOException {
-                image.write(offset, data, 0, length);
-            }
-
-            public void writeZeroes(long offset, long length) throws IOException {
-                image.writeZeroes(offset, length);
-            }
-
-            public void close() throws IOException {
-                image.close();
-            }
-        };
-    }
-
-    private Target rawTarget(long size) throws IOException {
-        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(target.toFile(), "rw")) {
-            f.setLength(0);
-            f.setLength(size); // the full size, all of it a hole
-        }
-        FileChannel ch = FileChannel.open(target, StandardOpenOption.WRITE);
-        return new Target() {
-            public void write(long offset, byte[] data, int length) throws IOException {
-                ByteBuffer b = ByteBuffer.wrap(data, 0, length);
-                while (b.hasRemaining()) {
-                    ch.write(b, offset + b.position());
-                }
-            }
-
-            public void writeZeroes(long offset, long length) {
-                // a new raw file reads zeros already
-            }
-
-            public void close() throws IOException {
-                try (ch) {
-                    ch.force(false);
-                }
-            }
-        };
+        return TargetImage.of(QedImage.open(target, OpenOptions.READ_WRITE));
     }
 }
