@@ -58,8 +58,10 @@ final class SharedBackingFiles {
         synchronized (OPEN) {
             entry = OPEN.get(key);
             if (entry == null) {
-                // Opening under the lock keeps two overlays from opening the same base twice;
-                // opens are rare and short (a header, a lock, no data read).
+                // Opening under the lock keeps two overlays from opening the same base twice.
+                // Opens are rare and usually short (a header and a lock); a base left with
+                // NEED_CHECK is checked in memory first, within Limits.maxCheckTime, and
+                // other opens of backed images wait meanwhile.
                 entry = new Entry(opener.open());
                 OPEN.put(key, entry);
             }
