@@ -24,7 +24,8 @@ import java.util.Map;
  * clusters along the x axis (e.g. "write-through d8"), series the bars in each cluster
  * (e.g. "qedkit", "qemu-img threads"), values in the unit given on the command line.
  *
- * <p>Usage: {@code BarChart IN.csv OUT.png "title" "unit"}.
+ * <p>Usage: {@code BarChart IN.csv OUT.png "title" "unit" [log]}: with {@code log}, the value
+ * axis is logarithmic (ratios that span 0.5 to 50 stay readable), with a line at 1.
  */
 public final class BarChart {
     private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c),
@@ -34,8 +35,8 @@ public final class BarChart {
     }
 
     public static void main(String[] args) throws IOException {
-        if (args.length != 4) {
-            System.err.println("usage: BarChart IN.csv OUT.png TITLE UNIT");
+        if (args.length != 4 && args.length != 5) {
+            System.err.println("usage: BarChart IN.csv OUT.png TITLE UNIT [log]");
             System.exit(2);
         }
         System.setProperty("java.awt.headless", "true");
@@ -52,11 +53,13 @@ public final class BarChart {
                 series.add(f[1]);
             }
         }
-        ImageIO.write(draw(groups, series, args[2], args[3]), "png", Path.of(args[1]).toFile());
+        boolean log = args.length == 5 && args[4].equals("log");
+        ImageIO.write(draw(groups, series, args[2], args[3], log), "png", Path.of(args[1]).toFile());
     }
 
-    static BufferedImage draw(Map<String, Map<String, Double>> groups, List<String> series, String title, String unit) {
-        int width = Math.max(640, 120 + groups.size() * (series.size() * 36 + 40));
+    static BufferedImage draw(Map<String, Map<String, Double>> groups, List<String> series, String title, String unit,
+                              boolean log) {
+        int width = Math.max(640, 100 + groups.size() * Math.max(170, series.size() * 36 + 40));
         int height = 420;
         int left = 80;
         int right = 20;
@@ -72,16 +75,20 @@ public final class BarChart {
                 .max().orElse(1);
         double scale = niceCeiling(max);
         int plotHeight = height - top - bottom;
+        // Log axis: decades from 0.1 up to the first power of ten above the largest value.
+        double logLow = -1;
+        double logHigh = Math.max(1, Math.ceil(Math.log10(Math.max(max, 1e-9))));
         g.setColor(Color.BLACK);
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
         g.drawString(title, left, 28);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
-        for (int i = 0; i <= 5; i++) {
-            int y = top + plotHeight - plotHeight * i / 5;
-            g.setColor(new Color(0xdddddd));
+        int ticks = log ? (int) (logHigh - logLow) : 5;
+        for (int i = 0; i <= ticks; i++) {
+            int y = top + plotHeight - plotHeight * i / ticks;
+            g.setColor(log && logLow + i == 0 ? Color.GRAY : new Color(0xdddddd));
             g.drawLine(left, y, width - right, y);
             g.setColor(Color.BLACK);
-            String label = format(scale * i / 5);
+            String label = log ? format(Math.pow(10, logLow + i)) : format(scale * i / 5);
             g.drawString(label, left - 8 - g.getFontMetrics().stringWidth(label), y + 4);
         }
         g.drawString(unit, 8, top - 10);
@@ -92,8 +99,10 @@ public final class BarChart {
             int x = x0 + (groupWidth - bar * series.size()) / 2;
             for (int s = 0; s < series.size(); s++) {
                 Double v = group.getValue().get(series.get(s));
-                if (v != null) {
-                    int h = (int) Math.round(plotHeight * v / scale);
+                if (v != null && v > 0) {
+                    int h = log
+                            ? (int) Math.round(plotHeight * (Math.log10(Math.max(v, 0.1)) - logLow) / (logHigh - logLow))
+                            : (int) Math.round(plotHeight * v / scale);
                     g.setColor(COLORS[s % COLORS.length]);
                     g.fillRect(x + s * bar, top + plotHeight - h, bar - 4, h);
                 }
