@@ -73,6 +73,12 @@ class BackingFileTest {
             byte[] b = Bytes.random(2, 5000);
             image.write(3 * MIB + 7, b);                              // over base.raw only
             System.arraycopy(b, 0, model, 3 * MIB + 7, b.length);
+            byte[] c = Bytes.random(3, 300);
+            image.write(6 * 64 * 1024 - 300, c);                      // the last bytes of a cluster
+            System.arraycopy(c, 0, model, 6 * 64 * 1024 - 300, c.length);
+            byte[] d = Bytes.random(4, 200);
+            image.write(7 * 64 * 1024, d);                            // the first bytes of one
+            System.arraycopy(d, 0, model, 7 * 64 * 1024, d.length);
             image.writeZeroes(200 * 1024, 512);                       // part of a cluster: real zeros
             Arrays.fill(model, 200 * 1024, 200 * 1024 + 512, (byte) 0);
             image.writeZeroes(4 * MIB, 64 * 1024);                    // whole cluster: zero entry
