@@ -22,21 +22,27 @@ import java.util.Objects;
  *                   copies that cluster into the image (read-write opens only), so later
  *                   reads need the backing file no more; best effort: when the image cannot
  *                   take the cluster (a full disk), the read still succeeds
+ * @param accessPattern how the image (and its backing chain) will be read, for the
+ *                   kernel's readahead ({@link AccessPattern#NORMAL} unless set)
  */
 public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare, Limits limits,
-                          boolean openBackingChain, BackingPolicy backingPolicy, boolean copyOnRead) {
+                          boolean openBackingChain, BackingPolicy backingPolicy, boolean copyOnRead,
+                          AccessPattern accessPattern) {
 
     /** Read and write, write-back; unknown auto-clear bits are cleared. */
     public static final OpenOptions READ_WRITE =
-            new OpenOptions(false, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false);
+            new OpenOptions(false, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false,
+                    AccessPattern.NORMAL);
     /** Read only; the file is never modified. */
     public static final OpenOptions READ_ONLY =
-            new OpenOptions(true, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false);
+            new OpenOptions(true, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false,
+                    AccessPattern.NORMAL);
 
     public OpenOptions {
         Objects.requireNonNull(durability, "durability");
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(backingPolicy, "backingPolicy");
+        Objects.requireNonNull(accessPattern, "accessPattern");
         if (copyOnRead && readOnly) {
             throw new IllegalArgumentException("copy-on-read writes into the image: only for read-write opens");
         }
@@ -46,17 +52,17 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     public OpenOptions withDurability(Durability newDurability) {
-        return new OpenOptions(readOnly, newDurability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead);
+        return new OpenOptions(readOnly, newDurability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern);
     }
 
     /** With {@code true}, take no lock (read-only opens only), as {@code qemu-img -U}. */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, durability, share, limits, openBackingChain, backingPolicy, copyOnRead);
+        return new OpenOptions(readOnly, durability, share, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern);
     }
 
     /** With other bounds for untrusted images. */
     public OpenOptions withLimits(Limits newLimits) {
-        return new OpenOptions(readOnly, durability, forceShare, newLimits, openBackingChain, backingPolicy, copyOnRead);
+        return new OpenOptions(readOnly, durability, forceShare, newLimits, openBackingChain, backingPolicy, copyOnRead, accessPattern);
     }
 
     /** With another bound on backing chains (0: no backing file allowed at all). */
@@ -66,16 +72,22 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
 
     /** With another policy on the backing files the chain may name. */
     public OpenOptions withBackingPolicy(BackingPolicy policy) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, policy, copyOnRead);
+        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, policy, copyOnRead, accessPattern);
     }
 
     /** With copy-on-read on or off (read-write opens of images with a backing file). */
     public OpenOptions withCopyOnRead(boolean copy) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copy);
+        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copy, accessPattern);
+    }
+
+    /** With another access pattern for the kernel's readahead (this image and its chain). */
+    public OpenOptions withAccessPattern(AccessPattern pattern) {
+        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead,
+                pattern);
     }
 
     /** With {@code false}, open only this image, not its backing chain (for inspection). */
     public OpenOptions withBackingChain(boolean open) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, open, backingPolicy, copyOnRead);
+        return new OpenOptions(readOnly, durability, forceShare, limits, open, backingPolicy, copyOnRead, accessPattern);
     }
 }

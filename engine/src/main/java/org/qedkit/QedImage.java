@@ -374,6 +374,7 @@ public final class QedImage implements AutoCloseable {
         MappedImageFile file = MappedImageFile.open(path, !options.readOnly());
         BackingFile backing = null;
         try {
+            file.adviseAccess(options.accessPattern());
             if (!options.forceShare()) {
                 file.lockLikeQemu();
             }
@@ -474,11 +475,12 @@ public final class QedImage implements AutoCloseable {
             throw new QedFormatException("backing_filename", name, "the backing chain loops: " + describe(loop));
         }
         OpenOptions readOnly = OpenOptions.READ_ONLY.withForceShare(options.forceShare())
-                .withLimits(options.limits()).withBackingPolicy(policy);
+                .withLimits(options.limits()).withBackingPolicy(policy).withAccessPattern(options.accessPattern());
         if ("raw".equals(header.backingFormat()) || !isQedImage(real)) {
             return SharedBackingFiles.acquire(real, true, readOnly, () -> {
                 MappedImageFile raw = MappedImageFile.open(real, false);
                 try {
+                    raw.adviseAccess(options.accessPattern());
                     if (!options.forceShare()) {
                         raw.lockLikeQemu();
                     }

@@ -18,7 +18,8 @@ import java.util.Map;
  *
  * <p>Files are told apart by the file system's identity (device and inode), not by name,
  * so two paths to one file share, and a file replaced under the same name does not. Opens
- * share only when they would open the file alike (lock or not, limits, backing policy).
+ * share only when they would open the file alike (lock or not, limits, backing policy);
+ * the access pattern of the first open is the one the kernel is told.
  * Not on any read path: the map is consulted at open and close only.
  */
 final class SharedBackingFiles {

@@ -89,7 +89,8 @@ final class CommitCommand implements Callable<Integer> {
 
     private void commitInto(Path target, String targetFormat, int depth) throws IOException {
         // The chain is read without locks: this command is its only writer, and holds the base's write lock below.
-        try (QedImage top = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(true));
+        try (QedImage top = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(true)
+                .withAccessPattern(org.qedkit.AccessPattern.SEQUENTIAL));
              TargetImage out = openBase(target, targetFormat, top.size())) {
             long size = top.size();
             byte[] buffer = new byte[CHUNK];

@@ -1,5 +1,6 @@
 package org.qedkit.cli;
 
+import org.qedkit.AccessPattern;
 import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
@@ -42,7 +43,9 @@ abstract class SourceImage implements AutoCloseable {
         return switch (f) {
             case "qed" -> {
                 try {
-                    yield new Qed(QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare)));
+                    // Read front to back: let the kernel read well ahead.
+                    yield new Qed(QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare)
+                            .withAccessPattern(AccessPattern.SEQUENTIAL)));
                 } catch (QedException e) {
                     throw new IOException(e.getMessage(), e);
                 }

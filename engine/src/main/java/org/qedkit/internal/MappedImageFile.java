@@ -60,6 +60,7 @@ public final class MappedImageFile implements AutoCloseable {
     private volatile MemorySegment[] chunks;
     private volatile long size;
     private volatile QedIoException syncFailure; // the first failed fdatasync, final
+    private int advice = Posix.MADV_NORMAL;        // under mapLock
     private boolean closed;
 
     private MappedImageFile(Path path, int fd, boolean writable, long size) {
@@ -249,6 +250,40 @@ public final class MappedImageFile implements AutoCloseable {
                 throw failure("lseek", path, errno);
             }
             return at;
+        }
+    }
+
+    /**
+     * Tells the kernel how the file will be read ({@code madvise}), for every chunk mapped
+     * now and later: {@link org.qedkit.AccessPattern}. Only a hint: a kernel that refuses it
+     * changes nothing but readahead, so its answer is not an error.
+     */
+    public void adviseAccess(org.qedkit.AccessPattern pattern) {
+        int a = switch (pattern) {
+            case NORMAL -> Posix.MADV_NORMAL;
+            case RANDOM -> Posix.MADV_RANDOM;
+            case SEQUENTIAL -> Posix.MADV_SEQUENTIAL;
+        };
+        mapLock.lock();
+        try {
+            advice = a;
+            try (Arena call = Posix.scratch()) {
+                MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+                for (MemorySegment chunk : chunks) {
+                    if (chunk != null) {
+                        Posix.madvise(capture, MemorySegment.ofAddress(chunk.address()), CHUNK_BYTES, a);
+                    }
+                }
+            }
+        } finally {
+            mapLock.unlock();
+        }
+    }
+
+    /** A new mapping starts with the kernel's default; anything else is said once. */
+    private static void advise(MemorySegment capture, MemorySegment mapping, int advice) {
+        if (advice != Posix.MADV_NORMAL) {
+            Posix.madvise(capture, MemorySegment.ofAddress(mapping.address()), CHUNK_BYTES, advice);
         }
     }
 
@@ -552,6 +587,7 @@ public final class MappedImageFile implements AutoCloseable {
                             + Posix.describe(errno) + " (errno " + errno + ")");
                 }
                 long base = address.address();
+                advise(capture, address, advice);
                 chunk = address.reinterpret(CHUNK_BYTES, arena, segment -> unmap(base));
             }
             if (!writable) {

@@ -47,6 +47,9 @@ final class Posix {
     static final int ENXIO = 6;
     static final int ENOSPC = 28;
     static final int SEEK_DATA = 3;
+    static final int MADV_NORMAL = 0;
+    static final int MADV_RANDOM = 1;
+    static final int MADV_SEQUENTIAL = 2;
     static final int SEEK_HOLE = 4;
     static final int EOPNOTSUPP = 95;
 
@@ -83,6 +86,8 @@ final class Posix {
     private static final MethodHandle MMAP = downcall("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG),
             CAPTURE);
+    private static final MethodHandle MADVISE = downcall("madvise",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE);
     private static final MethodHandle MUNMAP = downcall("munmap",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
     private static final MethodHandle FCNTL_LOCK = downcall("fcntl",
@@ -174,6 +179,14 @@ final class Posix {
         try {
             return (MemorySegment) MMAP.invokeExact(capture, MemorySegment.NULL, length, prot,
                     MAP_SHARED, fd, offset);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int madvise(MemorySegment capture, MemorySegment address, long length, int advice) {
+        try {
+            return (int) MADVISE.invokeExact(capture, address, length, advice);
         } catch (Throwable t) {
             throw rethrow(t);
         }
