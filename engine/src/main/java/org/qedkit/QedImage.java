@@ -747,6 +747,30 @@ public final class QedImage implements AutoCloseable {
         }
     }
 
+    /**
+     * The {@code length} guest bytes at {@code offset} as a read-only view straight into
+     * the image's mapping, without copying, when they lie inside one data cluster of this
+     * image; empty otherwise (unallocated or zero clusters, bytes from the backing file, a
+     * range across clusters), and the caller reads them with {@link #read} instead.
+     *
+     * <p>The view is live: a later write to those guest bytes shows through it. It is valid
+     * until the image is closed; after that, any access to it throws
+     * {@link IllegalStateException} (never a crash).
+     */
+    public Optional<MemorySegment> view(long offset, long length) throws IOException {
+        ensureOpen();
+        checkRange(offset, length);
+        long inCluster = geometry.inCluster(offset);
+        if (length == 0 || inCluster + length > geometry.clusterSize()) {
+            return Optional.empty();
+        }
+        long entry = entryFor(offset);
+        if (entry <= ClusterMap.ZERO) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(file.readOnlyView(entry + inCluster, length));
+    }
+
     /** Reads {@code length} guest bytes at {@code offset} into {@code dst} at {@code dstOffset}. */
     public void read(long offset, byte[] dst, int dstOffset, int length) throws IOException {
         ensureOpen();

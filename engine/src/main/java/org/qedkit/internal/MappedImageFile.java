@@ -287,6 +287,19 @@ public final class MappedImageFile implements AutoCloseable {
         }
     }
 
+    /**
+     * A read-only view of {@code length} bytes at {@code fileOffset}, straight into the
+     * mapping (no copy), or null when the range crosses a chunk boundary. Valid until the
+     * file is closed; after that, any access throws {@link IllegalStateException}.
+     */
+    public MemorySegment readOnlyView(long fileOffset, long length) {
+        checkRange(fileOffset, length);
+        if ((fileOffset >>> CHUNK_SHIFT) != ((fileOffset + length - 1) >>> CHUNK_SHIFT)) {
+            return null;
+        }
+        return chunk(fileOffset).asSlice(fileOffset & CHUNK_MASK, length).asReadOnly();
+    }
+
     // ---------------------------------------------------------------- entries
 
     /** Reads an aligned little-endian 8-byte table entry with acquire ordering. */
