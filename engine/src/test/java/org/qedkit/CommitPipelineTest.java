@@ -5,12 +5,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.qedkit.internal.StorageObserver;
 import org.qedkit.internal.StorageObservers;
 import org.qedkit.testing.Bytes;
+import org.qedkit.testing.HeaderBits;
 import org.qedkit.testing.QemuTools;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -25,25 +23,17 @@ class CommitPipelineTest {
     @TempDir
     Path dir;
 
-    private static long featuresOnDisk(Path p) throws IOException {
-        try (FileChannel ch = FileChannel.open(p)) {
-            ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            ch.read(b, 16);
-            return b.getLong(0);
-        }
-    }
-
     @Test
     void needCheckIsOnDiskBeforeTheFirstAllocationAndGoneAfterACleanClose() throws IOException {
         Path p = dir.resolve("nc.qed");
         QedImage.create(p, CreateOptions.ofSize(16 << 20).withClusterSize(4096).withTableSize(2));
         try (QedImage image = QedImage.open(p)) {
-            assertThat(featuresOnDisk(p) & QedHeader.FEATURE_NEED_CHECK).isZero();
+            assertThat(HeaderBits.features(p) & QedHeader.FEATURE_NEED_CHECK).isZero();
             image.write(0, new byte[]{1});
-            assertThat(featuresOnDisk(p) & QedHeader.FEATURE_NEED_CHECK).isNotZero();
+            assertThat(HeaderBits.features(p) & QedHeader.FEATURE_NEED_CHECK).isNotZero();
             assertThat(image.header().needsCheck()).isTrue();
         }
-        assertThat(featuresOnDisk(p) & QedHeader.FEATURE_NEED_CHECK).isZero();
+        assertThat(HeaderBits.features(p) & QedHeader.FEATURE_NEED_CHECK).isZero();
         QemuTools.qemuImg("check", p).ok();
     }
 
@@ -55,12 +45,12 @@ class CommitPipelineTest {
             image.write(0, new byte[]{1});
             image.flush();
             long deadline = System.nanoTime() + 10_000_000_000L;
-            while ((featuresOnDisk(p) & QedHeader.FEATURE_NEED_CHECK) != 0 && System.nanoTime() < deadline) {
+            while ((HeaderBits.features(p) & QedHeader.FEATURE_NEED_CHECK) != 0 && System.nanoTime() < deadline) {
                 Thread.sleep(50);
             }
-            assertThat(featuresOnDisk(p) & QedHeader.FEATURE_NEED_CHECK).as("cleared after ~1 s idle").isZero();
+            assertThat(HeaderBits.features(p) & QedHeader.FEATURE_NEED_CHECK).as("cleared after ~1 s idle").isZero();
             image.write(1L << 20, new byte[]{2}); // and set again by the next allocation
-            assertThat(featuresOnDisk(p) & QedHeader.FEATURE_NEED_CHECK).isNotZero();
+            assertThat(HeaderBits.features(p) & QedHeader.FEATURE_NEED_CHECK).isNotZero();
         }
     }
 
@@ -76,7 +66,7 @@ class CommitPipelineTest {
             image.flush();
             Files.copy(p, left, StandardCopyOption.REPLACE_EXISTING);
         }
-        assertThat(featuresOnDisk(left) & QedHeader.FEATURE_NEED_CHECK).isNotZero();
+        assertThat(HeaderBits.features(left) & QedHeader.FEATURE_NEED_CHECK).isNotZero();
         // The preallocated space shows as leaks, to QEMU too.
         assertThat(QemuTools.qemuImg("check", left).exitCode()).isEqualTo(3);
 
@@ -185,7 +175,7 @@ class CommitPipelineTest {
             assertThatThrownBy(image::flush).hasMessageContaining("an earlier commit failed");
             assertThatThrownBy(image::close).hasMessageContaining("an earlier commit failed");
         }
-        assertThat(featuresOnDisk(p) & QedHeader.FEATURE_NEED_CHECK).isNotZero();
+        assertThat(HeaderBits.features(p) & QedHeader.FEATURE_NEED_CHECK).isNotZero();
         try (QedImage reopened = QedImage.open(p)) {
             assertThat(reopened.checkAtOpen()).isPresent();
             byte[] back = new byte[4096];

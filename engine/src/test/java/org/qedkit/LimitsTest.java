@@ -3,15 +3,14 @@ package org.qedkit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.qedkit.testing.Bytes;
+import org.qedkit.testing.HeaderBits;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 
@@ -56,7 +55,7 @@ class LimitsTest {
         try (QedImage image = QedImage.open(p)) {
             image.write(0, Bytes.random(1, 4096));
         }
-        setNeedCheck(p);
+        HeaderBits.set(p, QedHeader.FEATURE_NEED_CHECK);
         try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
             f.setLength(8 * TIB + 100); // sparse, with a partial cluster the open would cut
         }
@@ -78,21 +77,21 @@ class LimitsTest {
                 image.write((long) i << 20, Bytes.random(i, 4096));
             }
         }
-        setNeedCheck(p);
+        HeaderBits.set(p, QedHeader.FEATURE_NEED_CHECK);
         Limits instant = Limits.DEFAULT.withMaxCheckTime(Duration.ofNanos(1));
         assertThatThrownBy(() -> QedImage.check(p, CheckMode.REPORT, false, instant))
                 .isInstanceOfSatisfying(QedLimitException.class, e -> assertThat(e.limit()).isEqualTo("maxCheckTime"))
                 .hasMessageContaining("did not finish within the limit");
         assertThatThrownBy(() -> QedImage.open(p, OpenOptions.READ_WRITE.withLimits(instant)))
                 .isInstanceOf(QedLimitException.class);
-        assertThat(needsCheck(p)).as("NEED_CHECK after a check that gave up").isTrue();
+        assertThat((HeaderBits.features(p) & QedHeader.FEATURE_NEED_CHECK) != 0).as("NEED_CHECK after a check that gave up").isTrue();
         try (QedImage image = QedImage.open(p)) { // with the default limit it completes
             assertThat(image.checkAtOpen()).isPresent();
             byte[] back = new byte[4096];
             image.read(63L << 20, back);
             assertThat(back).isEqualTo(Bytes.random(63, 4096));
         }
-        assertThat(needsCheck(p)).isFalse();
+        assertThat((HeaderBits.features(p) & QedHeader.FEATURE_NEED_CHECK) != 0).isFalse();
     }
 
     @Test
@@ -101,23 +100,6 @@ class LimitsTest {
         assertThatThrownBy(() -> Limits.DEFAULT.withMaxMetadataMemory(0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> Limits.DEFAULT.withMaxCheckTime(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> Limits.DEFAULT.withMaxBackingDepth(-1)).isInstanceOf(IllegalArgumentException.class);
-    }
-
-    private static void setNeedCheck(Path p) throws IOException {
-        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-            ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            ch.read(b, 16);
-            b.putLong(0, b.getLong(0) | QedHeader.FEATURE_NEED_CHECK).flip();
-            ch.write(b, 16);
-        }
-    }
-
-    private static boolean needsCheck(Path p) throws IOException {
-        try (FileChannel ch = FileChannel.open(p)) {
-            ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            ch.read(b, 16);
-            return (b.getLong(0) & QedHeader.FEATURE_NEED_CHECK) != 0;
-        }
     }
 
     /** Length, modification time and the first 64 KiB: what an open that wrote anything would change. */

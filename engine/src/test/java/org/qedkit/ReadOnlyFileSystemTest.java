@@ -3,6 +3,7 @@ package org.qedkit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.qedkit.testing.Bytes;
+import org.qedkit.testing.HeaderBits;
 import org.qedkit.testing.TmpfsMount;
 
 import java.io.RandomAccessFile;
@@ -62,11 +63,8 @@ class ReadOnlyFileSystemTest {
     }
 
     private static void markNeedCheckAndAddAPartialCluster(Path p) throws Exception {
+        HeaderBits.set(p, QedHeader.FEATURE_NEED_CHECK);
         try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-            f.seek(16);
-            long features = Long.reverseBytes(f.readLong()) | QedHeader.FEATURE_NEED_CHECK;
-            f.seek(16);
-            f.writeLong(Long.reverseBytes(features));
             f.setLength(f.length() + 100);
         }
     }
