@@ -39,6 +39,8 @@ public final class QedCommand implements Runnable {
     /** Runs {@code qed} with {@code args}, printing to the given writers; returns the exit code. */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cli = new CommandLine(new QedCommand());
+        // qemu-img resize takes a shrinking size as "-1M" after the file name, without "--".
+        cli.getSubcommands().get("resize").setUnmatchedOptionsArePositionalParams(true);
         cli.setOut(out);
         cli.setErr(err);
         cli.setParameterExceptionHandler((e, a) -> {

@@ -109,7 +109,7 @@ class ImageToolsSideBySideTest {
         QemuTools.qemuIo("-c", "write -P 1 1M 64k", byQemu).ok();
         Path byQed = java.nio.file.Files.copy(byQemu, dir.resolve("grow-qed.qed"));
         for (List<String> args : List.of(List.of("+8M"), List.of("64T"), List.of("4M"), List.of("65T"),
-                List.of("16777217"), List.of("--", "-1M"), List.of("+abc"))) {
+                List.of("16777217"), List.of("--", "-1M"), List.of("-1M"), List.of("+abc"))) {
             QemuTools.Result qemu = QemuTools.qemuImg(concat("resize", List.of(byQemu.toString()), args.toArray()).toArray());
             QedRun qed = QedRun.of(concat("resize", List.of(byQed.toString()), args.toArray()).toArray());
             assertThat(qed.exitCode()).as("resize %s: %s", args, qed.stderr()).isEqualTo(qemu.exitCode());
