@@ -37,6 +37,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * All chunks belong to one shared {@link Arena}. Closing it unmaps them after a handshake
  * with every thread, so a thread racing with close gets an exception, never a dangling
  * pointer. The handshake costs about a tenth of a millisecond and happens once per file.
+ *
+ * <h2>Readahead</h2>
+ * A fault on a mapped page that is not in the page cache makes the kernel read around it
+ * (128 KiB by default), for writes as well as reads. Past the length the file had when it
+ * was opened (or was cut to since), everything is space this process reserved with
+ * {@code fallocate}: it holds zeros, there is nothing worth reading around, and a read-around
+ * there only fills the page cache with zeroed pages of clusters not yet written. On a fresh
+ * image that was most of the cost of an allocating write (a 4 KiB write into a new cluster
+ * paid for 128 KiB of page cache). So that part of every writable mapping is always advised
+ * {@code MADV_RANDOM}; the caller's {@link org.qedkit.AccessPattern} covers the rest.
  */
 public final class MappedImageFile implements AutoCloseable {
     static final int CHUNK_SHIFT = 30;
@@ -61,6 +71,7 @@ public final class MappedImageFile implements AutoCloseable {
     private volatile long size;
     private volatile QedIoException syncFailure; // the first failed fdatasync, final
     private int advice = Posix.MADV_NORMAL;        // under mapLock
+    private long grownFrom;                         // under mapLock; see "Readahead" above
     private boolean closed;
 
     private MappedImageFile(Path path, int fd, boolean writable, long size) {
@@ -68,6 +79,7 @@ public final class MappedImageFile implements AutoCloseable {
         this.fd = fd;
         this.writable = writable;
         this.size = size;
+        this.grownFrom = writable ? alignUp(size) : Long.MAX_VALUE;
         this.chunks = new MemorySegment[(int) Math.max(1, (size + CHUNK_BYTES - 1) >>> CHUNK_SHIFT)];
     }
 
@@ -267,24 +279,51 @@ public final class MappedImageFile implements AutoCloseable {
         mapLock.lock();
         try {
             advice = a;
-            try (Arena call = Posix.scratch()) {
-                MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
-                for (MemorySegment chunk : chunks) {
-                    if (chunk != null) {
-                        Posix.madvise(capture, MemorySegment.ofAddress(chunk.address()), CHUNK_BYTES, a);
-                    }
-                }
-            }
+            adviseMapped(0, grownFrom, a);
         } finally {
             mapLock.unlock();
         }
     }
 
-    /** A new mapping starts with the kernel's default; anything else is said once. */
-    private static void advise(MemorySegment capture, MemorySegment mapping, int advice) {
-        if (advice != Posix.MADV_NORMAL) {
-            Posix.madvise(capture, MemorySegment.ofAddress(mapping.address()), CHUNK_BYTES, advice);
+    /** Advises {@code [from, to)} of every chunk mapped so far (under mapLock). */
+    private void adviseMapped(long from, long to, int advice) {
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            MemorySegment[] table = chunks;
+            for (int i = 0; i < table.length; i++) {
+                if (table[i] != null) {
+                    adviseChunk(capture, i, table[i].address(), from, to, advice);
+                }
+            }
         }
+    }
+
+    /**
+     * Advises the part of chunk {@code index} (mapped at {@code base}) that lies in
+     * {@code [from, to)}. Bounds are multiples of 64 KiB, so page-aligned for every page size
+     * Linux uses; a refusal changes nothing but readahead and is ignored.
+     */
+    private static void adviseChunk(MemorySegment capture, int index, long base, long from, long to, int advice) {
+        long chunkStart = (long) index << CHUNK_SHIFT;
+        long start = Math.max(from, chunkStart);
+        long end = Math.min(to, chunkStart + CHUNK_BYTES);
+        if (start < end) {
+            Posix.madvise(capture, MemorySegment.ofAddress(base + (start - chunkStart)), end - start, advice);
+        }
+    }
+
+    /** A new mapping starts with the kernel's default; anything else is said once. */
+    private void adviseNewChunk(MemorySegment capture, int index, long base) {
+        if (advice != Posix.MADV_NORMAL) {
+            adviseChunk(capture, index, base, 0, grownFrom, advice);
+        }
+        adviseChunk(capture, index, base, grownFrom, Long.MAX_VALUE, Posix.MADV_RANDOM);
+    }
+
+    private static final long ADVICE_ALIGNMENT = 64 * 1024;
+
+    private static long alignUp(long offset) {
+        return (offset + ADVICE_ALIGNMENT - 1) & -ADVICE_ALIGNMENT;
     }
 
     /**
@@ -469,6 +508,21 @@ public final class MappedImageFile implements AutoCloseable {
             }
             size = newSize;
         }
+        regrowFrom(newSize);
+    }
+
+    /** After a cut, what lies past the new end will again be space this process reserves. */
+    private void regrowFrom(long newSize) {
+        mapLock.lock();
+        try {
+            long from = alignUp(newSize);
+            if (from < grownFrom) {
+                adviseMapped(from, grownFrom, Posix.MADV_RANDOM);
+                grownFrom = from;
+            }
+        } finally {
+            mapLock.unlock();
+        }
     }
 
     /**
@@ -600,7 +654,7 @@ public final class MappedImageFile implements AutoCloseable {
                             + Posix.describe(errno) + " (errno " + errno + ")");
                 }
                 long base = address.address();
-                advise(capture, address, advice);
+                adviseNewChunk(capture, index, base);
                 chunk = address.reinterpret(CHUNK_BYTES, arena, segment -> unmap(base));
             }
             if (!writable) {
