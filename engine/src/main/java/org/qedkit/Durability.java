@@ -5,7 +5,8 @@ public enum Durability {
     /**
      * A write returns when its data is in the mapping and visible to every reader of this
      * process; it is durable after the next {@link QedImage#flush()}. New clusters are
-     * committed in the background meanwhile, in batches.
+     * committed in the background meanwhile, in batches, at the latest
+     * {@link OpenOptions#commitInterval()} after they were written.
      */
     WRITE_BACK,
     /**

@@ -24,25 +24,46 @@ import java.util.Objects;
  *                   take the cluster (a full disk), the read still succeeds
  * @param accessPattern how the image (and its backing chain) will be read, for the
  *                   kernel's readahead ({@link AccessPattern#NORMAL} unless set)
+ * @param commitInterval the longest new clusters written in write-back mode wait in memory
+ *                   before the engine commits them on its own ({@link #DEFAULT_COMMIT_INTERVAL}
+ *                   unless set; zero commits as soon as anything is written). A flush or a
+ *                   write-through write commits at once whatever this says, and so does a
+ *                   backlog of {@value #MAX_QUEUED_ENTRIES} uncommitted clusters. What it trades:
+ *                   write-back writes not flushed within the interval are what a crash may
+ *                   lose (never what a flush acknowledged); what it buys: the commit's syncs
+ *                   and page write-back happen once per interval instead of beside every
+ *                   write (section 1 of docs/performance.md)
  */
 public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare, Limits limits,
                           boolean openBackingChain, BackingPolicy backingPolicy, boolean copyOnRead,
-                          AccessPattern accessPattern) {
+                          AccessPattern accessPattern, java.time.Duration commitInterval) {
+
+    /** One second: the default {@link #commitInterval}, as a file system's journal commits every few seconds. */
+    public static final java.time.Duration DEFAULT_COMMIT_INTERVAL = java.time.Duration.ofSeconds(1);
+    /**
+     * Uncommitted new clusters after which a commit starts whatever the interval (about
+     * 100 bytes of memory each, so about 7 MiB at most).
+     */
+    public static final int MAX_QUEUED_ENTRIES = 65536;
 
     /** Read and write, write-back; unknown auto-clear bits are cleared. */
     public static final OpenOptions READ_WRITE =
             new OpenOptions(false, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false,
-                    AccessPattern.NORMAL);
+                    AccessPattern.NORMAL, DEFAULT_COMMIT_INTERVAL);
     /** Read only; the file is never modified. */
     public static final OpenOptions READ_ONLY =
             new OpenOptions(true, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false,
-                    AccessPattern.NORMAL);
+                    AccessPattern.NORMAL, DEFAULT_COMMIT_INTERVAL);
 
     public OpenOptions {
         Objects.requireNonNull(durability, "durability");
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(backingPolicy, "backingPolicy");
         Objects.requireNonNull(accessPattern, "accessPattern");
+        Objects.requireNonNull(commitInterval, "commitInterval");
+        if (commitInterval.isNegative()) {
+            throw new IllegalArgumentException("commitInterval must not be negative: " + commitInterval);
+        }
         if (copyOnRead && readOnly) {
             throw new IllegalArgumentException("copy-on-read writes into the image: only for read-write opens");
         }
@@ -52,17 +73,17 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     public OpenOptions withDurability(Durability newDurability) {
-        return new OpenOptions(readOnly, newDurability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern);
+        return new OpenOptions(readOnly, newDurability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval);
     }
 
     /** With {@code true}, take no lock (read-only opens only), as {@code qemu-img -U}. */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, durability, share, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern);
+        return new OpenOptions(readOnly, durability, share, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval);
     }
 
     /** With other bounds for untrusted images. */
     public OpenOptions withLimits(Limits newLimits) {
-        return new OpenOptions(readOnly, durability, forceShare, newLimits, openBackingChain, backingPolicy, copyOnRead, accessPattern);
+        return new OpenOptions(readOnly, durability, forceShare, newLimits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval);
     }
 
     /** With another bound on backing chains (0: no backing file allowed at all). */
@@ -72,22 +93,28 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
 
     /** With another policy on the backing files the chain may name. */
     public OpenOptions withBackingPolicy(BackingPolicy policy) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, policy, copyOnRead, accessPattern);
+        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, policy, copyOnRead, accessPattern, commitInterval);
     }
 
     /** With copy-on-read on or off (read-write opens of images with a backing file). */
     public OpenOptions withCopyOnRead(boolean copy) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copy, accessPattern);
+        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copy, accessPattern, commitInterval);
     }
 
     /** With another access pattern for the kernel's readahead (this image and its chain). */
     public OpenOptions withAccessPattern(AccessPattern pattern) {
         return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead,
-                pattern);
+                pattern, commitInterval);
     }
 
     /** With {@code false}, open only this image, not its backing chain (for inspection). */
     public OpenOptions withBackingChain(boolean open) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, open, backingPolicy, copyOnRead, accessPattern);
+        return new OpenOptions(readOnly, durability, forceShare, limits, open, backingPolicy, copyOnRead, accessPattern, commitInterval);
+    }
+
+    /** With another {@link #commitInterval} for write-back writes (zero: commit at once). */
+    public OpenOptions withCommitInterval(java.time.Duration interval) {
+        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead,
+                accessPattern, interval);
     }
 }

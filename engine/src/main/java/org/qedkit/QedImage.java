@@ -76,7 +76,7 @@ public final class QedImage implements AutoCloseable {
         this.checkAtOpen = checkAtOpen;
         this.geometry = Geometry.of(header);
         this.map = new ClusterMap(file, geometry);
-        this.pipeline = readOnly ? null : new CommitPipeline(file, map, this.header, backing);
+        this.pipeline = readOnly ? null : new CommitPipeline(file, map, this.header, backing, options.commitInterval());
     }
 
     // ------------------------------------------------------------------ create / open

@@ -43,6 +43,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * A durability request ({@code flush}, or a write-through write) is a ticket in the same
  * queue: it is done when the batch holding it is.
  *
+ * <h2>When a batch starts</h2>
+ * At once when someone waits for durability, when the engine is closing, or when
+ * {@link org.qedkit.OpenOptions#MAX_QUEUED_ENTRIES} entries are queued. Otherwise (write-back
+ * writes only) when the oldest queued entry is {@code commitInterval} old. Committing
+ * write-back entries as they come would buy nothing a caller asked for, and it costs: each
+ * batch's {@code fdatasync} writes the new pages back while the writers are still storing
+ * into the next ones, taking a core and shooting down their TLB entries as it cleans each
+ * page. Waiting lets the syncs, and the kernel's page write-back, come once per interval.
+ *
  * <h2>Readers</h2>
  * Lock-free: mapping first (where every committed entry is); only when that says
  * unallocated or zero, the overlay, if anything is pending at all; then the mapping again,
@@ -88,6 +97,9 @@ public final class CommitPipeline {
     private ArrayList<Pending> queue = new ArrayList<>();
     private long ticketsIssued;          // under queueLock
     private long ticketsTaken;           // under queueLock: tickets the committer has drained
+    private long syncWanted;             // under queueLock: the latest ticket someone waits to be durable
+    private long firstQueuedAt;          // under queueLock: System.nanoTime() of the oldest queued entry
+    private final long commitIntervalNanos;
     private volatile long ticketsDone;
     private volatile IOException failure;
     private boolean closing;             // under queueLock
@@ -97,8 +109,9 @@ public final class CommitPipeline {
     private final Thread committer;
 
     public CommitPipeline(MappedImageFile file, ClusterMap map, AtomicReference<QedHeader> header,
-                          BackingFile backing) {
+                          BackingFile backing, java.time.Duration commitInterval) {
         this.file = file;
+        this.commitIntervalNanos = saturatedNanos(commitInterval);
         this.backing = backing;
         this.map = map;
         this.g = map.geometry();
@@ -106,6 +119,14 @@ public final class CommitPipeline {
         this.allocator = new ClusterAllocator(file, g.clusterSize());
         this.committer = Thread.ofPlatform().daemon().name("qedkit-commit " + file.path().getFileName())
                 .start(this::commitLoop);
+    }
+
+    private static long saturatedNanos(java.time.Duration d) {
+        try {
+            return d.toNanos();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE / 4; // centuries; keeps firstQueuedAt + interval from overflowing
+        }
     }
 
     // ------------------------------------------------------------------ lookups
@@ -193,7 +214,7 @@ public final class CommitPipeline {
             // Entries planned before a failure (a full disk, say) are visible already and
             // their data is in place: they are committed like any others.
             if (!planned.isEmpty()) {
-                enqueue(planned);
+                enqueue(planned, false);
             }
             planLock.unlock();
         }
@@ -235,7 +256,7 @@ public final class CommitPipeline {
             }
         } finally {
             if (!planned.isEmpty()) {
-                enqueue(planned);
+                enqueue(planned, false);
             }
             planLock.unlock();
         }
@@ -274,12 +295,23 @@ public final class CommitPipeline {
 
     // ------------------------------------------------------------------ tickets
 
-    private long enqueue(List<Pending> items) {
+    private long enqueue(List<Pending> items, boolean durabilityWanted) {
         queueLock.lock();
         try {
+            boolean wasEmpty = queue.isEmpty();
+            if (wasEmpty && !items.isEmpty()) {
+                firstQueuedAt = System.nanoTime();
+            }
             queue.addAll(items);
             long ticket = ++ticketsIssued;
-            workArrived.signal();
+            if (durabilityWanted) {
+                syncWanted = ticket;
+            }
+            // Wake the committer only when it has something new to decide: a durability
+            // request, a first entry (its wait for the interval starts), a full queue.
+            if (durabilityWanted || wasEmpty || queue.size() >= org.qedkit.OpenOptions.MAX_QUEUED_ENTRIES) {
+                workArrived.signal();
+            }
             return ticket;
         } finally {
             queueLock.unlock();
@@ -289,7 +321,7 @@ public final class CommitPipeline {
     /** A ticket for a sync of everything written so far (flush, write-through overwrite). */
     public long requestSync() throws IOException {
         throwIfFailed();
-        return enqueue(List.of());
+        return enqueue(List.of(), true);
     }
 
     /** Waits until the batch holding {@code ticket} is durable. */
@@ -382,6 +414,13 @@ public final class CommitPipeline {
                         continue;
                     }
                 } else {
+                    long now = System.nanoTime();
+                    long dueAt = firstQueuedAt + commitIntervalNanos;
+                    if (!closing && syncWanted <= ticketsTaken && queue.size() < org.qedkit.OpenOptions.MAX_QUEUED_ENTRIES
+                            && now - dueAt < 0) {
+                        workArrived.awaitNanos(dueAt - now);
+                        continue; // write-back entries only, and not due yet
+                    }
                     batch = queue;
                     queue = new ArrayList<>();
                     upTo = ticketsIssued;

@@ -258,7 +258,10 @@ public final class PowerCutCampaign {
         Durability durability = rnd.nextBoolean() ? Durability.WRITE_BACK : Durability.WRITE_THROUGH;
         boolean writeThrough = durability == Durability.WRITE_THROUGH;
         boolean backed = create.backingFile() != null && !create.backingFile().isEmpty();
-        OpenOptions options = OpenOptions.READ_WRITE.withDurability(durability);
+        // Half the runs commit write-back clusters as soon as they are written, so commits run
+        // beside the writes; the others keep them for the default interval (mostly: to a flush).
+        OpenOptions options = OpenOptions.READ_WRITE.withDurability(durability)
+                .withCommitInterval(rnd.nextBoolean() ? java.time.Duration.ZERO : OpenOptions.DEFAULT_COMMIT_INTERVAL);
 
         Workload workload = new Workload(seed, 0, 0, GUEST, CLUSTER);
         int opCount = rnd.nextInt(10, 40);
