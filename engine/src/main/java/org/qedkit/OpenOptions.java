@@ -33,10 +33,19 @@ import java.util.Objects;
  *                   lose (never what a flush acknowledged); what it buys: the commit's syncs
  *                   and page write-back happen once per interval instead of beside every
  *                   write (section 1 of docs/performance.md)
+ * @param l2CacheTables how many L2 tables the lock-free table cache holds at most
+ *                   ({@link #DEFAULT_L2_CACHE_TABLES} unless set; 0: no cache, every lookup
+ *                   walks the L1 table). It holds views of tables in the mapping, never
+ *                   copies: about 100 bytes of heap per table, about 400 KiB at the default.
+ *                   The default holds every table of an 8 TiB image of 64 KiB clusters
+ *                   (QEMU's default layout: one table maps 2 GiB)
  */
 public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare, Limits limits,
                           boolean openBackingChain, BackingPolicy backingPolicy, boolean copyOnRead,
-                          AccessPattern accessPattern, java.time.Duration commitInterval) {
+                          AccessPattern accessPattern, java.time.Duration commitInterval, int l2CacheTables) {
+
+    /** 4096 tables: see {@link #l2CacheTables}. */
+    public static final int DEFAULT_L2_CACHE_TABLES = 4096;
 
     /** One second: the default {@link #commitInterval}, as a file system's journal commits every few seconds. */
     public static final java.time.Duration DEFAULT_COMMIT_INTERVAL = java.time.Duration.ofSeconds(1);
@@ -49,11 +58,13 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     /** Read and write, write-back; unknown auto-clear bits are cleared. */
     public static final OpenOptions READ_WRITE =
             new OpenOptions(false, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false,
-                    AccessPattern.NORMAL, DEFAULT_COMMIT_INTERVAL);
+                    AccessPattern.NORMAL, DEFAULT_COMMIT_INTERVAL,
+                    DEFAULT_L2_CACHE_TABLES);
     /** Read only; the file is never modified. */
     public static final OpenOptions READ_ONLY =
             new OpenOptions(true, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false,
-                    AccessPattern.NORMAL, DEFAULT_COMMIT_INTERVAL);
+                    AccessPattern.NORMAL, DEFAULT_COMMIT_INTERVAL,
+                    DEFAULT_L2_CACHE_TABLES);
 
     public OpenOptions {
         Objects.requireNonNull(durability, "durability");
@@ -64,6 +75,9 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
         if (commitInterval.isNegative()) {
             throw new IllegalArgumentException("commitInterval must not be negative: " + commitInterval);
         }
+        if (l2CacheTables < 0) {
+            throw new IllegalArgumentException("l2CacheTables must not be negative: " + l2CacheTables);
+        }
         if (copyOnRead && readOnly) {
             throw new IllegalArgumentException("copy-on-read writes into the image: only for read-write opens");
         }
@@ -73,17 +87,17 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     public OpenOptions withDurability(Durability newDurability) {
-        return new OpenOptions(readOnly, newDurability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval);
+        return new OpenOptions(readOnly, newDurability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval, l2CacheTables);
     }
 
     /** With {@code true}, take no lock (read-only opens only), as {@code qemu-img -U}. */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, durability, share, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval);
+        return new OpenOptions(readOnly, durability, share, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval, l2CacheTables);
     }
 
     /** With other bounds for untrusted images. */
     public OpenOptions withLimits(Limits newLimits) {
-        return new OpenOptions(readOnly, durability, forceShare, newLimits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval);
+        return new OpenOptions(readOnly, durability, forceShare, newLimits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval, l2CacheTables);
     }
 
     /** With another bound on backing chains (0: no backing file allowed at all). */
@@ -93,28 +107,34 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
 
     /** With another policy on the backing files the chain may name. */
     public OpenOptions withBackingPolicy(BackingPolicy policy) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, policy, copyOnRead, accessPattern, commitInterval);
+        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, policy, copyOnRead, accessPattern, commitInterval, l2CacheTables);
     }
 
     /** With copy-on-read on or off (read-write opens of images with a backing file). */
     public OpenOptions withCopyOnRead(boolean copy) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copy, accessPattern, commitInterval);
+        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copy, accessPattern, commitInterval, l2CacheTables);
     }
 
     /** With another access pattern for the kernel's readahead (this image and its chain). */
     public OpenOptions withAccessPattern(AccessPattern pattern) {
         return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead,
-                pattern, commitInterval);
+                pattern, commitInterval, l2CacheTables);
     }
 
     /** With {@code false}, open only this image, not its backing chain (for inspection). */
     public OpenOptions withBackingChain(boolean open) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, open, backingPolicy, copyOnRead, accessPattern, commitInterval);
+        return new OpenOptions(readOnly, durability, forceShare, limits, open, backingPolicy, copyOnRead, accessPattern, commitInterval, l2CacheTables);
     }
 
     /** With another {@link #commitInterval} for write-back writes (zero: commit at once). */
     public OpenOptions withCommitInterval(java.time.Duration interval) {
         return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead,
-                accessPattern, interval);
+                accessPattern, interval, l2CacheTables);
+    }
+
+    /** With another bound on the L2 table cache, in tables (0: no cache). */
+    public OpenOptions withL2CacheTables(int tables) {
+        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead,
+                accessPattern, commitInterval, tables);
     }
 }

@@ -75,7 +75,7 @@ public final class QedImage implements AutoCloseable {
         this.durability = options.durability();
         this.checkAtOpen = checkAtOpen;
         this.geometry = Geometry.of(header);
-        this.map = new ClusterMap(file, geometry);
+        this.map = new ClusterMap(file, geometry, options.l2CacheTables());
         this.pipeline = readOnly ? null : new CommitPipeline(file, map, this.header, backing, options.commitInterval());
     }
 

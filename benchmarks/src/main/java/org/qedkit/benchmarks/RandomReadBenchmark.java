@@ -41,7 +41,15 @@ import java.util.concurrent.TimeUnit;
  *       file.</li>
  * </ul>
  * All three use the same precomputed offsets and a buffer allocated once, so the only
- * difference is the read path.
+ * difference is the read path. {@code qedkitNoL2Cache} is {@code qedkit} through a second
+ * handle on the same image opened without the L2 table cache
+ * ({@link OpenOptions#withL2CacheTables} 0), so every lookup walks the L1 table: the
+ * cache's baseline, in the same run.
+ *
+ * <p>Two layouts: {@code default} (64 KiB clusters, 4-cluster tables: one L2 table maps
+ * 2 GiB, so the whole image hangs off one L1 entry) and {@code small-tables} (4 KiB
+ * clusters, 1-cluster tables: one table maps 2 MiB, so 256 MiB spread over 128 tables and
+ * every read needs another table's entry).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -57,8 +65,13 @@ public class RandomReadBenchmark {
     @Param("256")
     public int sizeMiB;
 
+    /** Table layout of the QED image: {@code default} or {@code small-tables}. */
+    @Param({"default", "small-tables"})
+    public String layout;
+
     private Path dir;
     private QedImage image;
+    private QedImage imageNoL2Cache;
     private FileChannel raw;
     private Arena arena;
     private MemorySegment rawMap;
@@ -73,7 +86,13 @@ public class RandomReadBenchmark {
         long size = (long) sizeMiB << 20;
         Path qed = dir.resolve("read.qed");
         Path rawPath = dir.resolve("read.raw");
-        QedImage.create(qed, CreateOptions.ofSize(size));
+        CreateOptions create = CreateOptions.ofSize(size);
+        if (layout.equals("small-tables")) {
+            create = create.withClusterSize(4096).withTableSize(1);
+        } else if (!layout.equals("default")) {
+            throw new IllegalArgumentException("layout: default or small-tables, not " + layout);
+        }
+        QedImage.create(qed, create);
         byte[] chunk = new byte[1 << 20];
         SplittableRandom fill = new SplittableRandom(42);
         try (QedImage writer = QedImage.open(qed, OpenOptions.READ_WRITE);
@@ -86,6 +105,7 @@ public class RandomReadBenchmark {
             }
         }
         image = QedImage.open(qed, OpenOptions.READ_ONLY);
+        imageNoL2Cache = QedImage.open(qed, OpenOptions.READ_ONLY.withL2CacheTables(0));
         raw = FileChannel.open(rawPath, StandardOpenOption.READ);
         arena = Arena.ofShared();
         rawMap = raw.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
@@ -97,6 +117,7 @@ public class RandomReadBenchmark {
         // Bring every page into the cache (and the mappings) before measuring.
         for (long off = 0; off < size; off += BLOCK) {
             image.read(off, buffer);
+            imageNoL2Cache.read(off, buffer);
             MemorySegment.copy(rawMap, ValueLayout.JAVA_BYTE, off, buffer, 0, BLOCK);
         }
     }
@@ -104,6 +125,7 @@ public class RandomReadBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
         image.close();
+        imageNoL2Cache.close();
         arena.close();
         raw.close();
         try (var files = Files.list(dir)) {
@@ -123,6 +145,12 @@ public class RandomReadBenchmark {
     @Benchmark
     public byte[] qedkit() throws IOException {
         image.read(nextOffset(), buffer);
+        return buffer;
+    }
+
+    @Benchmark
+    public byte[] qedkitNoL2Cache() throws IOException {
+        imageNoL2Cache.read(nextOffset(), buffer);
         return buffer;
     }
 

@@ -2,6 +2,8 @@ package org.qedkit.internal;
 
 import org.qedkit.QedFormatException;
 
+import java.lang.foreign.MemorySegment;
+
 /**
  * Translates guest offsets to file offsets by walking the L1 and L2 tables in the mapping.
  *
@@ -12,6 +14,10 @@ import org.qedkit.QedFormatException;
  *
  * <p>Entries are read with acquire ordering; writers store them with release ordering
  * after the data they point to, so a reader that sees an entry also sees its data.
+ *
+ * <p>L2 tables are found through an {@link L2Cache} when the image has one: a hit reads
+ * the L2 entry off a view of the table, skipping the L1 entry; a miss walks the L1 table
+ * as without a cache and installs what it found.
  */
 public final class ClusterMap {
     /** L2 entry: no cluster in this image. */
@@ -21,10 +27,26 @@ public final class ClusterMap {
 
     private final MappedImageFile file;
     private final Geometry g;
+    private final L2Cache cache; // null: no cache
 
+    /** A map that walks the L1 table for every lookup. */
     public ClusterMap(MappedImageFile file, Geometry geometry) {
+        this(file, geometry, 0);
+    }
+
+    /** A map that keeps up to {@code cachedTables} L2 tables in an {@link L2Cache} (0: none). */
+    public ClusterMap(MappedImageFile file, Geometry geometry, int cachedTables) {
+        if (cachedTables < 0) {
+            throw new IllegalArgumentException("cachedTables must not be negative: " + cachedTables);
+        }
         this.file = file;
         this.g = geometry;
+        this.cache = cachedTables == 0 ? null : new L2Cache(cachedTables);
+    }
+
+    /** Tables the cache holds at most (0 without one). */
+    public int cacheCapacity() {
+        return cache == null ? 0 : cache.capacity();
     }
 
     public Geometry geometry() {
@@ -36,12 +58,18 @@ public final class ClusterMap {
      * validated file offset of a data cluster.
      */
     public long lookup(long guestOffset) throws QedFormatException {
-        long table = l2Table(guestOffset);
-        if (table == 0) {
-            return UNALLOCATED;
-        }
         long l2Index = g.l2Index(guestOffset);
-        long entry = file.getEntryAcquire(table + (l2Index << 3));
+        long entry;
+        L2Cache.Table cached = cache == null ? null : cache.get(g.l1Index(guestOffset));
+        if (cached != null) {
+            entry = MappedImageFile.getEntryAcquire(cached.entries(), l2Index << 3);
+        } else {
+            long table = l2Table(guestOffset);
+            if (table == 0) {
+                return UNALLOCATED;
+            }
+            entry = file.getEntryAcquire(table + (l2Index << 3));
+        }
         if (entry == UNALLOCATED || entry == ZERO) {
             return entry;
         }
@@ -54,9 +82,25 @@ public final class ClusterMap {
 
     /** The validated file offset of the L2 table covering {@code guestOffset}, or 0. */
     public long l2Table(long guestOffset) throws QedFormatException {
+        long l1Index = g.l1Index(guestOffset);
+        if (cache != null) {
+            L2Cache.Table cached = cache.get(l1Index);
+            if (cached != null) {
+                return cached.offset();
+            }
+        }
         long entry = file.getEntryAcquire(g.l1EntryOffset(guestOffset));
-        if (entry != 0 && !isValidCluster(entry, g.tableBytes())) {
-            throw corruptEntry("L1[" + g.l1Index(guestOffset) + "]", entry, g.tableBytes());
+        if (entry == 0) {
+            return 0; // not cached: a commit may link a table here at any time
+        }
+        if (!isValidCluster(entry, g.tableBytes())) {
+            throw corruptEntry("L1[" + l1Index + "]", entry, g.tableBytes());
+        }
+        if (cache != null) {
+            MemorySegment view = file.readOnlyView(entry, g.tableBytes());
+            if (view != null) { // null: the table straddles two mapped chunks; walk it every time
+                cache.install(new L2Cache.Table(l1Index, entry, view));
+            }
         }
         return entry;
     }

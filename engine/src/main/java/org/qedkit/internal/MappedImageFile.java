@@ -348,6 +348,11 @@ public final class MappedImageFile implements AutoCloseable {
         return (long) ENTRY_HANDLE.getAcquire(chunk, fileOffset & CHUNK_MASK);
     }
 
+    /** Reads an aligned little-endian 8-byte entry at {@code offset} of a view of this file, with acquire ordering. */
+    static long getEntryAcquire(MemorySegment view, long offset) {
+        return (long) ENTRY_HANDLE.getAcquire(view, offset);
+    }
+
     /**
      * Stores an aligned little-endian 8-byte table entry with release ordering, so a reader
      * that sees the entry also sees every store made before it (the data it points to).
