@@ -396,15 +396,38 @@ public final class CommitPipeline {
 
     // ------------------------------------------------------------------ committing
 
+    /** One batch on its way through the steps; {@code done} once every step it needs has a sync behind it. */
+    private static final class Batch {
+        final List<Pending> entries;
+        final long upTo;               // the last ticket it carries
+        final boolean linksTables;     // it has an L1 step
+        boolean done;
+
+        Batch(List<Pending> entries, long upTo) {
+            this.entries = entries;
+            this.upTo = upTo;
+            boolean links = false;
+            for (Pending p : entries) {
+                links |= p.newTable() != 0;
+            }
+            this.linksTables = links;
+        }
+    }
+
+    // The committer's own state (only its thread touches it).
+    private final java.util.ArrayDeque<Batch> inFlight = new java.util.ArrayDeque<>(); // oldest first
+    private Batch awaitingL2;   // its data is durable: its L2 entries go in next
+    private Batch awaitingL1;   // its L2 entries are durable: its L1 entries go in next
+
     private void commitLoop() {
         long idleSince = System.nanoTime();
         boolean markedClean = false;
         while (true) {
-            List<Pending> batch = null;
-            long upTo = 0;
+            Batch fresh = null;
             queueLock.lock();
             try {
-                if (queue.isEmpty() && ticketsTaken == ticketsIssued) {
+                boolean nothingQueued = queue.isEmpty() && ticketsTaken == ticketsIssued;
+                if (nothingQueued && inFlight.isEmpty()) {
                     if (closing) {
                         return;
                     }
@@ -413,61 +436,105 @@ public final class CommitPipeline {
                         workArrived.awaitNanos(markedClean ? IDLE_BEFORE_CLEAN_NANOS : IDLE_BEFORE_CLEAN_NANOS - idle);
                         continue;
                     }
-                } else {
+                } else if (!nothingQueued) {
                     long now = System.nanoTime();
                     long dueAt = firstQueuedAt + commitIntervalNanos;
-                    if (!closing && syncWanted <= ticketsTaken && queue.size() < org.qedkit.OpenOptions.MAX_QUEUED_ENTRIES
-                            && now - dueAt < 0) {
+                    boolean due = closing || syncWanted > ticketsTaken || !inFlight.isEmpty()
+                            || queue.size() >= org.qedkit.OpenOptions.MAX_QUEUED_ENTRIES || now - dueAt >= 0;
+                    if (!due) {
                         workArrived.awaitNanos(dueAt - now);
                         continue; // write-back entries only, and not due yet
                     }
-                    batch = queue;
+                    fresh = new Batch(queue, ticketsIssued);
                     queue = new ArrayList<>();
-                    upTo = ticketsIssued;
-                    ticketsTaken = upTo;
-                }
+                    ticketsTaken = ticketsIssued;
+                } // else: nothing new, but batches in flight still need their next steps
             } catch (InterruptedException e) {
                 continue; // only close stops the committer
             } finally {
                 queueLock.unlock();
             }
-            if (batch == null) {
+            if (fresh == null && inFlight.isEmpty()) {
                 markClean(); // idle long enough
                 markedClean = true;
                 continue;
             }
-            commit(batch, upTo);
+            advance(fresh);
             idleSince = System.nanoTime();
             markedClean = false;
         }
     }
 
-    private void commit(List<Pending> batch, long upTo) {
+    /*
+     * One sync moves every batch in flight one step on. Before it: the L1 entries of the
+     * batch whose L2 entries are durable, and the L2 entries of the batch whose data is
+     * durable, are stored into the mapping; the fresh batch's data is there already. After
+     * it, each of the three is one step further. Every batch still sees data, sync, L2
+     * entries, sync, L1 entries, sync, in that order; but a sync serves up to three batches,
+     * so under load a batch costs one sync, not two or three, and the next batch fills while
+     * this one is only a step along. A batch with nothing to commit (a flush) is done at its
+     * first sync, but, like every batch, completes only after those before it.
+     */
+    private void advance(Batch fresh) {
+        if (fresh != null) {
+            inFlight.addLast(fresh);
+        }
         try {
             if (failure == null) {
-                file.sync(); // step 1: data and empty tables (or, for sync tickets, everything)
-                if (!batch.isEmpty()) {
-                    for (Pending p : batch) {
+                if (awaitingL1 != null) {
+                    for (Pending p : awaitingL1.entries) {
+                        if (p.newTable() != 0) {
+                            file.setEntryRelease(g.l1EntryOffset(p.guestOffset()), p.newTable());
+                        }
+                    }
+                }
+                if (awaitingL2 != null) {
+                    for (Pending p : awaitingL2.entries) {
                         long table = tableOf(p.guestOffset());
                         file.setEntryRelease(map.l2EntryOffset(table, p.guestOffset()), p.value());
                     }
-                    file.sync(); // step 2: the L2 entries
-                    boolean linked = false;
-                    for (Pending p : batch) {
-                        if (p.newTable() != 0) {
-                            file.setEntryRelease(g.l1EntryOffset(p.guestOffset()), p.newTable());
-                            linked = true;
-                        }
+                }
+                file.sync();
+                if (awaitingL1 != null) {
+                    awaitingL1.done = true;
+                }
+                awaitingL1 = null;
+                if (awaitingL2 != null) {
+                    if (awaitingL2.linksTables) {
+                        awaitingL1 = awaitingL2;
+                    } else {
+                        awaitingL2.done = true;
                     }
-                    if (linked) {
-                        file.sync(); // step 3: the L1 entries
+                }
+                awaitingL2 = null;
+                if (fresh != null) {
+                    if (fresh.entries.isEmpty()) {
+                        fresh.done = true;
+                    } else {
+                        awaitingL2 = fresh;
                     }
                 }
             }
         } catch (IOException | RuntimeException e) {
             failure = e instanceof IOException io ? io : new IOException(e);
-        } finally {
-            for (Pending p : batch) {
+        }
+        List<Batch> finished = new ArrayList<>();
+        if (failure != null) {
+            // Nothing in flight will ever be durable: every batch fails, none is stored further.
+            finished.addAll(inFlight);
+            inFlight.clear();
+            awaitingL1 = null;
+            awaitingL2 = null;
+        } else {
+            while (!inFlight.isEmpty() && inFlight.peekFirst().done) {
+                finished.add(inFlight.pollFirst());
+            }
+        }
+        if (finished.isEmpty()) {
+            return;
+        }
+        for (Batch b : finished) {
+            for (Pending p : b.entries) {
                 if (p.newTable() != 0) {
                     newTables.remove(g.l1Index(p.guestOffset()), p.newTable());
                 }
@@ -475,19 +542,19 @@ public final class CommitPipeline {
                     overlaySize.decrementAndGet();
                 }
             }
-            List<Waiter> done;
-            queueLock.lock();
-            try {
-                if (failure == null) {
-                    ticketsDone = upTo;
-                }
-                batchDone.signalAll();
-                done = takeFinishedWaiters();
-            } finally {
-                queueLock.unlock();
-            }
-            complete(done); // outside the lock: completion runs the futures' dependents
         }
+        List<Waiter> done;
+        queueLock.lock();
+        try {
+            if (failure == null) {
+                ticketsDone = finished.getLast().upTo;
+            }
+            batchDone.signalAll();
+            done = takeFinishedWaiters();
+        } finally {
+            queueLock.unlock();
+        }
+        complete(done); // outside the lock: completion runs the futures' dependents
     }
 
     private long tableOf(long guestOffset) throws QedFormatException {
