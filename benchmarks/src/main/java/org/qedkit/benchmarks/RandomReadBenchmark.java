@@ -13,7 +13,6 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.qedkit.CreateOptions;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedImage;
 
@@ -23,8 +22,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -69,7 +66,7 @@ public class RandomReadBenchmark {
     @Param({"default", "small-tables"})
     public String layout;
 
-    private Path dir;
+    private TwinFiles files;
     private QedImage image;
     private QedImage imageNoL2Cache;
     private FileChannel raw;
@@ -82,31 +79,11 @@ public class RandomReadBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        dir = Files.createTempDirectory("qedkit-bench");
         long size = (long) sizeMiB << 20;
-        Path qed = dir.resolve("read.qed");
-        Path rawPath = dir.resolve("read.raw");
-        CreateOptions create = CreateOptions.ofSize(size);
-        if (layout.equals("small-tables")) {
-            create = create.withClusterSize(4096).withTableSize(1);
-        } else if (!layout.equals("default")) {
-            throw new IllegalArgumentException("layout: default or small-tables, not " + layout);
-        }
-        QedImage.create(qed, create);
-        byte[] chunk = new byte[1 << 20];
-        SplittableRandom fill = new SplittableRandom(42);
-        try (QedImage writer = QedImage.open(qed, OpenOptions.READ_WRITE);
-             FileChannel rawWriter = FileChannel.open(rawPath, StandardOpenOption.CREATE,
-                     StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-            for (long off = 0; off < size; off += chunk.length) {
-                fill.nextBytes(chunk);
-                writer.write(off, chunk);
-                rawWriter.write(ByteBuffer.wrap(chunk), off);
-            }
-        }
-        image = QedImage.open(qed, OpenOptions.READ_ONLY);
-        imageNoL2Cache = QedImage.open(qed, OpenOptions.READ_ONLY.withL2CacheTables(0));
-        raw = FileChannel.open(rawPath, StandardOpenOption.READ);
+        files = TwinFiles.create(size, layout);
+        image = QedImage.open(files.qed(), OpenOptions.READ_ONLY);
+        imageNoL2Cache = QedImage.open(files.qed(), OpenOptions.READ_ONLY.withL2CacheTables(0));
+        raw = FileChannel.open(files.raw(), StandardOpenOption.READ);
         arena = Arena.ofShared();
         rawMap = raw.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
         offsets = new long[OFFSETS];
@@ -128,12 +105,7 @@ public class RandomReadBenchmark {
         imageNoL2Cache.close();
         arena.close();
         raw.close();
-        try (var files = Files.list(dir)) {
-            for (Path p : files.toList()) {
-                Files.delete(p);
-            }
-        }
-        Files.delete(dir);
+        files.delete();
     }
 
     private long nextOffset() {

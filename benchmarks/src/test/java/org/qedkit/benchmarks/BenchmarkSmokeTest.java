@@ -21,6 +21,9 @@ class BenchmarkSmokeTest {
     @Test
     void everyBenchmarkRunsAndMeasuresSomething() throws RunnerException {
         assertRunsAndMeasures(RandomReadBenchmark.class.getName(), 4, "sizeMiB", "8", "layout", "small-tables");
+        assertRunsAndMeasures(SequentialReadBenchmark.class.getName(), 3, "sizeMiB", "8");
+        assertRunsAndMeasures(OverwriteBenchmark.class.getName(), 3, "sizeMiB", "8");
+        assertRunsAndMeasures(FlushBenchmark.class.getName(), 3, "sizeMiB", "8", "writes", "16");
         assertRunsAndMeasures(AllocatingWriteBenchmark.class.getName() + ".threads0[18]", 2);
         assertRunsAndMeasures(CheckBenchmark.class.getName(), 1, "clusters", "2000");
         assertRunsAndMeasures(OpenBenchmark.class.getName(), 3, "guest", "1T", "dataMiB", "4");

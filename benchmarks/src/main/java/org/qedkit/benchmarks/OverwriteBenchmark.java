@@ -1,0 +1,110 @@
+package org.qedkit.benchmarks;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedImage;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * 4 KiB writes at random 4 KiB-aligned offsets of clusters that exist (a QED image
+ * written in full), write-back, three ways over the same bytes: {@code qedkit}
+ * ({@link QedImage#write}: a table lookup, no lock, one copy into the mapping),
+ * {@code rawMmap} (one copy into a read-write mapping of a raw file: the ceiling) and
+ * {@code fileChannel} (pwrite of the raw file from a direct buffer). Nothing is synced
+ * here; {@link FlushBenchmark} adds the flush.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx1g"})
+public class OverwriteBenchmark {
+    private static final int BLOCK = 4096;
+    private static final int OFFSETS = 1 << 16;
+
+    /** Guest size in MiB. */
+    @Param("256")
+    public int sizeMiB;
+
+    private TwinFiles files;
+    private QedImage image;
+    private FileChannel raw;
+    private Arena arena;
+    private MemorySegment rawMap;
+    private MemorySegment buffer;
+    private ByteBuffer byteBuffer;
+    private long[] offsets;
+    private int next;
+
+    @Setup(Level.Trial)
+    public void setUp() throws IOException {
+        long size = (long) sizeMiB << 20;
+        files = TwinFiles.create(size, "default");
+        image = QedImage.open(files.qed(), OpenOptions.READ_WRITE);
+        raw = FileChannel.open(files.raw(), StandardOpenOption.READ, StandardOpenOption.WRITE);
+        arena = Arena.ofShared();
+        rawMap = raw.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
+        buffer = arena.allocate(BLOCK, BLOCK);
+        buffer.fill((byte) 0x5a);
+        byteBuffer = ByteBuffer.allocateDirect(BLOCK);
+        offsets = new long[OFFSETS];
+        SplittableRandom rnd = new SplittableRandom(7);
+        for (int i = 0; i < OFFSETS; i++) {
+            offsets[i] = rnd.nextLong(size / BLOCK) * BLOCK;
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws IOException {
+        image.close();
+        arena.close();
+        raw.close();
+        files.delete();
+    }
+
+    private long nextOffset() {
+        long off = offsets[next];
+        next = (next + 1) & (OFFSETS - 1);
+        return off;
+    }
+
+    @Benchmark
+    public MemorySegment qedkit() throws IOException {
+        image.write(nextOffset(), buffer);
+        return buffer;
+    }
+
+    @Benchmark
+    public MemorySegment rawMmap() {
+        MemorySegment.copy(buffer, 0, rawMap, nextOffset(), BLOCK);
+        return buffer;
+    }
+
+    @Benchmark
+    public ByteBuffer fileChannel() throws IOException {
+        byteBuffer.clear();
+        raw.write(byteBuffer, nextOffset());
+        return byteBuffer;
+    }
+}
