@@ -36,7 +36,8 @@ import java.util.Objects;
  * @param l2CacheTables how many L2 tables the lock-free table cache holds at most
  *                   ({@link #DEFAULT_L2_CACHE_TABLES} unless set; 0: no cache, every lookup
  *                   walks the L1 table). It holds views of tables in the mapping, never
- *                   copies: about 100 bytes of heap per table, about 400 KiB at the default.
+ *                   copies: about 70 bytes of heap per cached table and 4 per slot, about 300 KiB
+ *                   at the default (measured: docs/performance.md, section 5).
  *                   The default holds every table of an 8 TiB image of 64 KiB clusters
  *                   (QEMU's default layout: one table maps 2 GiB)
  */

@@ -40,11 +40,15 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>drop the batch from the overlay (the mapping has it now) and wake its waiters.</li>
  * </ol>
  * While one batch syncs, the next one fills: the more writers, the bigger the batches.
+ * The steps of consecutive batches share their syncs (see {@code advance}): one sync
+ * makes the newest batch's data, the previous batch's L2 entries and the one before's L1
+ * entries durable at once, so under load a batch costs one sync.
  * A durability request ({@code flush}, or a write-through write) is a ticket in the same
- * queue: it is done when the batch holding it is.
+ * queue: it is done when the batch holding it is, and batches complete in order.
  *
  * <h2>When a batch starts</h2>
- * At once when someone waits for durability, when the engine is closing, or when
+ * At once when someone waits for durability, when the engine is closing, when a batch is
+ * in flight (its next sync happens anyway), or when
  * {@link org.qedkit.OpenOptions#MAX_QUEUED_ENTRIES} entries are queued. Otherwise (write-back
  * writes only) when the oldest queued entry is {@code commitInterval} old. Committing
  * write-back entries as they come would buy nothing a caller asked for, and it costs: each
@@ -60,8 +64,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2>Failure</h2>
  * A failed {@code fdatasync} is final: Linux reports a write-back error once and then
- * forgets it, so retrying would claim safety that does not exist. The batch's entries are
- * never stored, its waiters and every later durability request get the error, and
+ * forgets it, so retrying would claim safety that does not exist. No batch in flight is
+ * stored any further, their waiters and every later durability request get the error, and
  * NEED_CHECK stays set so the next open checks the image.
  *
  * <h2>NEED_CHECK</h2>
@@ -465,7 +469,7 @@ public final class CommitPipeline {
         }
     }
 
-    /*
+    /**
      * One sync moves every batch in flight one step on. Before it: the L1 entries of the
      * batch whose L2 entries are durable, and the L2 entries of the batch whose data is
      * durable, are stored into the mapping; the fresh batch's data is there already. After

@@ -39,7 +39,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * data is durable, so until its commit it lives in the commit pipeline's overlay, which
  * keeps it until it is in the table (so nothing uncommitted can be evicted). The cache holds
  * views, never copies: the tables' bytes are the page cache's, and its own memory is the
- * slots and their records, about 100 bytes per slot.
+ * slots (4 bytes each) and their records (about 70 bytes each).
  */
 final class L2Cache {
     /** Slots per set. */
