@@ -21,8 +21,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -43,7 +41,6 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx1g"})
 public class FlushBenchmark {
     private static final int BLOCK = 4096;
-    private static final int OFFSETS = 1 << 16;
 
     /** Overwrites per flush. */
     @Param({"1", "16", "256"})
@@ -55,13 +52,10 @@ public class FlushBenchmark {
 
     private TwinFiles files;
     private QedImage image;
-    private FileChannel raw;
-    private Arena arena;
-    private MemorySegment rawMap;
+    private RawMapping raw;
     private MemorySegment buffer;
     private ByteBuffer byteBuffer;
-    private long[] offsets;
-    private int next;
+    private BlockOffsets offsets;
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
@@ -69,32 +63,23 @@ public class FlushBenchmark {
         files = TwinFiles.create(size, "default");
         image = QedImage.open(files.qed(), OpenOptions.READ_WRITE);
         image.flush();
-        raw = FileChannel.open(files.raw(), StandardOpenOption.READ, StandardOpenOption.WRITE);
-        raw.force(false);
-        arena = Arena.ofShared();
-        rawMap = raw.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
-        buffer = arena.allocate(BLOCK, BLOCK);
+        raw = RawMapping.open(files.raw(), size, true);
+        raw.channel.force(false);
+        buffer = Arena.ofAuto().allocate(BLOCK, BLOCK);
         buffer.fill((byte) 0x5a);
         byteBuffer = ByteBuffer.allocateDirect(BLOCK);
-        offsets = new long[OFFSETS];
-        SplittableRandom rnd = new SplittableRandom(7);
-        for (int i = 0; i < OFFSETS; i++) {
-            offsets[i] = rnd.nextLong(size / BLOCK) * BLOCK;
-        }
+        offsets = new BlockOffsets(size, BLOCK);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
         image.close();
-        arena.close();
         raw.close();
         files.delete();
     }
 
     private long nextOffset() {
-        long off = offsets[next];
-        next = (next + 1) & (OFFSETS - 1);
-        return off;
+        return offsets.next();
     }
 
     @Benchmark
@@ -109,9 +94,9 @@ public class FlushBenchmark {
     @Benchmark
     public MemorySegment rawMmap() throws IOException {
         for (int i = 0; i < writes; i++) {
-            MemorySegment.copy(buffer, 0, rawMap, nextOffset(), BLOCK);
+            MemorySegment.copy(buffer, 0, raw.map, nextOffset(), BLOCK);
         }
-        raw.force(false);
+        raw.channel.force(false);
         return buffer;
     }
 
@@ -119,9 +104,9 @@ public class FlushBenchmark {
     public ByteBuffer fileChannel() throws IOException {
         for (int i = 0; i < writes; i++) {
             byteBuffer.clear();
-            raw.write(byteBuffer, nextOffset());
+            raw.channel.write(byteBuffer, nextOffset());
         }
-        raw.force(false);
+        raw.channel.force(false);
         return byteBuffer;
     }
 }

@@ -20,9 +20,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -41,7 +38,6 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx1g"})
 public class OverwriteBenchmark {
     private static final int BLOCK = 4096;
-    private static final int OFFSETS = 1 << 16;
 
     /** Guest size in MiB. */
     @Param("256")
@@ -49,44 +45,32 @@ public class OverwriteBenchmark {
 
     private TwinFiles files;
     private QedImage image;
-    private FileChannel raw;
-    private Arena arena;
-    private MemorySegment rawMap;
+    private RawMapping raw;
     private MemorySegment buffer;
     private ByteBuffer byteBuffer;
-    private long[] offsets;
-    private int next;
+    private BlockOffsets offsets;
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         long size = (long) sizeMiB << 20;
         files = TwinFiles.create(size, "default");
         image = QedImage.open(files.qed(), OpenOptions.READ_WRITE);
-        raw = FileChannel.open(files.raw(), StandardOpenOption.READ, StandardOpenOption.WRITE);
-        arena = Arena.ofShared();
-        rawMap = raw.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
-        buffer = arena.allocate(BLOCK, BLOCK);
+        raw = RawMapping.open(files.raw(), size, true);
+        buffer = Arena.ofAuto().allocate(BLOCK, BLOCK);
         buffer.fill((byte) 0x5a);
         byteBuffer = ByteBuffer.allocateDirect(BLOCK);
-        offsets = new long[OFFSETS];
-        SplittableRandom rnd = new SplittableRandom(7);
-        for (int i = 0; i < OFFSETS; i++) {
-            offsets[i] = rnd.nextLong(size / BLOCK) * BLOCK;
-        }
+        offsets = new BlockOffsets(size, BLOCK);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
         image.close();
-        arena.close();
         raw.close();
         files.delete();
     }
 
     private long nextOffset() {
-        long off = offsets[next];
-        next = (next + 1) & (OFFSETS - 1);
-        return off;
+        return offsets.next();
     }
 
     @Benchmark
@@ -97,14 +81,14 @@ public class OverwriteBenchmark {
 
     @Benchmark
     public MemorySegment rawMmap() {
-        MemorySegment.copy(buffer, 0, rawMap, nextOffset(), BLOCK);
+        MemorySegment.copy(buffer, 0, raw.map, nextOffset(), BLOCK);
         return buffer;
     }
 
     @Benchmark
     public ByteBuffer fileChannel() throws IOException {
         byteBuffer.clear();
-        raw.write(byteBuffer, nextOffset());
+        raw.channel.write(byteBuffer, nextOffset());
         return byteBuffer;
     }
 }

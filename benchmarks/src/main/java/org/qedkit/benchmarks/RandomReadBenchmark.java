@@ -17,13 +17,10 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedImage;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -56,7 +53,6 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx1g"})
 public class RandomReadBenchmark {
     private static final int BLOCK = 4096;
-    private static final int OFFSETS = 1 << 16;
 
     /** Guest size in MiB; small enough to stay in the page cache on any machine. */
     @Param("256")
@@ -69,11 +65,8 @@ public class RandomReadBenchmark {
     private TwinFiles files;
     private QedImage image;
     private QedImage imageNoL2Cache;
-    private FileChannel raw;
-    private Arena arena;
-    private MemorySegment rawMap;
-    private long[] offsets;
-    private int next;
+    private RawMapping raw;
+    private BlockOffsets offsets;
     private final byte[] buffer = new byte[BLOCK];
     private final ByteBuffer byteBuffer = ByteBuffer.allocateDirect(BLOCK);
 
@@ -83,19 +76,13 @@ public class RandomReadBenchmark {
         files = TwinFiles.create(size, layout);
         image = QedImage.open(files.qed(), OpenOptions.READ_ONLY);
         imageNoL2Cache = QedImage.open(files.qed(), OpenOptions.READ_ONLY.withL2CacheTables(0));
-        raw = FileChannel.open(files.raw(), StandardOpenOption.READ);
-        arena = Arena.ofShared();
-        rawMap = raw.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-        offsets = new long[OFFSETS];
-        SplittableRandom rnd = new SplittableRandom(7);
-        for (int i = 0; i < OFFSETS; i++) {
-            offsets[i] = rnd.nextLong(size / BLOCK) * BLOCK;
-        }
+        raw = RawMapping.open(files.raw(), size, false);
+        offsets = new BlockOffsets(size, BLOCK);
         // Bring every page into the cache (and the mappings) before measuring.
         for (long off = 0; off < size; off += BLOCK) {
             image.read(off, buffer);
             imageNoL2Cache.read(off, buffer);
-            MemorySegment.copy(rawMap, ValueLayout.JAVA_BYTE, off, buffer, 0, BLOCK);
+            MemorySegment.copy(raw.map, ValueLayout.JAVA_BYTE, off, buffer, 0, BLOCK);
         }
     }
 
@@ -103,15 +90,12 @@ public class RandomReadBenchmark {
     public void tearDown() throws IOException {
         image.close();
         imageNoL2Cache.close();
-        arena.close();
         raw.close();
         files.delete();
     }
 
     private long nextOffset() {
-        long off = offsets[next];
-        next = (next + 1) & (OFFSETS - 1);
-        return off;
+        return offsets.next();
     }
 
     @Benchmark
@@ -128,14 +112,14 @@ public class RandomReadBenchmark {
 
     @Benchmark
     public byte[] rawMmap() {
-        MemorySegment.copy(rawMap, ValueLayout.JAVA_BYTE, nextOffset(), buffer, 0, BLOCK);
+        MemorySegment.copy(raw.map, ValueLayout.JAVA_BYTE, nextOffset(), buffer, 0, BLOCK);
         return buffer;
     }
 
     @Benchmark
     public ByteBuffer fileChannel() throws IOException {
         byteBuffer.clear();
-        raw.read(byteBuffer, nextOffset());
+        raw.channel.read(byteBuffer, nextOffset());
         return byteBuffer;
     }
 }

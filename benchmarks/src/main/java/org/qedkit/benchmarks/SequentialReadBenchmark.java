@@ -20,8 +20,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -47,9 +45,7 @@ public class SequentialReadBenchmark {
 
     private TwinFiles files;
     private QedImage image;
-    private FileChannel raw;
-    private Arena arena;
-    private MemorySegment rawMap;
+    private RawMapping raw;
     private MemorySegment buffer;
     private ByteBuffer byteBuffer;
     private long size;
@@ -60,21 +56,18 @@ public class SequentialReadBenchmark {
         size = (long) sizeMiB << 20;
         files = TwinFiles.create(size, "default");
         image = QedImage.open(files.qed(), OpenOptions.READ_ONLY);
-        raw = FileChannel.open(files.raw(), StandardOpenOption.READ);
-        arena = Arena.ofShared();
-        rawMap = raw.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-        buffer = arena.allocate(BLOCK, 4096);
+        raw = RawMapping.open(files.raw(), size, false);
+        buffer = Arena.ofAuto().allocate(BLOCK, 4096);
         byteBuffer = ByteBuffer.allocateDirect(BLOCK);
         for (long off = 0; off < size; off += BLOCK) { // into the page cache and the mappings
             image.read(off, buffer);
-            MemorySegment.copy(rawMap, off, buffer, 0, BLOCK);
+            MemorySegment.copy(raw.map, off, buffer, 0, BLOCK);
         }
     }
 
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
         image.close();
-        arena.close();
         raw.close();
         files.delete();
     }
@@ -93,7 +86,7 @@ public class SequentialReadBenchmark {
 
     @Benchmark
     public MemorySegment rawMmap() {
-        MemorySegment.copy(rawMap, nextOffset(), buffer, 0, BLOCK);
+        MemorySegment.copy(raw.map, nextOffset(), buffer, 0, BLOCK);
         return buffer;
     }
 
@@ -102,7 +95,7 @@ public class SequentialReadBenchmark {
         byteBuffer.clear();
         long off = nextOffset();
         while (byteBuffer.hasRemaining()) {
-            raw.read(byteBuffer, off + byteBuffer.position());
+            raw.channel.read(byteBuffer, off + byteBuffer.position());
         }
         return byteBuffer;
     }
