@@ -32,6 +32,11 @@ public final class RawMmapBench {
     }
 
     public static void main(String[] args) throws Throwable {
+        System.out.printf(Locale.ROOT, "Run completed in %.3f seconds.%n", run(args));
+    }
+
+    /** Sends the requests {@code args} describe and returns the seconds they took. */
+    static double run(String[] args) throws Throwable {
         long count = 75_000;
         int depth = 64;
         int size = 4096;
@@ -110,8 +115,7 @@ public final class RawMmapBench {
             for (Thread w : workers) {
                 w.join();
             }
-            double seconds = (System.nanoTime() - began) / 1e9;
-            System.out.printf(Locale.ROOT, "Run completed in %.3f seconds.%n", seconds);
+            return (System.nanoTime() - began) / 1e9;
         }
     }
 

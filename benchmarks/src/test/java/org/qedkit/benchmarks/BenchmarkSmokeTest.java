@@ -40,6 +40,23 @@ class BenchmarkSmokeTest {
         assertThat(dir.resolve("out/write-1-writers.hlog")).isNotEmptyFile();
     }
 
+    @Test
+    void theRawMmapBaselineOfTheComparisonWritesAndReadsWhatItIsAsked(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Throwable {
+        java.nio.file.Path raw = dir.resolve("raw.img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(raw.toFile(), "rw")) {
+            f.setLength(64L << 20);
+        }
+        double seconds = RawMmapBench.run(new String[]{"-c", "100", "-w", "-S", "65536", "-t", "writethrough", "-d", "4",
+                raw.toString()});
+        assertThat(seconds).isPositive();
+        byte[] all = java.nio.file.Files.readAllBytes(raw);
+        assertThat(all[99 * 65536]).as("the last request's first byte").isEqualTo((byte) 0x5a);
+        assertThat(all[99 * 65536 + 4096]).as("past the request").isZero();
+        assertThat(all[100 * 65536]).as("past the last request").isZero();
+        assertThat(RawMmapBench.run(new String[]{"-c", "1000", "-d", "1", raw.toString()})).isPositive();
+    }
+
     /** One short iteration of each benchmark matching {@code include}, in this JVM. */
     private static void assertRunsAndMeasures(String include, int benchmarks, String... params)
             throws RunnerException {
