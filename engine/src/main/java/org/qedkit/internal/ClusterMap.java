@@ -58,13 +58,14 @@ public final class ClusterMap {
      * validated file offset of a data cluster.
      */
     public long lookup(long guestOffset) throws QedFormatException {
+        long l1Index = g.l1Index(guestOffset);
         long l2Index = g.l2Index(guestOffset);
         long entry;
-        L2Cache.Table cached = cache == null ? null : cache.get(g.l1Index(guestOffset));
+        L2Cache.Table cached = cache == null ? null : cache.get(l1Index);
         if (cached != null) {
             entry = MappedImageFile.getEntryAcquire(cached.entries(), l2Index << 3);
         } else {
-            long table = l2Table(guestOffset);
+            long table = walkL1(l1Index, guestOffset);
             if (table == 0) {
                 return UNALLOCATED;
             }
@@ -74,7 +75,7 @@ public final class ClusterMap {
             return entry;
         }
         if (!isValidCluster(entry, g.clusterSize())) {
-            throw corruptEntry("L2[" + g.l1Index(guestOffset) + "][" + l2Index + "]", entry,
+            throw corruptEntry("L2[" + l1Index + "][" + l2Index + "]", entry,
                     g.clusterSize());
         }
         return entry;
@@ -89,6 +90,11 @@ public final class ClusterMap {
                 return cached.offset();
             }
         }
+        return walkL1(l1Index, guestOffset);
+    }
+
+    /** {@link #l2Table} past the cache: reads and validates the L1 entry, and caches a table it names. */
+    private long walkL1(long l1Index, long guestOffset) throws QedFormatException {
         long entry = file.getEntryAcquire(g.l1EntryOffset(guestOffset));
         if (entry == 0) {
             return 0; // not cached: a commit may link a table here at any time
