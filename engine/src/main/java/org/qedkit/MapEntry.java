@@ -17,7 +17,58 @@ package org.qedkit;
 public record MapEntry(long start, long length, int depth, boolean present, boolean zero, boolean data,
                        long offset) {
 
-    /** True when the run starts at a place in a file ({@link #offset()} is set). */
+    /**
+     * @param start  guest offset
+     * @param length bytes
+     * @param depth  image in the chain
+     * @param offset where the run starts in that image's file
+     * @return a run of stored data
+     */
+    public static MapEntry data(long start, long length, int depth, long offset) {
+        return new MapEntry(start, length, depth, true, false, true, offset);
+    }
+
+    /**
+     * @param start  guest offset
+     * @param length bytes
+     * @param depth  image in the chain
+     * @return a run of zero clusters: present, zeros, no place in a file
+     */
+    public static MapEntry zeroCluster(long start, long length, int depth) {
+        return new MapEntry(start, length, depth, true, true, false, -1);
+    }
+
+    /**
+     * @param start  guest offset
+     * @param length bytes
+     * @param depth  the last image in the chain that reaches this far
+     * @return a run no image defines: reads as zeros, not present
+     */
+    public static MapEntry absent(long start, long length, int depth) {
+        return new MapEntry(start, length, depth, false, true, false, -1);
+    }
+
+    /**
+     * @param start  guest offset, which is also the offset in the raw file
+     * @param length bytes
+     * @param depth  the raw file's place in the chain
+     * @param data   true for data, false for a hole (reads as zeros)
+     * @return a run of a raw file, as its file system reports it
+     */
+    public static MapEntry raw(long start, long length, int depth, boolean data) {
+        return new MapEntry(start, length, depth, true, !data, data, start);
+    }
+
+    /**
+     * @param depthBelow how many images lie above the one this entry was made for
+     * @param maxLength  the longest the run may be
+     * @return this run as seen from further up the chain
+     */
+    public MapEntry below(int depthBelow, long maxLength) {
+        return new MapEntry(start, Math.min(length, maxLength), depth + depthBelow, present, zero, data, offset);
+    }
+
+    /** @return true when the run starts at a place in a file ({@link #offset()} is set) */
     public boolean hasOffset() {
         return offset >= 0;
     }

@@ -1,10 +1,17 @@
 package org.qedkit;
 
+import java.time.Duration;
 import java.util.Objects;
 
 /**
  * How an image is opened. Immutable; start from {@link #READ_WRITE} or {@link #READ_ONLY}
- * and adjust with the {@code with…} methods.
+ * and adjust one option with a {@code with…} method, or several with {@link #toBuilder()}:
+ * <pre>{@code
+ * OpenOptions daemon = OpenOptions.READ_WRITE.toBuilder()
+ *         .accessPattern(AccessPattern.RANDOM)
+ *         .backingPolicy(BackingPolicy.untrusted(root))
+ *         .build();
+ * }</pre>
  *
  * @param readOnly   open without write access: the file is mapped read-only and nothing is
  *                   ever written to it, not even the header
@@ -40,33 +47,32 @@ import java.util.Objects;
  *                   at the default (measured: docs/performance.md, section 5).
  *                   The default holds every table of an 8 TiB image of 64 KiB clusters
  *                   (QEMU's default layout: one table maps 2 GiB)
+ * @param maxQueuedEntries uncommitted new clusters after which a commit starts whatever the
+ *                   interval ({@link #MAX_QUEUED_ENTRIES} unless set): the bound on the memory
+ *                   write-back entries may hold, about 100 bytes each
  */
 public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare, Limits limits,
                           boolean openBackingChain, BackingPolicy backingPolicy, boolean copyOnRead,
-                          AccessPattern accessPattern, java.time.Duration commitInterval, int l2CacheTables) {
+                          AccessPattern accessPattern, Duration commitInterval, int l2CacheTables,
+                          int maxQueuedEntries) {
 
     /** 4096 tables: see {@link #l2CacheTables}. */
     public static final int DEFAULT_L2_CACHE_TABLES = 4096;
 
     /** One second: the default {@link #commitInterval}, as a file system's journal commits every few seconds. */
-    public static final java.time.Duration DEFAULT_COMMIT_INTERVAL = java.time.Duration.ofSeconds(1);
+    public static final Duration DEFAULT_COMMIT_INTERVAL = Duration.ofSeconds(1);
     /**
-     * Uncommitted new clusters after which a commit starts whatever the interval (about
-     * 100 bytes of memory each, so about 7 MiB at most).
+     * The default {@link #maxQueuedEntries}: uncommitted new clusters after which a commit
+     * starts whatever the interval (about 100 bytes of memory each, so about 7 MiB at most).
      */
     public static final int MAX_QUEUED_ENTRIES = 65536;
 
     /** Read and write, write-back; unknown auto-clear bits are cleared. */
-    public static final OpenOptions READ_WRITE =
-            new OpenOptions(false, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false,
-                    AccessPattern.NORMAL, DEFAULT_COMMIT_INTERVAL,
-                    DEFAULT_L2_CACHE_TABLES);
+    public static final OpenOptions READ_WRITE = new Builder(false).build();
     /** Read only; the file is never modified. */
-    public static final OpenOptions READ_ONLY =
-            new OpenOptions(true, Durability.WRITE_BACK, false, Limits.DEFAULT, true, BackingPolicy.PERMISSIVE, false,
-                    AccessPattern.NORMAL, DEFAULT_COMMIT_INTERVAL,
-                    DEFAULT_L2_CACHE_TABLES);
+    public static final OpenOptions READ_ONLY = new Builder(true).build();
 
+    /** Checks each option and the rules between them. */
     public OpenOptions {
         Objects.requireNonNull(durability, "durability");
         Objects.requireNonNull(limits, "limits");
@@ -79,6 +85,9 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
         if (l2CacheTables < 0) {
             throw new IllegalArgumentException("l2CacheTables must not be negative: " + l2CacheTables);
         }
+        if (maxQueuedEntries < 1) {
+            throw new IllegalArgumentException("maxQueuedEntries must be positive: " + maxQueuedEntries);
+        }
         if (copyOnRead && readOnly) {
             throw new IllegalArgumentException("copy-on-read writes into the image: only for read-write opens");
         }
@@ -87,55 +96,193 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
         }
     }
 
+    /** @return a builder holding these options, to change several at once */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /**
+     * @param newDurability when a write counts as done
+     * @return these options with another durability
+     */
     public OpenOptions withDurability(Durability newDurability) {
-        return new OpenOptions(readOnly, newDurability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval, l2CacheTables);
+        return toBuilder().durability(newDurability).build();
     }
 
-    /** With {@code true}, take no lock (read-only opens only), as {@code qemu-img -U}. */
+    /**
+     * @param share true to take no lock (read-only opens only), as {@code qemu-img -U}
+     * @return these options with force-share on or off
+     */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, durability, share, limits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval, l2CacheTables);
+        return toBuilder().forceShare(share).build();
     }
 
-    /** With other bounds for untrusted images. */
+    /**
+     * @param newLimits bounds for untrusted images
+     * @return these options with other limits
+     */
     public OpenOptions withLimits(Limits newLimits) {
-        return new OpenOptions(readOnly, durability, forceShare, newLimits, openBackingChain, backingPolicy, copyOnRead, accessPattern, commitInterval, l2CacheTables);
+        return toBuilder().limits(newLimits).build();
     }
 
-    /** With another bound on backing chains (0: no backing file allowed at all). */
+    /**
+     * @param depth another bound on backing chains (0: no backing file allowed at all)
+     * @return these options with that bound
+     */
     public OpenOptions withMaxBackingDepth(int depth) {
         return withLimits(limits.withMaxBackingDepth(depth));
     }
 
-    /** With another policy on the backing files the chain may name. */
+    /**
+     * @param policy which backing files the chain may name
+     * @return these options with that policy
+     */
     public OpenOptions withBackingPolicy(BackingPolicy policy) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, policy, copyOnRead, accessPattern, commitInterval, l2CacheTables);
+        return toBuilder().backingPolicy(policy).build();
     }
 
-    /** With copy-on-read on or off (read-write opens of images with a backing file). */
+    /**
+     * @param copy copy-on-read on or off (read-write opens of images with a backing file)
+     * @return these options with copy-on-read as given
+     */
     public OpenOptions withCopyOnRead(boolean copy) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copy, accessPattern, commitInterval, l2CacheTables);
+        return toBuilder().copyOnRead(copy).build();
     }
 
-    /** With another access pattern for the kernel's readahead (this image and its chain). */
+    /**
+     * @param pattern how the image and its chain will be read, for the kernel's readahead
+     * @return these options with that access pattern
+     */
     public OpenOptions withAccessPattern(AccessPattern pattern) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead,
-                pattern, commitInterval, l2CacheTables);
+        return toBuilder().accessPattern(pattern).build();
     }
 
-    /** With {@code false}, open only this image, not its backing chain (for inspection). */
+    /**
+     * @param open false to open only this image, not its backing chain (for inspection)
+     * @return these options with the chain opened or not
+     */
     public OpenOptions withBackingChain(boolean open) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, open, backingPolicy, copyOnRead, accessPattern, commitInterval, l2CacheTables);
+        return toBuilder().openBackingChain(open).build();
     }
 
-    /** With another {@link #commitInterval} for write-back writes (zero: commit at once). */
-    public OpenOptions withCommitInterval(java.time.Duration interval) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead,
-                accessPattern, interval, l2CacheTables);
+    /**
+     * @param interval another {@link #commitInterval} for write-back writes (zero: commit at once)
+     * @return these options with that interval
+     */
+    public OpenOptions withCommitInterval(Duration interval) {
+        return toBuilder().commitInterval(interval).build();
     }
 
-    /** With another bound on the L2 table cache, in tables (0: no cache). */
+    /**
+     * @param tables another bound on the L2 table cache, in tables (0: no cache)
+     * @return these options with that bound
+     */
     public OpenOptions withL2CacheTables(int tables) {
-        return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy, copyOnRead,
-                accessPattern, commitInterval, tables);
+        return toBuilder().l2CacheTables(tables).build();
+    }
+
+    /**
+     * Changes several options at once; {@link #build()} checks them together. Each setter's
+     * meaning is the record component's of the same name.
+     */
+    public static final class Builder {
+        private final boolean readOnly;
+        private Durability durability = Durability.WRITE_BACK;
+        private boolean forceShare;
+        private Limits limits = Limits.DEFAULT;
+        private boolean openBackingChain = true;
+        private BackingPolicy backingPolicy = BackingPolicy.PERMISSIVE;
+        private boolean copyOnRead;
+        private AccessPattern accessPattern = AccessPattern.NORMAL;
+        private Duration commitInterval = DEFAULT_COMMIT_INTERVAL;
+        private int l2CacheTables = DEFAULT_L2_CACHE_TABLES;
+        private int maxQueuedEntries = MAX_QUEUED_ENTRIES;
+
+        private Builder(boolean readOnly) {
+            this.readOnly = readOnly;
+        }
+
+        private Builder(OpenOptions o) {
+            this.readOnly = o.readOnly;
+            this.durability = o.durability;
+            this.forceShare = o.forceShare;
+            this.limits = o.limits;
+            this.openBackingChain = o.openBackingChain;
+            this.backingPolicy = o.backingPolicy;
+            this.copyOnRead = o.copyOnRead;
+            this.accessPattern = o.accessPattern;
+            this.commitInterval = o.commitInterval;
+            this.l2CacheTables = o.l2CacheTables;
+            this.maxQueuedEntries = o.maxQueuedEntries;
+        }
+
+        /** @param value see {@link OpenOptions#durability()} @return this builder */
+        public Builder durability(Durability value) {
+            this.durability = value;
+            return this;
+        }
+
+        /** @param value see {@link OpenOptions#forceShare()} @return this builder */
+        public Builder forceShare(boolean value) {
+            this.forceShare = value;
+            return this;
+        }
+
+        /** @param value see {@link OpenOptions#limits()} @return this builder */
+        public Builder limits(Limits value) {
+            this.limits = value;
+            return this;
+        }
+
+        /** @param value see {@link OpenOptions#openBackingChain()} @return this builder */
+        public Builder openBackingChain(boolean value) {
+            this.openBackingChain = value;
+            return this;
+        }
+
+        /** @param value see {@link OpenOptions#backingPolicy()} @return this builder */
+        public Builder backingPolicy(BackingPolicy value) {
+            this.backingPolicy = value;
+            return this;
+        }
+
+        /** @param value see {@link OpenOptions#copyOnRead()} @return this builder */
+        public Builder copyOnRead(boolean value) {
+            this.copyOnRead = value;
+            return this;
+        }
+
+        /** @param value see {@link OpenOptions#accessPattern()} @return this builder */
+        public Builder accessPattern(AccessPattern value) {
+            this.accessPattern = value;
+            return this;
+        }
+
+        /** @param value see {@link OpenOptions#commitInterval()} @return this builder */
+        public Builder commitInterval(Duration value) {
+            this.commitInterval = value;
+            return this;
+        }
+
+        /** @param value see {@link OpenOptions#l2CacheTables()} @return this builder */
+        public Builder l2CacheTables(int value) {
+            this.l2CacheTables = value;
+            return this;
+        }
+
+        /** @param value see {@link OpenOptions#maxQueuedEntries()} @return this builder */
+        public Builder maxQueuedEntries(int value) {
+            this.maxQueuedEntries = value;
+            return this;
+        }
+
+        /**
+         * @return the options, checked together
+         * @throws IllegalArgumentException when an option or a combination is not allowed
+         */
+        public OpenOptions build() {
+            return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy,
+                    copyOnRead, accessPattern, commitInterval, l2CacheTables, maxQueuedEntries);
+        }
     }
 }

@@ -2,8 +2,9 @@ package org.qedkit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.qedkit.internal.StorageObserver;
-import org.qedkit.internal.StorageObservers;
+import org.qedkit.internal.hooks.EngineHooks;
+import org.qedkit.internal.hooks.StorageObserver;
+import org.qedkit.testing.StorageProbe;
 import org.qedkit.testing.Bytes;
 
 import java.lang.foreign.MemorySegment;
@@ -32,12 +33,9 @@ class AsyncApiTest {
         QedImage.create(p, CreateOptions.ofSize(64 << 20).withClusterSize(CS).withTableSize(2));
         int writes = 400;
         int depth = 32;
-        AtomicInteger syncs = new AtomicInteger();
-        try (QedImage image = QedImage.open(p);
-             AutoCloseable hook = StorageObservers.install(f -> {
-                 syncs.incrementAndGet();
-                 return StorageObserver.PROCEED;
-             })) {
+        StorageProbe syncs = new StorageProbe();
+        try (QedImage image = EngineHooks.open(p, OpenOptions.READ_WRITE, syncs.context());
+             AutoCloseable hook = syncs.count()) {
             ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
             for (int i = 0; i < writes; i++) {
                 if (inFlight.size() == depth) {
@@ -60,19 +58,20 @@ class AsyncApiTest {
         }
         // Alone, each allocating write-through write costs at least two syncs; with 32 in
         // flight from one thread, batches share them.
-        System.out.printf("async: %d syncs for %d write-through writes at depth %d%n", syncs.get(), writes, depth);
-        assertThat(syncs.get()).isLessThan(writes);
+        System.out.printf("async: %d syncs for %d write-through writes at depth %d%n", syncs.syncs(), writes, depth);
+        assertThat(syncs.syncs()).isLessThan(writes);
     }
 
     @Test
     void aFailedCommitFailsEveryFutureWaitingOnItAndLaterOnes() throws Exception {
         Path p = dir.resolve("async-eio.qed");
         QedImage.create(p, CreateOptions.ofSize(16 << 20).withClusterSize(CS).withTableSize(2));
-        QedImage image = QedImage.open(p);
+        StorageProbe probe = new StorageProbe();
+        QedImage image = EngineHooks.open(p, OpenOptions.READ_WRITE, probe.context());
         image.write(0, Bytes.pattern(1, CS));
         image.flush();
         List<CompletableFuture<Void>> futures = new ArrayList<>();
-        try (AutoCloseable hook = StorageObservers.install(f -> StorageObserver.EIO)) {
+        try (AutoCloseable hook = probe.failSyncs(StorageObserver.EIO)) {
             for (int i = 1; i <= 8; i++) {
                 futures.add(image.writeAsync((long) i * 2 * CS, MemorySegment.ofArray(Bytes.pattern(i, CS)),
                         Durability.WRITE_THROUGH));

@@ -2,8 +2,9 @@ package org.qedkit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.qedkit.internal.StorageObserver;
-import org.qedkit.internal.StorageObservers;
+import org.qedkit.internal.hooks.EngineHooks;
+import org.qedkit.internal.hooks.StorageObserver;
+import org.qedkit.testing.StorageProbe;
 import org.qedkit.testing.Bytes;
 import org.qedkit.testing.HeaderBits;
 import org.qedkit.testing.QemuTools;
@@ -95,14 +96,12 @@ class CommitPipelineTest {
     void concurrentWriteThroughWritersShareTheirSyncs() throws Exception {
         Path p = dir.resolve("gc.qed");
         QedImage.create(p, CreateOptions.ofSize(64 << 20).withClusterSize(4096).withTableSize(2));
-        AtomicInteger syncs = new AtomicInteger();
+        StorageProbe syncs = new StorageProbe();
         int threads = 8;
         int perThread = 50;
-        try (QedImage image = QedImage.open(p, OpenOptions.READ_WRITE.withDurability(Durability.WRITE_THROUGH));
-             AutoCloseable hook = StorageObservers.install(f -> {
-                 syncs.incrementAndGet();
-                 return StorageObserver.PROCEED;
-             })) {
+        try (QedImage image = EngineHooks.open(p, OpenOptions.READ_WRITE.withDurability(Durability.WRITE_THROUGH),
+                syncs.context());
+             AutoCloseable hook = syncs.count()) {
             Thread[] workers = new Thread[threads];
             for (int t = 0; t < threads; t++) {
                 int id = t;
@@ -121,10 +120,10 @@ class CommitPipelineTest {
             }
         }
         int writes = threads * perThread;
-        System.out.printf("group commit: %d syncs for %d write-through writes%n", syncs.get(), writes);
+        System.out.printf("group commit: %d syncs for %d write-through writes%n", syncs.syncs(), writes);
         // Alone, each write-through allocating write costs at least two syncs (data, then
         // its L2 entry); shared, the whole group needs fewer syncs than there are writes.
-        assertThat(syncs.get()).as("%d syncs for %d writes", syncs.get(), writes).isLessThan(writes);
+        assertThat(syncs.syncs()).as("%d syncs for %d writes", syncs.syncs(), writes).isLessThan(writes);
         try (QedImage image = QedImage.open(p, OpenOptions.READ_ONLY)) {
             for (int t = 0; t < threads; t++) {
                 for (int i = 0; i < perThread; i++) {
@@ -140,17 +139,14 @@ class CommitPipelineTest {
     void aForceUnitAccessWriteIsDurableWhenItReturnsOnAWriteBackImage() throws Exception {
         Path p = dir.resolve("fua.qed");
         QedImage.create(p, CreateOptions.ofSize(16 << 20).withClusterSize(4096).withTableSize(2));
-        AtomicInteger syncs = new AtomicInteger();
-        try (QedImage image = QedImage.open(p);
-             AutoCloseable hook = StorageObservers.install(f -> {
-                 syncs.incrementAndGet();
-                 return StorageObserver.PROCEED;
-             })) {
+        StorageProbe syncs = new StorageProbe();
+        try (QedImage image = EngineHooks.open(p, OpenOptions.READ_WRITE, syncs.context());
+             AutoCloseable hook = syncs.count()) {
             image.write(0, java.lang.foreign.MemorySegment.ofArray(Bytes.pattern(1, 4096)));
-            int afterWriteBack = syncs.get();
+            int afterWriteBack = syncs.syncs();
             image.write(8192, java.lang.foreign.MemorySegment.ofArray(Bytes.pattern(2, 4096)), Durability.WRITE_THROUGH);
             // Its batch ran every step, each ending in a sync, before the write returned.
-            assertThat(syncs.get()).isGreaterThanOrEqualTo(afterWriteBack + 2);
+            assertThat(syncs.syncs()).isGreaterThanOrEqualTo(afterWriteBack + 2);
             byte[] copy = Files.readAllBytes(p); // what a killed process would leave
             Path left = Files.write(dir.resolve("fua-left.qed"), copy);
             try (QedImage reopened = QedImage.open(left, OpenOptions.READ_ONLY)) {
@@ -165,15 +161,17 @@ class CommitPipelineTest {
     void aFailedSyncIsFinalAndKeepsNeedCheckSet() throws Exception {
         Path p = dir.resolve("eio.qed");
         QedImage.create(p, CreateOptions.ofSize(16 << 20).withClusterSize(4096).withTableSize(2));
-        QedImage image = QedImage.open(p);
+        StorageProbe probe = new StorageProbe();
+        QedImage image = EngineHooks.open(p, OpenOptions.READ_WRITE, probe.context());
         image.write(0, Bytes.pattern(7, 4096));
         image.flush();
-        try (AutoCloseable hook = StorageObservers.install(f -> StorageObserver.EIO)) {
+        try (AutoCloseable hook = probe.failSyncs(StorageObserver.EIO)) {
             image.write(8192, Bytes.pattern(8, 4096));
             assertThatThrownBy(image::flush).isInstanceOf(QedException.class).hasMessageContaining("Input/output error");
             // Never retried as if the data were safe: later durability requests fail too.
-            assertThatThrownBy(image::flush).hasMessageContaining("an earlier commit failed");
-            assertThatThrownBy(image::close).hasMessageContaining("an earlier commit failed");
+            // The failure is recorded once, on the file, with the step that failed.
+            assertThatThrownBy(image::flush).hasMessageContaining("an earlier fdatasync failed");
+            assertThatThrownBy(image::close).hasMessageContaining("an earlier fdatasync failed");
         }
         assertThat(HeaderBits.features(p) & QedHeader.FEATURE_NEED_CHECK).isNotZero();
         try (QedImage reopened = QedImage.open(p)) {
@@ -192,9 +190,10 @@ class CommitPipelineTest {
         try (QedImage image = QedImage.open(p)) {
             image.write(0, Bytes.pattern(7, 4096));
         } // closed cleanly: NEED_CHECK clear
-        QedImage image = QedImage.open(p);
+        StorageProbe probe = new StorageProbe();
+        QedImage image = EngineHooks.open(p, OpenOptions.READ_WRITE, probe.context());
         image.write(0, Bytes.pattern(9, 4096)); // an overwrite, written back: waits for a sync
-        try (AutoCloseable hook = StorageObservers.install(f -> StorageObserver.EIO)) {
+        try (AutoCloseable hook = probe.failSyncs(StorageObserver.EIO)) {
             // The first allocation syncs the header's NEED_CHECK first; that sync fails, and
             // with it the write-back of the overwrite above.
             assertThatThrownBy(() -> image.write(65536, Bytes.pattern(8, 4096)))

@@ -79,7 +79,7 @@ class LimitsTest {
         }
         HeaderBits.set(p, QedHeader.FEATURE_NEED_CHECK);
         Limits instant = Limits.DEFAULT.withMaxCheckTime(Duration.ofNanos(1));
-        assertThatThrownBy(() -> QedImage.check(p, CheckMode.REPORT, false, instant))
+        assertThatThrownBy(() -> QedImage.check(p, CheckMode.REPORT, LockPolicy.LOCK, instant))
                 .isInstanceOfSatisfying(QedLimitException.class, e -> assertThat(e.limit()).isEqualTo("maxCheckTime"))
                 .hasMessageContaining("did not finish within the limit");
         assertThatThrownBy(() -> QedImage.open(p, OpenOptions.READ_WRITE.withLimits(instant)))

@@ -1,5 +1,6 @@
 package org.qedkit.cli;
 
+import org.qedkit.QedFiles;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedHeader;
@@ -56,7 +57,7 @@ final class BackingFiles {
                 break;
             }
             current = resolve(current, h.backingFilename());
-            format = "raw".equals(h.backingFormat()) || !QedImage.isQedImage(current) ? "raw" : "qed";
+            format = "raw".equals(h.backingFormat()) || !QedFiles.isQedImage(current) ? "raw" : "qed";
         }
         return chain;
     }

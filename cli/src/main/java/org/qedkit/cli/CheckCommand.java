@@ -1,5 +1,7 @@
 package org.qedkit.cli;
 
+import org.qedkit.Limits;
+import org.qedkit.LockPolicy;
 import org.qedkit.CheckMode;
 import org.qedkit.CheckResult;
 import org.qedkit.QedException;
@@ -66,7 +68,7 @@ final class CheckCommand implements Callable<Integer> {
             if (forceShare && mode != CheckMode.REPORT) {
                 throw new CliException("check: -U cannot be combined with -r: a repair needs the image to itself");
             }
-            r = QedImage.check(file, mode, forceShare);
+            r = QedImage.check(file, mode, forceShare ? LockPolicy.FORCE_SHARE : LockPolicy.LOCK, Limits.DEFAULT);
         } catch (QedException e) {
             throw new CliException("Could not open '" + file + "': " + e.getMessage());
         }

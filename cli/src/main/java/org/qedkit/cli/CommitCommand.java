@@ -1,5 +1,6 @@
 package org.qedkit.cli;
 
+import org.qedkit.DataPastEnd;
 import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
@@ -124,7 +125,7 @@ final class CommitCommand implements Callable<Integer> {
         try (QedImage probe = QedImage.open(target, OpenOptions.READ_ONLY.withBackingChain(false))) {
             if (probe.size() < size) {
                 probe.close();
-                QedImage.resize(target, (size + 511) / 512 * 512, false);
+                QedImage.resize(target, (size + 511) / 512 * 512, DataPastEnd.REFUSE);
             }
         }
         return TargetImage.of(QedImage.open(target, OpenOptions.READ_WRITE));

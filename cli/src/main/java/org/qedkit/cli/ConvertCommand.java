@@ -1,5 +1,6 @@
 package org.qedkit.cli;
 
+import org.qedkit.QedFiles;
 import org.qedkit.CreateOptions;
 import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
@@ -104,7 +105,7 @@ final class ConvertCommand implements Callable<Integer> {
                 if (backing != null) {
                     if (backingFmt == null) {
                         Path resolved = BackingFiles.resolve(target, backing);
-                        backingFmt = QedImage.isQedImage(resolved) ? "qed" : "raw";
+                        backingFmt = QedFiles.isQedImage(resolved) ? "qed" : "raw";
                     }
                     create = create.withBackingFile(backing, backingFmt);
                 }

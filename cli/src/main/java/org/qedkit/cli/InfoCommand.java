@@ -1,5 +1,6 @@
 package org.qedkit.cli;
 
+import org.qedkit.QedFiles;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedHeader;
@@ -67,7 +68,7 @@ final class InfoCommand implements Callable<Integer> {
             if (!backingChain || next == null) {
                 break;
             }
-            qed = !"raw".equals(o.get("backing-filename-format")) && QedImage.isQedImage(next);
+            qed = !"raw".equals(o.get("backing-filename-format")) && QedFiles.isQedImage(next);
             current = next;
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -147,7 +148,7 @@ final class InfoCommand implements Callable<Integer> {
             throw new CliException("Could not open '" + raw + "': no such file");
         }
         long size = Files.size(raw);
-        long actual = QedImage.allocatedBytes(raw);
+        long actual = QedFiles.allocatedBytes(raw);
         o.put("virtual-size", size);
         o.put("filename", raw.toString());
         o.put("format", "raw");

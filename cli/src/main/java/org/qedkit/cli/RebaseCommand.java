@@ -1,5 +1,7 @@
 package org.qedkit.cli;
 
+import org.qedkit.BackingFormat;
+import org.qedkit.QedFiles;
 import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
@@ -55,7 +57,7 @@ final class RebaseCommand implements Callable<Integer> {
         Path resolved = name == null ? null : BackingFiles.resolve(file, name);
         String fmt = backingFormat;
         if (name != null && fmt == null) {
-            fmt = java.nio.file.Files.exists(resolved) && QedImage.isQedImage(resolved) ? "qed" : "raw";
+            fmt = java.nio.file.Files.exists(resolved) && QedFiles.isQedImage(resolved) ? "qed" : "raw";
         }
         if (fmt != null && !fmt.equals("raw") && !fmt.equals("qed")) {
             throw new CliException("rebase: backing format '" + fmt + "' is not supported; use raw or qed");
@@ -64,7 +66,7 @@ final class RebaseCommand implements Callable<Integer> {
             if (!unsafe) {
                 copyWhatDiffers(resolved, fmt);
             }
-            QedImage.setBackingFile(file, name, name == null ? null : fmt);
+            QedImage.setBackingFile(file, name, BackingFormat.fromName(name == null ? null : fmt));
         } catch (QedException e) {
             throw new CliException("Could not change the backing file of '" + file + "': " + e.getMessage());
         }

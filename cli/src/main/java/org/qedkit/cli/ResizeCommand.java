@@ -1,5 +1,6 @@
 package org.qedkit.cli;
 
+import org.qedkit.DataPastEnd;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedFormatException;
@@ -76,7 +77,7 @@ final class ResizeCommand implements Callable<Integer> {
             throw new CliException("Invalid image size specified: " + size);
         }
         try {
-            QedImage.resize(file, target, force);
+            QedImage.resize(file, target, force ? DataPastEnd.DISCARD : DataPastEnd.REFUSE);
         } catch (QedFormatException e) {
             throw new CliException("Invalid image size specified: " + e.getMessage());
         } catch (QedException e) {

@@ -1,5 +1,6 @@
 package org.qedkit.cli;
 
+import org.qedkit.QedFiles;
 import org.qedkit.AccessPattern;
 import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
@@ -39,7 +40,7 @@ abstract class SourceImage implements AutoCloseable {
         if (!Files.exists(file)) {
             throw new IOException("No such file or directory");
         }
-        String f = format != null ? format : (QedImage.isQedImage(file) ? "qed" : "raw");
+        String f = format != null ? format : (QedFiles.isQedImage(file) ? "qed" : "raw");
         return switch (f) {
             case "qed" -> {
                 try {

@@ -31,6 +31,7 @@ public interface BackingFile extends AutoCloseable {
     final class Raw implements BackingFile {
         private final MappedImageFile file;
 
+        /** @param file the raw file, opened read-only */
         public Raw(MappedImageFile file) {
             this.file = file;
         }
@@ -58,7 +59,7 @@ public interface BackingFile extends AutoCloseable {
             boolean isData = data == offset;
             long end = isData ? file.seekHole(offset) : (data < 0 ? file.size() : data);
             long n = Math.min(length, end - offset);
-            return new MapEntry(offset, n, depth, true, !isData, isData, offset);
+            return MapEntry.raw(offset, n, depth, isData);
         }
 
         @Override

@@ -1,5 +1,6 @@
 package org.qedkit.internal;
 
+import org.qedkit.Extent;
 import org.qedkit.QedFormatException;
 
 import java.lang.foreign.MemorySegment;
@@ -18,6 +19,14 @@ import java.lang.foreign.MemorySegment;
  * <p>L2 tables are found through an {@link L2Cache} when the image has one: a hit reads
  * the L2 entry off a view of the table, skipping the L1 entry; a miss walks the L1 table
  * as without a cache and installs what it found.
+ *
+ * <p>A writable image's map also consults its {@link PendingOverlay}, so that
+ * {@link #lookup} answers for entries written but not yet committed: mapping first (where
+ * every committed entry is); only when that says unallocated or zero, the overlay, if
+ * anything is pending at all; then the mapping again, because a commit may have moved the
+ * entry from overlay to mapping in between (it stores into the mapping before it drops
+ * the entry from the overlay). {@link #committed} and {@link #l2Table} see the mapping
+ * alone, as the committer and the checker need.
  */
 public final class ClusterMap {
     /** L2 entry: no cluster in this image. */
@@ -26,22 +35,27 @@ public final class ClusterMap {
     public static final long ZERO = 1;
 
     private final MappedImageFile file;
-    private final Geometry g;
-    private final L2Cache cache; // null: no cache
+    private final Geometry geometry;
+    private final L2Cache cache;           // null: no cache
+    private final PendingOverlay overlay;  // null: nothing is ever pending (read-only, offline)
 
-    /** A map that walks the L1 table for every lookup. */
+    /** A map of the committed tables alone that walks the L1 table for every lookup. */
     public ClusterMap(MappedImageFile file, Geometry geometry) {
-        this(file, geometry, 0);
+        this(file, geometry, 0, null);
     }
 
-    /** A map that keeps up to {@code cachedTables} L2 tables in an {@link L2Cache} (0: none). */
-    public ClusterMap(MappedImageFile file, Geometry geometry, int cachedTables) {
+    /**
+     * A map that keeps up to {@code cachedTables} L2 tables in an {@link L2Cache} (0: none)
+     * and answers for the entries pending in {@code overlay} (null: none).
+     */
+    ClusterMap(MappedImageFile file, Geometry geometry, int cachedTables, PendingOverlay overlay) {
         if (cachedTables < 0) {
             throw new IllegalArgumentException("cachedTables must not be negative: " + cachedTables);
         }
         this.file = file;
-        this.g = geometry;
+        this.geometry = geometry;
         this.cache = cachedTables == 0 ? null : new L2Cache(cachedTables);
+        this.overlay = overlay;
     }
 
     /** Tables the cache holds at most (0 without one). */
@@ -49,17 +63,81 @@ public final class ClusterMap {
         return cache == null ? 0 : cache.capacity();
     }
 
+    /** How guest offsets split into table indexes for this image. */
     public Geometry geometry() {
-        return g;
+        return geometry;
     }
 
     /**
-     * The L2 entry for {@code guestOffset}: {@link #UNALLOCATED}, {@link #ZERO}, or the
-     * validated file offset of a data cluster.
+     * The entry for {@code guestOffset}, committed or pending: {@link #UNALLOCATED},
+     * {@link #ZERO}, or the validated file offset of a data cluster. Lock-free and
+     * allocation-free.
      */
     public long lookup(long guestOffset) throws QedFormatException {
-        long l1Index = g.l1Index(guestOffset);
-        long l2Index = g.l2Index(guestOffset);
+        long entry = committed(guestOffset);
+        if (entry > ZERO || overlay == null) {
+            return entry;
+        }
+        long pending = overlay.entry(guestOffset >>> geometry.clusterBits());
+        if (pending != PendingOverlay.MISSING) {
+            return pending;
+        }
+        return committed(guestOffset);
+    }
+
+    /**
+     * The run of guest bytes from {@code guestOffset} (inside the image) that shares one
+     * state, committed and pending entries alike: unallocated, zero clusters, or data
+     * clusters that are also contiguous in the file. A range with no L2 table (and nothing
+     * pending) is skipped a table at a time, so an empty image's extent costs what is
+     * allocated, not what is addressable.
+     */
+    public Extent extentAt(long guestOffset) throws QedFormatException {
+        long size = geometry.imageSize();
+        long clusterSize = geometry.clusterSize();
+        long first = lookup(guestOffset);
+        Extent.Kind kind = kindOf(first);
+        long fileStart = kind == Extent.Kind.DATA ? first + geometry.inCluster(guestOffset) : -1;
+        long pos = (guestOffset & ~geometry.clusterMask()) + clusterSize;
+        long expectedNext = kind == Extent.Kind.DATA ? first + clusterSize : 0;
+        while (pos < size) {
+            if (kind == Extent.Kind.UNALLOCATED && isTableRangeEmpty(pos)) {
+                pos = (pos | (geometry.bytesPerL2Table() - 1)) + 1;
+                continue;
+            }
+            long entry = lookup(pos);
+            if (kindOf(entry) != kind || (kind == Extent.Kind.DATA && entry != expectedNext)) {
+                break;
+            }
+            expectedNext += clusterSize;
+            pos += clusterSize;
+        }
+        return new Extent(guestOffset, Math.min(pos, size) - guestOffset, kind, fileStart);
+    }
+
+    private static Extent.Kind kindOf(long entry) {
+        if (entry == UNALLOCATED) {
+            return Extent.Kind.UNALLOCATED;
+        }
+        return entry == ZERO ? Extent.Kind.ZERO : Extent.Kind.DATA;
+    }
+
+    /**
+     * True when nothing in the L2 table range of {@code guestOffset} can be allocated: no
+     * committed table covers it and nothing is pending anywhere. Callers skip the whole
+     * range then.
+     */
+    public boolean isTableRangeEmpty(long guestOffset) throws QedFormatException {
+        return (overlay == null || overlay.isEmpty()) && l2Table(guestOffset) == 0;
+    }
+
+    /**
+     * The L2 entry for {@code guestOffset} in the mapped tables alone: {@link #UNALLOCATED},
+     * {@link #ZERO}, or the validated file offset of a data cluster.
+     */
+    public long committed(long guestOffset) throws QedFormatException {
+        long l1Index = geometry.l1Index(guestOffset);
+        long l2Index = geometry.l2Index(guestOffset);
         long entry;
         L2Cache.Table cached = cache == null ? null : cache.get(l1Index);
         if (cached != null) {
@@ -74,16 +152,16 @@ public final class ClusterMap {
         if (entry == UNALLOCATED || entry == ZERO) {
             return entry;
         }
-        if (!isValidCluster(entry, g.clusterSize())) {
+        if (!isValidCluster(entry, geometry.clusterSize())) {
             throw corruptEntry("L2[" + l1Index + "][" + l2Index + "]", entry,
-                    g.clusterSize());
+                    geometry.clusterSize());
         }
         return entry;
     }
 
     /** The validated file offset of the L2 table covering {@code guestOffset}, or 0. */
     public long l2Table(long guestOffset) throws QedFormatException {
-        long l1Index = g.l1Index(guestOffset);
+        long l1Index = geometry.l1Index(guestOffset);
         if (cache != null) {
             L2Cache.Table cached = cache.get(l1Index);
             if (cached != null) {
@@ -95,15 +173,15 @@ public final class ClusterMap {
 
     /** {@link #l2Table} past the cache: reads and validates the L1 entry, and caches a table it names. */
     private long walkL1(long l1Index, long guestOffset) throws QedFormatException {
-        long entry = file.getEntryAcquire(g.l1EntryOffset(guestOffset));
+        long entry = file.getEntryAcquire(geometry.l1EntryOffset(guestOffset));
         if (entry == 0) {
             return 0; // not cached: a commit may link a table here at any time
         }
-        if (!isValidCluster(entry, g.tableBytes())) {
-            throw corruptEntry("L1[" + l1Index + "]", entry, g.tableBytes());
+        if (!isValidCluster(entry, geometry.tableBytes())) {
+            throw corruptEntry("L1[" + l1Index + "]", entry, geometry.tableBytes());
         }
         if (cache != null) {
-            MemorySegment view = file.readOnlyView(entry, g.tableBytes());
+            MemorySegment view = file.readOnlyView(entry, geometry.tableBytes());
             if (view != null) { // null: the table straddles two mapped chunks; walk it every time
                 cache.install(new L2Cache.Table(l1Index, entry, view));
             }
@@ -113,20 +191,20 @@ public final class ClusterMap {
 
     /** File offset of the L2 entry for {@code guestOffset} in the table at {@code table}. */
     public long l2EntryOffset(long table, long guestOffset) {
-        return table + (g.l2Index(guestOffset) << 3);
+        return table + (geometry.l2Index(guestOffset) << 3);
     }
 
     private boolean isValidCluster(long offset, long extent) {
         long size = file.size();
-        return (offset & g.clusterMask()) == 0
-                && offset >= g.headerBytes() // also false for offsets past 2^63 (negative)
+        return (offset & geometry.clusterMask()) == 0
+                && offset >= geometry.headerBytes() // also false for offsets past 2^63 (negative)
                 && offset <= size - extent;
     }
 
     private QedFormatException corruptEntry(String field, long value, long extent) {
         return new QedFormatException(field, "0x" + Long.toHexString(value),
                 "an entry must be 0, 1 (L2 only) or a cluster-aligned offset at or after the header ("
-                        + g.headerBytes() + ") whose " + extent + " bytes lie inside the file ("
+                        + geometry.headerBytes() + ") whose " + extent + " bytes lie inside the file ("
                         + file.size() + " bytes); the image is corrupt");
     }
 }

@@ -17,6 +17,7 @@ import org.qedkit.QedHeader;
 public record Geometry(int clusterSize, int clusterBits, long tableBytes, int l2Bits,
                        long headerBytes, long l1Offset, long imageSize) {
 
+    /** The geometry of an image with header {@code h} (already validated). */
     public static Geometry of(QedHeader h) {
         int clusterBits = Integer.numberOfTrailingZeros(h.clusterSize());
         int l2Bits = Long.numberOfTrailingZeros(h.entriesPerTable());
@@ -25,20 +26,33 @@ public record Geometry(int clusterSize, int clusterBits, long tableBytes, int l2
                 h.imageSize());
     }
 
+    /** {@code clusterSize - 1}: the bits of an offset within its cluster. */
     public long clusterMask() {
         return clusterSize - 1L;
     }
 
+    /** Index of the L1 entry covering {@code guestOffset}. */
     public long l1Index(long guestOffset) {
         return guestOffset >>> (clusterBits + l2Bits);
     }
 
+    /** Index, within its L2 table, of the entry covering {@code guestOffset}. */
     public long l2Index(long guestOffset) {
         return (guestOffset >>> clusterBits) & ((1L << l2Bits) - 1);
     }
 
+    /** Offset of {@code guestOffset} within its cluster. */
     public long inCluster(long guestOffset) {
         return guestOffset & clusterMask();
+    }
+
+    /**
+     * How many of {@code remaining} bytes from {@code guestOffset} lie in its cluster: the
+     * length of the next piece when a request is split at cluster boundaries. Every loop
+     * over a request's clusters steps by this.
+     */
+    public long pieceLength(long guestOffset, long remaining) {
+        return Math.min(remaining, clusterSize - inCluster(guestOffset));
     }
 
     /** File offset of the L1 entry that covers {@code guestOffset}. */

@@ -2,6 +2,9 @@ package org.qedkit.internal;
 
 import org.qedkit.QedException;
 import org.qedkit.QedIoException;
+import org.qedkit.QedLockedException;
+import org.qedkit.internal.hooks.StorageObserver;
+import org.qedkit.AccessPattern;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -11,6 +14,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -46,7 +50,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * there only fills the page cache with zeroed pages of clusters not yet written. On a fresh
  * image that was most of the cost of an allocating write (a 4 KiB write into a new cluster
  * paid for 128 KiB of page cache). So that part of every writable mapping is always advised
- * {@code MADV_RANDOM}; the caller's {@link org.qedkit.AccessPattern} covers the rest.
+ * {@code MADV_RANDOM}; the caller's {@link AccessPattern} covers the rest.
  */
 public final class MappedImageFile implements AutoCloseable {
     static final int CHUNK_SHIFT = 30;
@@ -65,19 +69,22 @@ public final class MappedImageFile implements AutoCloseable {
     private final Path path;
     private final int fd;
     private final boolean writable;
+    private final StorageObserver observer; // null: no observer (every production open)
     private final Arena arena = Arena.ofShared();
     private final ReentrantLock mapLock = new ReentrantLock();
     private volatile MemorySegment[] chunks;
     private volatile long size;
-    private volatile QedIoException syncFailure; // the first failed fdatasync, final
+    private volatile IOException failure; // the first failed fdatasync or commit step: final (see sync)
+    private volatile String failedStep;   // what failed: "fdatasync" or "commit"
     private int advice = Posix.MADV_NORMAL;        // under mapLock
     private long grownFrom;                         // under mapLock; see "Readahead" above
     private boolean closed;
 
-    private MappedImageFile(Path path, int fd, boolean writable, long size) {
+    private MappedImageFile(Path path, int fd, boolean writable, long size, StorageObserver observer) {
         this.path = path;
         this.fd = fd;
         this.writable = writable;
+        this.observer = observer;
         this.size = size;
         this.grownFrom = writable ? alignUp(size) : Long.MAX_VALUE;
         this.chunks = new MemorySegment[(int) Math.max(1, (size + CHUNK_BYTES - 1) >>> CHUNK_SHIFT)];
@@ -85,8 +92,16 @@ public final class MappedImageFile implements AutoCloseable {
 
     /** Opens an existing file, read-only or read-write. */
     public static MappedImageFile open(Path path, boolean writable) throws IOException {
+        return open(path, writable, null);
+    }
+
+    /**
+     * Opens an existing file whose syncs and allocations {@code observer} sees (tests and
+     * campaigns; null for none). The observer belongs to this file alone.
+     */
+    public static MappedImageFile open(Path path, boolean writable, StorageObserver observer) throws IOException {
         int flags = (writable ? Posix.O_RDWR : Posix.O_RDONLY) | Posix.O_CLOEXEC;
-        return openWith(path, flags, writable);
+        return openWith(path, flags, writable, observer);
     }
 
     /**
@@ -95,7 +110,7 @@ public final class MappedImageFile implements AutoCloseable {
      * refused, not destroyed.
      */
     public static MappedImageFile createEmpty(Path path) throws IOException {
-        MappedImageFile file = openWith(path, Posix.O_RDWR | Posix.O_CREAT | Posix.O_CLOEXEC, true);
+        MappedImageFile file = openWith(path, Posix.O_RDWR | Posix.O_CREAT | Posix.O_CLOEXEC, true, null);
         try {
             file.lockLikeQemu();
             file.truncate(0);
@@ -106,7 +121,8 @@ public final class MappedImageFile implements AutoCloseable {
         }
     }
 
-    private static MappedImageFile openWith(Path path, int flags, boolean writable) throws IOException {
+    private static MappedImageFile openWith(Path path, int flags, boolean writable, StorageObserver observer)
+            throws IOException {
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
             MemorySegment cPath = call.allocateFrom(path.toString());
@@ -121,7 +137,7 @@ public final class MappedImageFile implements AutoCloseable {
                 throw failure("fstat", path, errno);
             }
             long size = stat.get(ValueLayout.JAVA_LONG, Posix.STAT_SIZE_OFFSET);
-            return new MappedImageFile(path, fd, writable, size);
+            return new MappedImageFile(path, fd, writable, size, observer);
         }
     }
 
@@ -144,7 +160,7 @@ public final class MappedImageFile implements AutoCloseable {
 
     /**
      * Takes the locks QEMU takes for this kind of open (read-write if the file is
-     * writable), or throws {@link org.qedkit.QedLockedException} naming the permission
+     * writable), or throws {@link QedLockedException} naming the permission
      * another process holds or refuses to share. Closing the file releases them.
      */
     public void lockLikeQemu() throws IOException {
@@ -152,24 +168,25 @@ public final class MappedImageFile implements AutoCloseable {
         int[] unshared = {1, 3};
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
-            MemorySegment flock = call.allocate(Posix.FLOCK_BYTES, 8);
+            MemorySegment flock = call.allocate(Posix.FLOCK);
             for (int bit : held) {
                 setLock(capture, flock, LOCK_PERM_BASE + bit);
             }
             for (int bit : unshared) {
                 setLock(capture, flock, LOCK_SHARED_BASE + bit);
             }
-            for (int bit : held) {
-                if (lockedByOthers(capture, flock, LOCK_SHARED_BASE + bit)) {
-                    throw locked("another process uses it and does not share the \"" + PERMISSIONS[bit]
-                            + "\" permission this open needs");
-                }
+            String conflict = conflict(capture, flock, held, unshared);
+            // A conflict can be a ghost of this process: OFD locks belong to the open file
+            // description, and a child that another thread is spawning holds a copy of every
+            // descriptor from fork until exec closes it (O_CLOEXEC), keeping the locks of an
+            // image this process has just closed alive for that moment. A real holder stays;
+            // a ghost is gone within milliseconds, so look again a few times before refusing.
+            for (int retry = 0; conflict != null && retry < LOCK_RETRIES; retry++) {
+                LockSupport.parkNanos(LOCK_RETRY_NANOS);
+                conflict = conflict(capture, flock, held, unshared);
             }
-            for (int bit : unshared) {
-                if (lockedByOthers(capture, flock, LOCK_PERM_BASE + bit)) {
-                    throw locked("another process holds the \"" + PERMISSIONS[bit]
-                            + "\" permission (QEMU or qedkit writing it)");
-                }
+            if (conflict != null) {
+                throw locked(conflict);
             }
         } catch (IOException e) {
             unlockAll();
@@ -177,8 +194,28 @@ public final class MappedImageFile implements AutoCloseable {
         }
     }
 
-    private org.qedkit.QedLockedException locked(String why) {
-        return new org.qedkit.QedLockedException(path + " is in use: " + why
+    private static final int LOCK_RETRIES = 10;
+    private static final long LOCK_RETRY_NANOS = 10_000_000;
+
+    /** What another holder of the file's locks conflicts with, or null when nothing does. */
+    private String conflict(MemorySegment capture, MemorySegment flock, int[] held, int[] unshared)
+            throws IOException {
+        for (int bit : held) {
+            if (lockedByOthers(capture, flock, LOCK_SHARED_BASE + bit)) {
+                return "another process uses it and does not share the \"" + PERMISSIONS[bit]
+                        + "\" permission this open needs";
+            }
+        }
+        for (int bit : unshared) {
+            if (lockedByOthers(capture, flock, LOCK_PERM_BASE + bit)) {
+                return "another process holds the \"" + PERMISSIONS[bit] + "\" permission (QEMU or qedkit writing it)";
+            }
+        }
+        return null;
+    }
+
+    private QedLockedException locked(String why) {
+        return new QedLockedException(path + " is in use: " + why
                 + (writable ? "" : "; a read-only open with force-share (qemu-img -U) can inspect it"));
     }
 
@@ -194,25 +231,28 @@ public final class MappedImageFile implements AutoCloseable {
         if (Posix.fcntlLock(capture, fd, Posix.F_OFD_GETLK, flock) != 0) {
             throw failure("fcntl(F_OFD_GETLK)", path, Posix.errno(capture));
         }
-        return flock.get(ValueLayout.JAVA_SHORT, 0) != Posix.F_UNLCK;
+        return (short) Posix.FLOCK_TYPE.get(flock, 0L) != Posix.F_UNLCK;
     }
 
     private void unlockAll() {
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
-            MemorySegment flock = call.allocate(Posix.FLOCK_BYTES, 8);
-            fillFlock(flock, Posix.F_UNLCK, LOCK_PERM_BASE);
-            flock.set(ValueLayout.JAVA_LONG, 16, 2L * LOCK_PERM_BASE); // bytes 100..299
+            MemorySegment flock = call.allocate(Posix.FLOCK);
+            fillFlock(flock, Posix.F_UNLCK, LOCK_PERM_BASE, 2L * LOCK_PERM_BASE); // bytes 100..299
             Posix.fcntlLock(capture, fd, Posix.F_OFD_SETLK, flock);
         }
     }
 
     private static void fillFlock(MemorySegment flock, short type, long offset) {
+        fillFlock(flock, type, offset, 1L);
+    }
+
+    private static void fillFlock(MemorySegment flock, short type, long offset, long length) {
         flock.fill((byte) 0);
-        flock.set(ValueLayout.JAVA_SHORT, 0, type);
-        flock.set(ValueLayout.JAVA_SHORT, 2, (short) 0); // SEEK_SET
-        flock.set(ValueLayout.JAVA_LONG, 8, offset);
-        flock.set(ValueLayout.JAVA_LONG, 16, 1L);
+        Posix.FLOCK_TYPE.set(flock, 0L, type);
+        Posix.FLOCK_WHENCE.set(flock, 0L, Posix.SEEK_SET);
+        Posix.FLOCK_START.set(flock, 0L, offset);
+        Posix.FLOCK_LENGTH.set(flock, 0L, length);
     }
 
     public boolean isWritable() {
@@ -222,6 +262,13 @@ public final class MappedImageFile implements AutoCloseable {
     /** The file's length as this process knows it; grows only through {@link #extend}. */
     public long size() {
         return size;
+    }
+
+    /** Bytes the file at {@code path} occupies on disk (st_blocks × 512). */
+    public static long allocatedBytes(Path path) throws IOException {
+        try (MappedImageFile f = open(path, false)) {
+            return f.allocatedBytes();
+        }
     }
 
     /** Bytes the file occupies on disk (st_blocks × 512), as {@code du} and qemu-img report it. */
@@ -267,10 +314,10 @@ public final class MappedImageFile implements AutoCloseable {
 
     /**
      * Tells the kernel how the file will be read ({@code madvise}), for every chunk mapped
-     * now and later: {@link org.qedkit.AccessPattern}. Only a hint: a kernel that refuses it
+     * now and later: {@link AccessPattern}. Only a hint: a kernel that refuses it
      * changes nothing but readahead, so its answer is not an error.
      */
-    public void adviseAccess(org.qedkit.AccessPattern pattern) {
+    public void adviseAccess(AccessPattern pattern) {
         int a = switch (pattern) {
             case NORMAL -> Posix.MADV_NORMAL;
             case RANDOM -> Posix.MADV_RANDOM;
@@ -457,9 +504,8 @@ public final class MappedImageFile implements AutoCloseable {
         if (newSize <= old) {
             return;
         }
-        StorageObserver observer = StorageObservers.current();
         if (observer != null) {
-            int injected = observer.beforeExtend(this, newSize);
+            int injected = observer.beforeExtend(path, newSize);
             if (injected != StorageObserver.PROCEED) {
                 throw failure("fallocate", path, injected);
             }
@@ -541,16 +587,11 @@ public final class MappedImageFile implements AutoCloseable {
         if (!writable) {
             return;
         }
-        QedIoException failed = syncFailure;
-        if (failed != null) {
-            throw new QedException(path + ": an earlier fdatasync failed (" + failed.getMessage()
-                    + "), so nothing written since can be made durable; reopen the image (it will be checked)", failed);
-        }
-        StorageObserver observer = StorageObservers.current();
+        throwIfFailed();
         if (observer != null) {
-            int injected = observer.beforeSync(this);
+            int injected = observer.beforeSync(path);
             if (injected != StorageObserver.PROCEED) {
-                throw syncFailed(injected);
+                throw recordFailure("fdatasync", failure("fdatasync", path, injected));
             }
         }
         try (Arena call = Posix.scratch()) {
@@ -560,20 +601,43 @@ public final class MappedImageFile implements AutoCloseable {
                 rc = Posix.fdatasync(capture, fd);
             } while (rc != 0 && Posix.errno(capture) == Posix.EINTR);
             if (rc != 0) {
-                throw syncFailed(Posix.errno(capture));
+                throw recordFailure("fdatasync", failure("fdatasync", path, Posix.errno(capture)));
             }
         }
     }
 
-    /** True once a sync of this file failed: every later one fails too (see {@link #sync}). */
-    public boolean syncFailed() {
-        return syncFailure != null;
+    /**
+     * Records {@code cause} as this file's failure, unless one is recorded already: the one
+     * place the rule "a failed sync is final" lives. From then on {@link #sync} and
+     * {@link #throwIfFailed} throw without asking the kernel. Returns {@code cause}.
+     */
+    public IOException recordFailure(IOException cause) {
+        return recordFailure("commit", cause);
     }
 
-    private QedIoException syncFailed(int errno) {
-        QedIoException e = failure("fdatasync", path, errno);
-        syncFailure = e;
-        return e;
+    private IOException recordFailure(String step, IOException cause) {
+        synchronized (this) {
+            if (failure == null) {
+                failedStep = step; // first: a reader that sees the failure sees its step
+                failure = cause;
+            }
+        }
+        return cause;
+    }
+
+    /** True once a sync of this file (or a commit step on it) failed: every later sync fails too. */
+    public boolean hasFailed() {
+        return failure != null;
+    }
+
+    /** Throws the recorded failure, in words that say what it means for the caller, if there is one. */
+    public void throwIfFailed() throws QedException {
+        IOException failed = failure;
+        if (failed != null) {
+            throw new QedException(path + ": an earlier " + failedStep + " failed ("
+                    + failed.getMessage() + "), so nothing written since can be made durable;"
+                    + " reopen the image (it will be checked)", failed);
+        }
     }
 
     @Override

@@ -3,9 +3,11 @@ package org.qedkit.internal;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 
@@ -19,7 +21,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * API with {@code errno} captured at the call.
  *
  * <p>Each wrapper returns the raw result and leaves {@code errno} in the caller's capture
- * segment; {@link NativeFile} turns failures into exceptions that name the operation. Only
+ * segment; {@link MappedImageFile} turns failures into exceptions that name the operation. Only
  * slow paths (open, allocation, sync, close) come here: the read and write paths touch the
  * mapping and never make a system call.
  *
@@ -40,8 +42,20 @@ final class Posix {
     static final short F_RDLCK = 0;
     static final short F_WRLCK = 1;
     static final short F_UNLCK = 2;
-    /** {@code struct flock}: l_type (short) at 0, l_whence (short) at 2, l_start at 8, l_len at 16, l_pid at 24. */
-    static final long FLOCK_BYTES = 32;
+    /** {@code struct flock} as glibc lays it out on 64-bit Linux (x86-64 and AArch64 alike). */
+    static final StructLayout FLOCK = MemoryLayout.structLayout(
+            ValueLayout.JAVA_SHORT.withName("l_type"),
+            ValueLayout.JAVA_SHORT.withName("l_whence"),
+            MemoryLayout.paddingLayout(4),
+            ValueLayout.JAVA_LONG.withName("l_start"),
+            ValueLayout.JAVA_LONG.withName("l_len"),
+            ValueLayout.JAVA_INT.withName("l_pid"),
+            MemoryLayout.paddingLayout(4));
+    static final VarHandle FLOCK_TYPE = FLOCK.varHandle(groupElement("l_type"));
+    static final VarHandle FLOCK_WHENCE = FLOCK.varHandle(groupElement("l_whence"));
+    static final VarHandle FLOCK_START = FLOCK.varHandle(groupElement("l_start"));
+    static final VarHandle FLOCK_LENGTH = FLOCK.varHandle(groupElement("l_len"));
+    static final short SEEK_SET = 0;
 
     static final int EINTR = 4;
     static final int ENXIO = 6;

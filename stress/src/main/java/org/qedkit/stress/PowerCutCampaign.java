@@ -7,9 +7,9 @@ import org.qedkit.Durability;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedImage;
 import org.qedkit.QedIoException;
-import org.qedkit.internal.MappedImageFile;
-import org.qedkit.internal.StorageObserver;
-import org.qedkit.internal.StorageObservers;
+import org.qedkit.internal.hooks.StorageObserver;
+import org.qedkit.internal.hooks.EngineHooks;
+import org.qedkit.internal.hooks.OpenContext;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -277,8 +277,8 @@ public final class PowerCutCampaign {
         int epochsFrom;
         StorageObserver storage = new StorageObserver() {
             @Override
-            public int beforeSync(MappedImageFile file) throws IOException {
-                if (!file.path().equals(image)) {
+            public int beforeSync(Path file) throws IOException {
+                if (!file.equals(image)) {
                     return PROCEED;
                 }
                 synchronized (epochs) {
@@ -297,8 +297,8 @@ public final class PowerCutCampaign {
             }
 
             @Override
-            public int beforeExtend(MappedImageFile file, long newSize) {
-                if (!file.path().equals(image)) {
+            public int beforeExtend(Path file, long newSize) {
+                if (!file.equals(image)) {
                     return PROCEED;
                 }
                 synchronized (epochs) {
@@ -314,8 +314,9 @@ public final class PowerCutCampaign {
                 }
             }
         };
-        try (AutoCloseable hook = StorageObservers.install(storage)) {
-            QedImage img = QedImage.open(image, options);
+        OpenContext context = OpenContext.observedBy(storage);
+        try {
+            QedImage img = EngineHooks.open(image, options, context);
             try {
                 for (int i = 0; i < opCount; i++) {
                     Workload.Op op = workload.next();
@@ -330,7 +331,7 @@ public final class PowerCutCampaign {
                             case FLUSH -> img.flush();
                             case REOPEN -> {
                                 img.close();
-                                img = QedImage.open(image, options);
+                                img = EngineHooks.open(image, options, context);
                             }
                         }
                     } catch (IOException e) {

@@ -1,6 +1,9 @@
-package org.qedkit;
+package org.qedkit.internal;
 
-import org.qedkit.internal.BackingFile;
+import org.qedkit.BackingPolicy;
+import org.qedkit.Limits;
+import org.qedkit.MapEntry;
+import org.qedkit.OpenOptions;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

@@ -1,6 +1,7 @@
-package org.qedkit.internal;
+package org.qedkit.internal.hooks;
 
 import java.io.IOException;
+import java.nio.file.Path;
 
 /**
  * Sees the engine's calls that make a disk keep or find room for data: every
@@ -15,7 +16,9 @@ import java.io.IOException;
  * reports write-back errors), and a full disk at {@code fallocate}, which reserves space
  * before any store can need it.
  *
- * <p>One observer at a time, for the whole JVM ({@link StorageObservers#install}).
+ * <p>An observer belongs to one open image: it is handed over in an {@link OpenContext}
+ * at open and sees that image's file only, so tests that observe different images can run
+ * at once.
  */
 public interface StorageObserver {
     /** Returned to let the call go ahead. */
@@ -29,13 +32,13 @@ public interface StorageObserver {
      * Called before {@code fdatasync} of {@code file}. Returns {@link #PROCEED}, or an errno
      * ({@link #EIO}, say) for the sync to fail with, as if the disk had reported it.
      */
-    int beforeSync(MappedImageFile file) throws IOException;
+    int beforeSync(Path file) throws IOException;
 
     /**
      * Called before {@code fallocate} grows {@code file} to {@code newSize} bytes. Returns
      * {@link #PROCEED}, or an errno ({@link #ENOSPC}, {@link #EIO}) to fail with.
      */
-    default int beforeExtend(MappedImageFile file, long newSize) throws IOException {
+    default int beforeExtend(Path file, long newSize) throws IOException {
         return PROCEED;
     }
 }

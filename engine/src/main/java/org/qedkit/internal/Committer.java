@@ -1,0 +1,257 @@
+package org.qedkit.internal;
+
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.NanoClock;
+
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The commit steps, as an Agrona {@link Agent}: each {@link #doWork()} takes the batch that
+ * is due from the {@link CommitPipeline}, if any, and moves every batch in flight one step
+ * on; when there is nothing to do for a second, it marks the image clean. An
+ * {@link org.agrona.concurrent.AgentRunner} runs it on the image's commit thread, parking in
+ * {@link IdleUntilWork} between calls; a unit test calls {@code doWork()} itself, with a
+ * clock it moves by hand.
+ *
+ * <h2>The steps, and how consecutive batches share their syncs</h2>
+ * Every batch sees, in this order:
+ * <ol>
+ *   <li>its data clusters and new, empty L2 tables are in the mapping (the planner put them
+ *       there); {@code fdatasync};</li>
+ *   <li>its L2 entries are stored into the mapped tables; {@code fdatasync};</li>
+ *   <li>the L1 entries of its new tables are stored; {@code fdatasync};</li>
+ *   <li>it is dropped from the overlay (the mapping has it now) and its waiters wake.</li>
+ * </ol>
+ * One sync serves three batches at once: before it, the L1 entries of the batch whose L2
+ * entries are durable and the L2 entries of the batch whose data is durable are stored,
+ * and the fresh batch's data is there already; after it, each is one step further. Under
+ * load a batch so costs one sync, not three. Batches complete in order; a batch with
+ * nothing to commit (a flush) is done at its first sync.
+ *
+ * <p>Only the committer's thread touches the fields below (or the closing thread, once the
+ * committer has stopped).
+ */
+final class Committer implements Agent {
+    private static final long IDLE_BEFORE_CLEAN_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    /** One batch on its way through the steps; {@code done} once every step it needs has a sync behind it. */
+    static final class Batch {
+        final List<PendingEntry> entries;
+        final long upTo;           // the last ticket it carries
+        final boolean linksTables; // it has an L1 step
+        boolean done;
+
+        Batch(List<PendingEntry> entries, long upTo) {
+            this.entries = entries;
+            this.upTo = upTo;
+            boolean links = false;
+            for (PendingEntry p : entries) {
+                links |= p.newTable() != 0;
+            }
+            this.linksTables = links;
+        }
+    }
+
+    private final CommitPipeline pipeline;
+    private final MappedImageFile file;
+    private final ClusterMap map;
+    private final Geometry geometry;
+    private final PendingOverlay overlay;
+    private final ClusterAllocator allocator;
+    private final NanoClock clock;
+
+    private final ArrayDeque<Batch> inFlight = new ArrayDeque<>(); // oldest first
+    private Batch awaitingL2;   // its data is durable: its L2 entries go in next
+    private Batch awaitingL1;   // its L2 entries are durable: its L1 entries go in next
+    private long lastWorkAt;
+    private boolean markedClean;
+
+    Committer(CommitPipeline pipeline, MappedImageFile file, ClusterMap map, PendingOverlay overlay,
+              ClusterAllocator allocator, NanoClock clock) {
+        this.pipeline = pipeline;
+        this.file = file;
+        this.map = map;
+        this.geometry = map.geometry();
+        this.overlay = overlay;
+        this.allocator = allocator;
+        this.clock = clock;
+        this.lastWorkAt = clock.nanoTime();
+    }
+
+    @Override
+    public String roleName() {
+        return "qedkit-commit " + file.path().getFileName();
+    }
+
+    /** One round: a step for every batch in flight, or the idle clean-up. Returns the work done (0: none). */
+    @Override
+    public int doWork() {
+        long now = clock.nanoTime();
+        Batch fresh = pipeline.takeBatchIfDue(now, !inFlight.isEmpty());
+        if (fresh != null || !inFlight.isEmpty()) {
+            advance(fresh);
+            lastWorkAt = now;
+            markedClean = false;
+            return 1;
+        }
+        if (pipeline.settled() && !markedClean && now - lastWorkAt >= IDLE_BEFORE_CLEAN_NANOS) {
+            markClean();
+            markedClean = true;
+            return 1;
+        }
+        return 0;
+    }
+
+    /** How long the committer may park before {@link #doWork()} has something to do, if nothing arrives. */
+    long nanosUntilWork() {
+        long now = clock.nanoTime();
+        if (!inFlight.isEmpty()) {
+            return 0;
+        }
+        long untilDue = pipeline.nanosUntilDue(now);
+        long untilClean = markedClean ? IDLE_BEFORE_CLEAN_NANOS : Math.max(0, lastWorkAt + IDLE_BEFORE_CLEAN_NANOS - now);
+        return Math.min(untilDue, untilClean);
+    }
+
+    /** See the class comment: one sync moves every batch in flight one step on. */
+    private void advance(Batch fresh) {
+        if (fresh != null) {
+            inFlight.addLast(fresh);
+        }
+        boolean failed = file.hasFailed();
+        if (!failed) {
+            try {
+                storeEntries();
+                file.sync();
+                stepForward(fresh);
+            } catch (IOException | RuntimeException e) {
+                file.recordFailure(e instanceof IOException io ? io : new IOException(e));
+                failed = true;
+            }
+        }
+        List<Batch> finished = new ArrayList<>();
+        if (failed) {
+            // Nothing in flight will ever be durable: every batch fails, none is stored further.
+            finished.addAll(inFlight);
+            inFlight.clear();
+            awaitingL1 = null;
+            awaitingL2 = null;
+        } else {
+            while (!inFlight.isEmpty() && inFlight.peekFirst().done) {
+                finished.add(inFlight.pollFirst());
+            }
+        }
+        if (finished.isEmpty()) {
+            return;
+        }
+        for (Batch b : finished) {
+            for (PendingEntry p : b.entries) {
+                overlay.dropCommitted(p.guestOffset() >>> geometry.clusterBits(), p.value(),
+                        geometry.l1Index(p.guestOffset()), p.newTable());
+            }
+        }
+        pipeline.finished(finished.getLast().upTo, failed);
+    }
+
+    private void storeEntries() throws IOException {
+        if (awaitingL1 != null) {
+            for (PendingEntry p : awaitingL1.entries) {
+                if (p.newTable() != 0) {
+                    file.setEntryRelease(geometry.l1EntryOffset(p.guestOffset()), p.newTable());
+                }
+            }
+        }
+        if (awaitingL2 != null) {
+            for (PendingEntry p : awaitingL2.entries) {
+                long table = tableOf(p.guestOffset());
+                file.setEntryRelease(map.l2EntryOffset(table, p.guestOffset()), p.value());
+            }
+        }
+    }
+
+    private void stepForward(Batch fresh) {
+        if (awaitingL1 != null) {
+            awaitingL1.done = true;
+        }
+        awaitingL1 = null;
+        if (awaitingL2 != null) {
+            if (awaitingL2.linksTables) {
+                awaitingL1 = awaitingL2;
+            } else {
+                awaitingL2.done = true;
+            }
+        }
+        awaitingL2 = null;
+        if (fresh != null) {
+            if (fresh.entries.isEmpty()) {
+                fresh.done = true;
+            } else {
+                awaitingL2 = fresh;
+            }
+        }
+    }
+
+    private long tableOf(long guestOffset) throws IOException {
+        long fresh = overlay.newTable(geometry.l1Index(guestOffset));
+        return fresh != 0 ? fresh : map.l2Table(guestOffset);
+    }
+
+    /**
+     * Clears NEED_CHECK when everything is committed and nothing failed. A clean image
+     * ends at its last used cluster: the reservation goes back first, or a crash after
+     * this would leave leaks that nothing is told to reclaim.
+     */
+    void markClean() {
+        pipeline.planLock().lock();
+        try {
+            if (file.hasFailed() || !pipeline.header().current().needsCheck() || !overlay.isEmpty()
+                    || !pipeline.settled()) {
+                return;
+            }
+            allocator.trimToUsed();
+            file.sync();
+            pipeline.header().markClean();
+        } catch (IOException | RuntimeException e) {
+            file.recordFailure(e instanceof IOException io ? io : new IOException(e));
+        } finally {
+            pipeline.planLock().unlock();
+        }
+    }
+
+    /**
+     * The commit thread's idle strategy: parks until the pipeline signals new work or the
+     * committer's next deadline (an interval falling due, the idle clean-up) comes. Agrona's
+     * stock strategies spin or sleep for fixed periods; a write-through writer must not wait
+     * for a sleep to end, and an idle image must not spin.
+     */
+    static final class IdleUntilWork implements IdleStrategy {
+        private final CommitPipeline pipeline;
+        private final Committer committer;
+
+        IdleUntilWork(CommitPipeline pipeline, Committer committer) {
+            this.pipeline = pipeline;
+            this.committer = committer;
+        }
+
+        @Override
+        public void idle(int workCount) {
+            if (workCount == 0) {
+                idle();
+            }
+        }
+
+        @Override
+        public void idle() {
+            pipeline.awaitWork(committer.nanosUntilWork());
+        }
+
+        @Override
+        public void reset() {
+        }
+    }
+}

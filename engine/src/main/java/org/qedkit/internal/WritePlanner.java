@@ -1,0 +1,233 @@
+package org.qedkit.internal;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Where each piece of a write goes: the one place that answers "is this cluster allocated,
+ * and if not, what do we do".
+ *
+ * <h2>The decision</h2>
+ * A request is split at cluster boundaries ({@link Geometry#pieceLength}); for each piece,
+ * with the cluster's entry as the {@link ClusterMap} sees it (committed or pending):
+ * <ul>
+ *   <li>a data cluster (committed, or pending: its data is in place already): the bytes go
+ *       straight into the mapping;</li>
+ *   <li>zeros over a whole cluster that reads as zeros already (a zero entry): nothing;</li>
+ *   <li>zeros over a whole unallocated cluster: a zero entry (no data cluster is spent,
+ *       and a backing file is hidden);</li>
+ *   <li>otherwise a new cluster from the {@link ClusterAllocator} (fresh, zeroed space); when
+ *       the piece covers part of an unallocated cluster over a backing file, the rest of the
+ *       cluster is copied from the backing file first, so it becomes durable with the data.</li>
+ * </ul>
+ * The first two need no lock and no system call: a request whose clusters all exist is
+ * placed without ever taking the plan lock. From the first piece that needs an entry, the
+ * rest of the request is planned under the plan lock in one go, so its new clusters travel
+ * in one batch: NEED_CHECK is made durable first (once, after a clean state), new entries
+ * are published in the {@link PendingOverlay} (readers see them at once) and handed to the
+ * {@link CommitPipeline}.
+ *
+ * <p>If a piece fails before its entry is published (a full disk taking the L2 table, a
+ * backing file that cannot be read), nothing references its new clusters yet: they are
+ * given back, or a clean close would leave a leak. Entries published before the failure
+ * are visible already and their data is in place: they are committed like any others.
+ */
+public final class WritePlanner {
+    private enum Placement { IN_PLACE, NOTHING, ZERO_ENTRY, NEW_CLUSTER, NEW_CLUSTER_OVER_BACKING }
+
+    private final MappedImageFile file;
+    private final ClusterMap map;
+    private final Geometry geometry;
+    private final PendingOverlay overlay;
+    private final ClusterAllocator allocator;
+    private final BackingFile backing; // null without a backing file
+    private final CommitPipeline pipeline;
+    private final AtomicLong copyOnReadFailures = new AtomicLong();
+
+    WritePlanner(MappedImageFile file, ClusterMap map, PendingOverlay overlay, ClusterAllocator allocator,
+                 BackingFile backing, CommitPipeline pipeline) {
+        this.file = file;
+        this.map = map;
+        this.geometry = map.geometry();
+        this.overlay = overlay;
+        this.allocator = allocator;
+        this.backing = backing;
+        this.pipeline = pipeline;
+    }
+
+    private Placement decide(long entry, boolean zeros, long pieceLength) {
+        if (entry > ClusterMap.ZERO) {
+            return Placement.IN_PLACE;
+        }
+        boolean whole = pieceLength == geometry.clusterSize();
+        if (zeros && whole) {
+            return entry == ClusterMap.ZERO ? Placement.NOTHING : Placement.ZERO_ENTRY;
+        }
+        return entry == ClusterMap.UNALLOCATED && backing != null && !whole
+                ? Placement.NEW_CLUSTER_OVER_BACKING : Placement.NEW_CLUSTER;
+    }
+
+    /**
+     * Writes {@code length} bytes at guest {@code offset}, from {@code src} at
+     * {@code srcOffset}, or zeros when {@code src} is null. Returns when the data is in the
+     * mapping and any new entries are published and queued.
+     */
+    public void write(long offset, long length, MemorySegment src, long srcOffset) throws IOException {
+        long done = 0;
+        while (done < length) { // lock-free while every cluster exists
+            long pos = offset + done;
+            long n = geometry.pieceLength(pos, length - done);
+            long entry = map.lookup(pos);
+            Placement placement = decide(entry, src == null, n);
+            if (placement == Placement.IN_PLACE) {
+                store(src, srcOffset + done, entry + geometry.inCluster(pos), n);
+            } else if (placement != Placement.NOTHING) {
+                break;
+            }
+            done += n;
+        }
+        if (done < length) {
+            plan(offset + done, length - done, src, src == null ? 0 : srcOffset + done);
+        }
+    }
+
+    private void store(MemorySegment src, long srcOffset, long fileOffset, long n) {
+        if (src == null) {
+            file.fillZero(fileOffset, n);
+        } else {
+            file.copyIn(src, srcOffset, fileOffset, n);
+        }
+    }
+
+    private void plan(long offset, long length, MemorySegment src, long srcOffset) throws IOException {
+        pipeline.throwIfFailed();
+        List<PendingEntry> planned = new ArrayList<>();
+        pipeline.planLock().lock();
+        try {
+            pipeline.header().markNeedCheck();
+            for (long done = 0; done < length; ) {
+                long pos = offset + done;
+                long n = geometry.pieceLength(pos, length - done);
+                long entry = map.lookup(pos);
+                switch (decide(entry, src == null, n)) {
+                    case IN_PLACE -> store(src, srcOffset + done, entry + geometry.inCluster(pos), n);
+                    case NOTHING -> { }
+                    case ZERO_ENTRY -> publish(planned, pos, ClusterMap.ZERO);
+                    case NEW_CLUSTER -> newCluster(planned, pos, n, src, srcOffset + done, false);
+                    case NEW_CLUSTER_OVER_BACKING -> newCluster(planned, pos, n, src, srcOffset + done, true);
+                }
+                done += n;
+            }
+        } finally {
+            if (!planned.isEmpty()) {
+                pipeline.enqueue(planned);
+            }
+            pipeline.planLock().unlock();
+        }
+    }
+
+    private void newCluster(List<PendingEntry> planned, long pos, long n, MemorySegment src, long srcOffset,
+                            boolean overBacking) throws IOException {
+        long mark = allocator.usedEnd();
+        try {
+            long cluster = allocator.allocate(geometry.clusterSize());
+            long inCluster = geometry.inCluster(pos);
+            if (overBacking) {
+                // The rest of the cluster is what the backing file holds there.
+                fillFromBacking(pos - inCluster, cluster);
+                store(src, srcOffset, cluster + inCluster, n);
+            } else if (src != null) {
+                // Fresh space reads as zeros: the rest of the cluster already holds what an
+                // unallocated or zero cluster reads as.
+                file.copyIn(src, srcOffset, cluster + inCluster, n);
+            }
+            publish(planned, pos, cluster);
+        } catch (IOException | RuntimeException e) {
+            allocator.rollBackTo(mark);
+            throw e;
+        }
+    }
+
+    /**
+     * Copy-on-read of the cluster holding guest offset {@code pos}, just read from the
+     * backing file. Best effort by design: the read has its bytes already, and a guest read
+     * must not fail because the image could not keep a copy (a full disk, a failed commit);
+     * a failure is counted ({@link #copyOnReadFailures()}) and the cluster stays unallocated.
+     */
+    public void copyOnRead(long pos) {
+        if (backing != null && pos < backing.size()) {
+            try {
+                populateFromBacking(pos - geometry.inCluster(pos));
+            } catch (IOException | RuntimeException e) {
+                copyOnReadFailures.incrementAndGet();
+            }
+        }
+    }
+
+    /** @return how many copy-on-read copies could not be made */
+    public long copyOnReadFailures() {
+        return copyOnReadFailures.get();
+    }
+
+    /**
+     * Copy-on-read: when the cluster at {@code clusterGuestOffset} is still unallocated
+     * (a write may have taken it since the caller read it), fills a new cluster with what
+     * the backing file holds there and publishes its entry, in the same order as any write.
+     * Zeros become a zero entry, as QEMU's copy-on-read writes them.
+     */
+    public void populateFromBacking(long clusterGuestOffset) throws IOException {
+        pipeline.throwIfFailed();
+        List<PendingEntry> planned = new ArrayList<>(1);
+        pipeline.planLock().lock();
+        try (Arena arena = Arena.ofConfined()) {
+            if (map.lookup(clusterGuestOffset) != ClusterMap.UNALLOCATED) {
+                return;
+            }
+            pipeline.header().markNeedCheck();
+            MemorySegment buffer = arena.allocate(geometry.clusterSize());
+            backing.read(clusterGuestOffset, buffer, 0, geometry.clusterSize());
+            if (buffer.mismatch(arena.allocate(geometry.clusterSize())) < 0) {
+                publish(planned, clusterGuestOffset, ClusterMap.ZERO);
+                return;
+            }
+            long mark = allocator.usedEnd();
+            try {
+                long cluster = allocator.allocate(geometry.clusterSize());
+                file.copyIn(buffer, 0, cluster, geometry.clusterSize());
+                publish(planned, clusterGuestOffset, cluster);
+            } catch (IOException | RuntimeException e) {
+                allocator.rollBackTo(mark);
+                throw e;
+            }
+        } finally {
+            if (!planned.isEmpty()) {
+                pipeline.enqueue(planned);
+            }
+            pipeline.planLock().unlock();
+        }
+    }
+
+    private void fillFromBacking(long clusterGuestOffset, long cluster) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(geometry.clusterSize());
+            backing.read(clusterGuestOffset, buffer, 0, geometry.clusterSize());
+            file.copyIn(buffer, 0, cluster, geometry.clusterSize());
+        }
+    }
+
+    /** Makes {@code value} the entry of the cluster at {@code pos}, taking a new L2 table if its range has none. */
+    private void publish(List<PendingEntry> planned, long pos, long value) throws IOException {
+        long l1Index = geometry.l1Index(pos);
+        long newTable = 0;
+        if (overlay.newTable(l1Index) == 0 && map.l2Table(pos) == 0) {
+            newTable = allocator.allocate(geometry.tableBytes());
+            overlay.putNewTable(l1Index, newTable);
+        }
+        overlay.put(pos >>> geometry.clusterBits(), value);
+        planned.add(new PendingEntry(pos, value, newTable));
+    }
+}
