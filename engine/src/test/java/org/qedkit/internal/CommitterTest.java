@@ -1,0 +1,150 @@
+package org.qedkit.internal;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.qedkit.QedHeader;
+import org.qedkit.internal.PipelineRig.SyncSnapshot;
+import org.qedkit.internal.hooks.StorageObserver;
+import org.qedkit.testing.HeaderBits;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The committer, driven by hand: when a batch is due, the order its steps reach the disk,
+ * how consecutive batches share syncs, that a failure is final, and the idle clean-up. The
+ * clock moves only when a test moves it, so nothing here sleeps.
+ */
+class CommitterTest {
+    private static final Duration INTERVAL = Duration.ofSeconds(1);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void writeBackEntriesWaitForTheIntervalThenCommitDataThenL2ThenL1() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, INTERVAL, 1000)) {
+            rig.writeCluster(0, (byte) 7);
+            long dataCluster = rig.map.lookup(0);
+            assertThat(dataCluster).as("the writer sees its pending entry").isGreaterThan(ClusterMap.ZERO);
+            assertThat(rig.map.committed(0)).as("the tables do not have it yet").isZero();
+            rig.syncs.clear(); // the header's NEED_CHECK sync
+
+            assertThat(rig.pipeline.committer().doWork()).as("not due before the interval").isZero();
+            rig.clock.advance(INTERVAL.minusNanos(1));
+            assertThat(rig.pipeline.committer().doWork()).as("not due a nanosecond early").isZero();
+            assertThat(rig.syncs).isEmpty();
+
+            rig.clock.advance(Duration.ofNanos(1));
+            assertThat(rig.runUntilIdle()).as("three steps, one sync each").isEqualTo(3);
+            long table = rig.map.l2Table(0);
+            assertThat(rig.syncs).as("what the tables held as each sync began").containsExactly(
+                    new SyncSnapshot(0, 0, 0),                  // 1: the data (and the new, empty table)
+                    new SyncSnapshot(0, dataCluster, 0),        // 2: the L2 entry, its table not linked yet
+                    new SyncSnapshot(table, dataCluster, 0));   // 3: the L1 entry that links the table
+            assertThat(rig.map.committed(0)).isEqualTo(dataCluster);
+            assertThat(rig.overlay.isEmpty()).as("dropped from the overlay once stored").isTrue();
+        }
+    }
+
+    @Test
+    void aDurabilityRequestMakesTheBatchDueAtOnce() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
+            rig.writeCluster(0, (byte) 1);
+            long ticket = rig.pipeline.requestSync();
+            rig.runUntilIdle();
+            rig.pipeline.awaitDurable(ticket); // returns at once: done
+            assertThat(rig.map.committed(0)).isGreaterThan(ClusterMap.ZERO);
+        }
+    }
+
+    @Test
+    void aZeroIntervalCommitsAtTheNextRound() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ZERO, 1000)) {
+            rig.writeCluster(0, (byte) 1);
+            assertThat(rig.runUntilIdle()).isEqualTo(3);
+            assertThat(rig.map.committed(0)).isGreaterThan(ClusterMap.ZERO);
+        }
+    }
+
+    @Test
+    void aBacklogOfMaxQueuedEntriesCommitsWithoutWaitingForTheInterval() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 4)) {
+            for (int i = 0; i < 3; i++) {
+                rig.writeCluster(i, (byte) i);
+            }
+            assertThat(rig.pipeline.committer().doWork()).as("3 of 4 queued: not due").isZero();
+            rig.writeCluster(3, (byte) 3);
+            assertThat(rig.runUntilIdle()).as("4 of 4: due").isGreaterThan(0);
+            for (int i = 0; i < 4; i++) {
+                assertThat(rig.map.committed((long) i * PipelineRig.CLUSTER)).isGreaterThan(ClusterMap.ZERO);
+            }
+        }
+    }
+
+    @Test
+    void consecutiveBatchesShareTheirSyncs() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
+            rig.writeCluster(0, (byte) 1);               // batch 1: a data cluster and a new table
+            long first = rig.pipeline.requestSync();
+            rig.syncs.clear();
+            assertThat(rig.pipeline.committer().doWork()).isOne(); // sync 1: batch 1's data
+            rig.writeCluster(1, (byte) 2);               // batch 2: same table, no L1 step
+            long second = rig.pipeline.requestSync();
+            rig.runUntilIdle();
+            // Alone: 3 syncs for batch 1, 2 for batch 2. Pipelined: batch 2's data shares
+            // batch 1's L2 sync, and batch 2's L2 entries share batch 1's L1 sync.
+            assertThat(rig.syncs).as("syncs for two batches").hasSize(3);
+            rig.pipeline.awaitDurable(first);
+            rig.pipeline.awaitDurable(second);
+            assertThat(rig.map.committed(PipelineRig.CLUSTER)).isGreaterThan(ClusterMap.ZERO);
+        }
+    }
+
+    @Test
+    void aFailedSyncIsFinalNothingIsStoredAfterItAndEveryWaiterHearsOfIt() throws Exception {
+        PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000);
+        rig.writeCluster(0, (byte) 1);
+        long ticket = rig.pipeline.requestSync();
+        rig.failSyncsWith = StorageObserver.EIO;
+        rig.runUntilIdle();
+        assertThat(rig.file.hasFailed()).isTrue();
+        assertThatThrownBy(() -> rig.pipeline.awaitDurable(ticket)).hasMessageContaining("Input/output error");
+        assertThat(rig.pipeline.whenDurable(ticket)).isCompletedExceptionally();
+
+        rig.failSyncsWith = StorageObserver.PROCEED; // the disk works again, the failure stays
+        assertThat(rig.map.lookup(0)).as("the failed batch's entries are gone from the overlay").isZero();
+        assertThatThrownBy(() -> rig.writeCluster(2, (byte) 2)).as("a write that needs a new cluster")
+                .hasMessageContaining("an earlier fdatasync failed");
+        assertThatThrownBy(rig.pipeline::requestSync).hasMessageContaining("an earlier fdatasync failed");
+        rig.syncs.clear();
+        rig.runUntilIdle();
+        assertThat(rig.syncs).as("no sync after the failed one").isEmpty();
+        assertThat(rig.map.committed(0)).as("never stored into the tables").isZero();
+        assertThatThrownBy(rig::close).hasMessageContaining("an earlier fdatasync failed");
+        assertThat(HeaderBits.features(rig.file.path()) & QedHeader.FEATURE_NEED_CHECK).isNotZero();
+    }
+
+    @Test
+    void aSecondWithNothingToCommitMarksTheImageCleanAndGivesTheReservationBack() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ZERO, 1000)) {
+            rig.writeCluster(0, (byte) 1);
+            rig.runUntilIdle();
+            assertThat(rig.pipeline.currentHeader().needsCheck()).isTrue();
+            long used = Math.max(rig.map.committed(0) + PipelineRig.CLUSTER,
+                    rig.map.l2Table(0) + rig.geometry.tableBytes()); // the data cluster and its new table
+            assertThat(rig.file.size()).as("reserved ahead").isGreaterThan(used);
+
+            rig.clock.advance(Duration.ofMillis(999));
+            assertThat(rig.pipeline.committer().doWork()).isZero();
+            rig.clock.advance(Duration.ofMillis(1));
+            assertThat(rig.pipeline.committer().doWork()).isOne();
+            assertThat(rig.pipeline.currentHeader().needsCheck()).isFalse();
+            assertThat(HeaderCodec.read(rig.file).needsCheck()).isFalse();
+            assertThat(rig.file.size()).as("the file ends at its last used cluster").isEqualTo(used);
+        }
+    }
+}
