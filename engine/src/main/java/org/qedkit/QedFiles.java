@@ -4,7 +4,12 @@ import org.qedkit.internal.BackingChain;
 import org.qedkit.internal.MappedImageFile;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 
 /** Facts about files that need no open image: what the tools ask of backing files and raw files. */
 public final class QedFiles {
@@ -27,5 +32,68 @@ public final class QedFiles {
      */
     public static long allocatedBytes(Path path) throws IOException {
         return MappedImageFile.allocatedBytes(path);
+    }
+
+    /**
+     * @param image the image that names the backing file
+     * @param name  the backing file name as its header stores it
+     * @return where the name points, as QEMU resolves and shows it: relative to the image's
+     *         directory (as the image's path was given), an absolute name as it stands
+     */
+    public static Path resolveBackingName(Path image, String name) {
+        return BackingChain.resolve(image, name);
+    }
+
+    /**
+     * One image of a backing chain, as QEMU's tools show it.
+     *
+     * @param path   where it is, resolved as QEMU resolves backing names (relative to the
+     *               directory of the image that names it, as that image's path was given)
+     * @param raw    true for a raw file (the header says so, or it does not start with
+     *               QED's magic), which ends the chain
+     */
+    public record ChainLink(Path path, boolean raw) {
+    }
+
+    /**
+     * The backing chain from {@code top} down, read from the headers alone: no image is
+     * opened for I/O and no lock is taken, so a chain in use can be listed. Resolution, the
+     * depth limit ({@link Limits#DEFAULT}'s {@code maxBackingDepth}) and loop detection are
+     * the engine's own, as an open applies them.
+     *
+     * @param top the image at the top
+     * @return the chain, top first
+     * @throws QedFormatException when the chain loops
+     * @throws QedLimitException  when it is deeper than the limit
+     */
+    public static List<ChainLink> backingChain(Path top) throws IOException {
+        List<ChainLink> chain = new ArrayList<>();
+        Set<Path> seen = new HashSet<>();
+        Path current = top;
+        boolean raw = false;
+        while (true) {
+            chain.add(new ChainLink(current, raw));
+            if (raw) {
+                return chain;
+            }
+            if (Files.exists(current) && !seen.add(current.toRealPath())) {
+                throw new QedFormatException("backing_filename", current.toString(), "the backing chain loops: "
+                        + String.join(" -> ", chain.stream().map(l -> l.path().toString()).toList()));
+            }
+            QedHeader header;
+            try (QedImage image = QedImage.open(current,
+                    OpenOptions.READ_ONLY.toBuilder().forceShare(true).openBackingChain(false).build())) {
+                header = image.header();
+            }
+            if (!header.hasBackingFile()) {
+                return chain;
+            }
+            if (chain.size() > Limits.DEFAULT.maxBackingDepth()) {
+                throw new QedLimitException("maxBackingDepth", top + ": its backing chain is deeper than the limit of "
+                        + Limits.DEFAULT.maxBackingDepth());
+            }
+            current = BackingChain.resolve(current, header.backingFilename());
+            raw = "raw".equals(header.backingFormat()) || !isQedImage(current);
+        }
     }
 }

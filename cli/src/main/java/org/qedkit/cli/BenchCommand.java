@@ -5,10 +5,14 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -34,18 +38,12 @@ import java.util.concurrent.CompletionException;
 @Command(name = "bench", description = "Run a simple I/O benchmark on an image, as qemu-img bench does.")
 final class BenchCommand implements Callable<Integer> {
 
-    @Option(names = "-c", paramLabel = "COUNT", defaultValue = "75000", description = "Requests to send (75000).")
-    long count;
-
-    @Option(names = "-d", paramLabel = "DEPTH", defaultValue = "64", description = "Requests in flight (64).")
-    int depth;
-
-    @Option(names = "-f", paramLabel = "FMT", defaultValue = "qed", description = "Image format: qed.")
-    String format;
-
-    @Option(names = "--flush-interval", paramLabel = "N", description = "Flush after every N requests (at least the depth).")
-    Long flushInterval;
-
+    @Mixin SharedOptions.ImageFile image;
+    @Mixin SharedOptions.ForceShare forceShare;
+    @Mixin SharedOptions.Quiet quiet;
+    @Option(names = "-c", paramLabel = "COUNT", defaultValue = "75000", description = "Requests to send (75000).") long count;
+    @Option(names = "-d", paramLabel = "DEPTH", defaultValue = "64", description = "Requests in flight (64).") int depth;
+    @Option(names = "--flush-interval", paramLabel = "N", description = "Flush after every N requests (at least the depth).") Long flushInterval;
     @Option(names = "-i", paramLabel = "AIO", description = "Accepted for qemu-img compatibility (native, threads, io_uring); ignored.")
     String aio;
 
@@ -55,40 +53,20 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-drain", description = "Accepted for qemu-img compatibility; ignored.")
     boolean noDrain;
 
-    @Option(names = "-o", paramLabel = "OFFSET", defaultValue = "0", description = "First offset.")
-    String offset;
-
-    @Option(names = "--pattern", paramLabel = "PATTERN", defaultValue = "0", description = "Byte value written.")
-    int pattern;
-
-    @Option(names = "-q", description = "Quiet.")
-    boolean quiet;
-
-    @Option(names = "-s", paramLabel = "BUFFER_SIZE", defaultValue = "4096", description = "Bytes per request (4096).")
-    String bufferSize;
-
-    @Option(names = "-S", paramLabel = "STEP_SIZE", description = "Bytes between requests (default: the buffer size).")
-    String stepSize;
-
+    @Option(names = "-o", paramLabel = "OFFSET", defaultValue = "0", description = "First offset.") String offset;
+    @Option(names = "--pattern", paramLabel = "PATTERN", defaultValue = "0", description = "Byte value written.") int pattern;
+    @Option(names = "-s", paramLabel = "BUFFER_SIZE", defaultValue = "4096", description = "Bytes per request (4096).") String bufferSize;
+    @Option(names = "-S", paramLabel = "STEP_SIZE", description = "Bytes between requests (default: the buffer size).") String stepSize;
     @Option(names = "-t", paramLabel = "CACHE", defaultValue = "writeback",
             description = "writeback (default), writethrough, directsync, none, unsafe.")
     String cache;
 
-    @Option(names = "-w", description = "Write instead of read.")
-    boolean write;
-
-    @Option(names = {"-U", "--force-share"}, description = "Take no lock (reads only).")
-    boolean forceShare;
-
-    @Parameters(index = "0", paramLabel = "FILE")
-    java.nio.file.Path file;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Option(names = "-w", description = "Write instead of read.") boolean write;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
-        CliException.requireQed("bench", format);
+        Path file = image.qed("bench");
         long size = parse("buffer size", bufferSize);
         long step = stepSize == null ? size : parse("step size", stepSize);
         long start = parse("offset", offset);
@@ -107,13 +85,13 @@ final class BenchCommand implements Callable<Integer> {
             default -> throw new CliException("Invalid cache mode '" + cache + "'");
         };
         OpenOptions options = write ? OpenOptions.READ_WRITE.withDurability(durability)
-                : OpenOptions.READ_ONLY.withForceShare(forceShare);
+                : OpenOptions.READ_ONLY.withForceShare(forceShare.on);
         PrintWriter out = spec.commandLine().getOut();
         try (QedImage image = QedImage.open(file, options); Arena arena = Arena.ofConfined()) {
             if (start + size > image.size()) {
                 throw new CliException("Offset and buffer size exceed the image size");
             }
-            if (!quiet) {
+            if (!quiet.on) {
                 out.printf(Locale.ROOT, "Sending %d %s requests, %d bytes each, %d in parallel (starting at offset %d, step size %d)%n",
                         count, write ? "write" : "read", size, depth, start, step);
                 if (flushInterval != null) {
@@ -126,7 +104,7 @@ final class BenchCommand implements Callable<Integer> {
             long began = System.nanoTime();
             run(image, buffer, start, step, durability);
             double seconds = (System.nanoTime() - began) / 1e9;
-            if (!quiet) {
+            if (!quiet.on) {
                 out.printf(Locale.ROOT, "Run completed in %.3f seconds.%n", seconds);
                 out.flush();
             }

@@ -7,8 +7,11 @@ import org.qedkit.CheckResult;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -26,33 +29,17 @@ import java.util.concurrent.Callable;
 @Command(name = "check", description = "Check a QED image for consistency, and optionally repair it, as qemu-img check does.")
 final class CheckCommand implements Callable<Integer> {
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Image format: qed.", defaultValue = "qed")
-    String format;
-
-    @Option(names = "-r", paramLabel = "leaks|all", description = "Repair: leaks, or all (leaks, invalid and shared entries).")
-    String repair;
-
-    @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "human", description = "human or json.")
-    String output;
-
-    @Option(names = {"-U", "--force-share"}, description = "Take no lock (report only): check an image another process uses.")
-    boolean forceShare;
-
-    @Option(names = "-q", description = "Quiet: print nothing (the exit code says it all).")
-    boolean quiet;
-
-    @Parameters(index = "0", paramLabel = "FILE")
-    Path file;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin SharedOptions.ImageFile image;
+    @Mixin SharedOptions.ForceShare forceShare;
+    @Mixin SharedOptions.Quiet quiet;
+    @Mixin SharedOptions.Output output;
+    @Option(names = "-r", paramLabel = "leaks|all", description = "Repair: leaks, or all (leaks, invalid and shared entries).") String repair;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
-        CliException.requireQed("check", format);
-        if (!output.equals("human") && !output.equals("json")) {
-            throw new CliException("--output must be human or json, not '" + output + "'");
-        }
+        Path file = image.qed("check");
+        boolean json = output.json();
         CheckMode mode;
         if (repair == null) {
             mode = CheckMode.REPORT;
@@ -65,14 +52,14 @@ final class CheckCommand implements Callable<Integer> {
         }
         CheckResult r;
         try {
-            if (forceShare && mode != CheckMode.REPORT) {
+            if (forceShare.on && mode != CheckMode.REPORT) {
                 throw new CliException("check: -U cannot be combined with -r: a repair needs the image to itself");
             }
-            r = QedImage.check(file, mode, forceShare ? LockPolicy.FORCE_SHARE : LockPolicy.LOCK, Limits.DEFAULT);
+            r = QedImage.check(file, mode, forceShare.on ? LockPolicy.FORCE_SHARE : LockPolicy.LOCK, Limits.DEFAULT);
         } catch (QedException e) {
             throw new CliException("Could not open '" + file + "': " + e.getMessage());
         }
-        if (quiet) {
+        if (quiet.on) {
             return r.exitCode();
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -81,7 +68,7 @@ final class CheckCommand implements Callable<Integer> {
             err.println("ERROR " + problem);
         }
         err.flush();
-        if (output.equals("json")) {
+        if (json) {
             out.print(json(r));
         } else {
             out.print(human(r));
@@ -99,7 +86,7 @@ final class CheckCommand implements Callable<Integer> {
         putNonZero(o, "leaks", r.leaks());
         putNonZero(o, "leaks-fixed", r.leaksFixed());
         putNonZero(o, "allocated-clusters", r.allocatedClusters());
-        o.put("filename", file.toString());
+        o.put("filename", image.file.toString());
         o.put("format", "qed");
         putNonZero(o, "fragmented-clusters", r.fragmentedClusters());
         return Json.write(o);

@@ -6,8 +6,11 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -22,35 +25,20 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "commit", description = "Write an image's own data into its backing file, as qemu-img commit does.")
 final class CommitCommand implements Callable<Integer> {
+
+    @Mixin SharedOptions.ImageFile image;
+    @Mixin SharedOptions.Quiet quiet;
     private static final int CHUNK = 1 << 20;
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Image format: qed.", defaultValue = "qed")
-    String format;
-
-    @Option(names = "-b", paramLabel = "BASE", description = "Commit into this image of the backing chain (default: the backing file).")
-    Path base;
-
-    @Option(names = "-d", description = "Keep the image's clusters after committing (what QEMU does for QED anyway).")
-    boolean keep;
-
-    @Option(names = "--empty", description = "Afterwards, drop the image's clusters: it reads through to the base again.")
-    boolean empty;
-
-    @Option(names = "-p", description = "Show progress.")
-    boolean progress;
-
-    @Option(names = "-q", description = "Quiet.")
-    boolean quiet;
-
-    @Parameters(index = "0", paramLabel = "FILE")
-    Path file;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Option(names = "-b", paramLabel = "BASE", description = "Commit into this image of the backing chain (default: the backing file).") Path base;
+    @Option(names = "-d", description = "Keep the image's clusters after committing (what QEMU does for QED anyway).") boolean keep;
+    @Option(names = "--empty", description = "Afterwards, drop the image's clusters: it reads through to the base again.") boolean empty;
+    @Mixin SharedOptions.ShowProgress progress;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
-        CliException.requireQed("commit", format);
+        Path file = image.qed("commit");
         if (keep && empty) {
             throw new CliException("commit: -d keeps the image's clusters and --empty drops them; choose one");
         }
@@ -82,7 +70,7 @@ final class CommitCommand implements Callable<Integer> {
         } catch (QedException e) {
             throw new CliException("commit: " + e.getMessage());
         }
-        if (!quiet) {
+        if (!quiet.on) {
             spec.commandLine().getOut().println("Image committed.");
         }
         return 0;
@@ -90,12 +78,12 @@ final class CommitCommand implements Callable<Integer> {
 
     private void commitInto(Path target, String targetFormat, int depth) throws IOException {
         // The chain is read without locks: this command is its only writer, and holds the base's write lock below.
-        try (QedImage top = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(true)
+        try (QedImage top = QedImage.open(image.file, OpenOptions.READ_ONLY.withForceShare(true)
                 .withAccessPattern(org.qedkit.AccessPattern.SEQUENTIAL));
              TargetImage out = openBase(target, targetFormat, top.size())) {
             long size = top.size();
             byte[] buffer = new byte[CHUNK];
-            Progress shown = new Progress(progress && !quiet ? spec.commandLine().getOut() : null, size);
+            Progress shown = new Progress(progress.on && !quiet.on ? spec.commandLine().getOut() : null, size);
             for (long pos = 0; pos < size; ) {
                 MapEntry e = top.mapEntryAt(pos);
                 long end = pos + e.length();

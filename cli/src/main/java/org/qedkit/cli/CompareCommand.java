@@ -1,8 +1,11 @@
 package org.qedkit.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -19,32 +22,18 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "compare", description = "Compare the guest contents of two images, as qemu-img compare does.")
 final class CompareCommand implements Callable<Integer> {
+
+    @Mixin SharedOptions.ForceShare forceShare;
+    @Mixin SharedOptions.Quiet quiet;
     private static final int SECTOR = 512;
     private static final int CHUNK = 1 << 20;
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Format of the first image: qed or raw (probed if not given).")
-    String format1;
-
-    @Option(names = "-F", paramLabel = "FMT", description = "Format of the second image: qed or raw (probed if not given).")
-    String format2;
-
-    @Option(names = "-s", description = "Strict: images of different sizes are different.")
-    boolean strict;
-
-    @Option(names = "-q", description = "Quiet: print nothing (the exit code says it all).")
-    boolean quiet;
-
-    @Option(names = {"-U", "--force-share"}, description = "Take no lock: compare images other processes use.")
-    boolean forceShare;
-
-    @Parameters(index = "0", paramLabel = "FILE1")
-    Path file1;
-
-    @Parameters(index = "1", paramLabel = "FILE2")
-    Path file2;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Option(names = "-f", paramLabel = "FMT", description = "Format of the first image: qed or raw (probed if not given).") String format1;
+    @Option(names = "-F", paramLabel = "FMT", description = "Format of the second image: qed or raw (probed if not given).") String format2;
+    @Option(names = "-s", description = "Strict: images of different sizes are different.") boolean strict;
+    @Parameters(index = "0", paramLabel = "FILE1") Path file1;
+    @Parameters(index = "1", paramLabel = "FILE2") Path file2;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() {
@@ -109,14 +98,14 @@ final class CompareCommand implements Callable<Integer> {
     }
 
     private void say(PrintWriter out, String line) {
-        if (!quiet) {
+        if (!quiet.on) {
             out.println(line);
             out.flush();
         }
     }
 
     private SourceImage open(Path file, String format) throws IOException {
-        return SourceImage.open(file, format, forceShare);
+        return SourceImage.open(file, format, forceShare.on);
     }
 
     private static void closeQuietly(SourceImage g) {

@@ -7,8 +7,11 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -28,20 +31,19 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "convert", description = "Copy an image's guest contents into a new image (qed or raw), as qemu-img convert does.")
 final class ConvertCommand implements Callable<Integer> {
+
+    @Mixin SharedOptions.ForceShare forceShare;
+    @Mixin SharedOptions.Quiet quiet;
     private static final int CHUNK = 1 << 20;
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Source format: qed or raw (probed if not given).")
-    String sourceFormat;
-
+    @Option(names = "-f", paramLabel = "FMT", description = "Source format: qed or raw (probed if not given).") String sourceFormat;
     @Option(names = "-O", paramLabel = "OUTPUT_FMT", defaultValue = "raw", description = "Target format: raw (the default, as in qemu-img) or qed.")
     String targetFormat;
 
     @Option(names = "-o", paramLabel = "OPTIONS", description = "Target options for qed: cluster_size=…,table_size=…,backing_file=…,backing_fmt=….")
     List<String> options = new ArrayList<>();
 
-    @Option(names = "-B", paramLabel = "BACKING_FILE", description = "Backing file of the target (stored as given).")
-    String backingFile;
-
+    @Option(names = "-B", paramLabel = "BACKING_FILE", description = "Backing file of the target (stored as given).") String backingFile;
     @Option(names = "-F", paramLabel = "BACKING_FMT", description = "Format of the target's backing file (raw or qed; probed if not given).")
     String backingFormat;
 
@@ -49,23 +51,10 @@ final class ConvertCommand implements Callable<Integer> {
             description = "Blocks of this many zero bytes are not written (0: write everything, fully allocated).")
     String sparseSize;
 
-    @Option(names = "-p", description = "Show progress.")
-    boolean progress;
-
-    @Option(names = "-q", description = "Quiet.")
-    boolean quiet;
-
-    @Option(names = {"-U", "--force-share"}, description = "Take no lock on the source.")
-    boolean forceShare;
-
-    @Parameters(index = "0", paramLabel = "SOURCE")
-    Path source;
-
-    @Parameters(index = "1", paramLabel = "TARGET")
-    Path target;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin SharedOptions.ShowProgress progress;
+    @Parameters(index = "0", paramLabel = "SOURCE") Path source;
+    @Parameters(index = "1", paramLabel = "TARGET") Path target;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
@@ -86,7 +75,7 @@ final class ConvertCommand implements Callable<Integer> {
         }
         SourceImage src;
         try {
-            src = SourceImage.open(source, sourceFormat, forceShare);
+            src = SourceImage.open(source, sourceFormat, forceShare.on);
         } catch (IOException e) {
             throw new CliException("Could not open '" + source + "': " + e.getMessage());
         }
@@ -125,7 +114,7 @@ final class ConvertCommand implements Callable<Integer> {
     }
 
     private void copy(SourceImage src, TargetImage out, long size, int block, boolean targetHasBacking) throws IOException {
-        Progress shown = new Progress(progress && !quiet ? spec.commandLine().getOut() : null, size);
+        Progress shown = new Progress(progress.on && !quiet.on ? spec.commandLine().getOut() : null, size);
         byte[] buffer = new byte[CHUNK];
         for (long pos = 0; pos < size; ) {
             MapEntry e = src.mapAt(pos);

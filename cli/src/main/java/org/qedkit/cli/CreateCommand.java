@@ -5,8 +5,11 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,36 +20,23 @@ import java.util.concurrent.Callable;
 @Command(name = "create", description = "Create a new QED image, as qemu-img create -f qed does.")
 final class CreateCommand implements Callable<Integer> {
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Image format: qed (the only one).",
-            defaultValue = "qed")
-    String format;
-
+    @Mixin SharedOptions.ImageFile image;
+    @Mixin SharedOptions.Quiet quiet;
     @Option(names = "-o", paramLabel = "OPTIONS", description = "cluster_size=…,table_size=…,"
             + "backing_file=…,backing_fmt=… (comma-separated, may repeat).")
     java.util.List<String> options = new java.util.ArrayList<>();
 
-    @Option(names = "-b", paramLabel = "BACKING_FILE", description = "Backing file name, stored as given.")
-    String backingFile;
-
-    @Option(names = "-F", paramLabel = "BACKING_FMT", description = "Backing file format (raw or qed).")
-    String backingFormat;
-
-    @Option(names = "-q", description = "Quiet: print nothing on success.")
-    boolean quiet;
-
-    @Parameters(index = "0", paramLabel = "FILE")
-    Path file;
-
+    @Option(names = "-b", paramLabel = "BACKING_FILE", description = "Backing file name, stored as given.") String backingFile;
+    @Option(names = "-F", paramLabel = "BACKING_FMT", description = "Backing file format (raw or qed).") String backingFormat;
     @Parameters(index = "1", paramLabel = "SIZE", arity = "0..1",
             description = "Size with optional suffix k, M, G, T, P, E; defaults to the backing file's size.")
     String size;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
-        CliException.requireQed("create", format);
+        Path file = image.qed("create");
         QedImageOptions parsed = QedImageOptions.parse("create", options);
         Integer clusterSize = parsed.clusterSize();
         Integer tableSize = parsed.tableSize();
@@ -75,7 +65,7 @@ final class CreateCommand implements Callable<Integer> {
         if (backingFile != null) {
             create = create.withBackingFile(backingFile, backingFormat);
         }
-        if (!quiet) {
+        if (!quiet.on) {
             StringBuilder line = new StringBuilder("Formatting '").append(file).append("', fmt=qed size=")
                     .append(create.roundedSize());
             if (backingFile != null) {
@@ -107,9 +97,9 @@ final class CreateCommand implements Callable<Integer> {
         if (backingFile == null) {
             throw new CliException("create: a size is needed when there is no backing file");
         }
-        Path backing = BackingFiles.resolve(file, backingFile);
+        Path backing = BackingFiles.resolve(image.file, backingFile);
         if (!Files.exists(backing)) {
-            throw new CliException(file + ": could not open backing file '" + backing
+            throw new CliException(image.file + ": could not open backing file '" + backing
                     + "' to take its size: no such file");
         }
         if ("raw".equals(backingFormat)) {

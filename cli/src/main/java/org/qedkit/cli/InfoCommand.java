@@ -6,8 +6,11 @@ import org.qedkit.QedException;
 import org.qedkit.QedHeader;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -22,31 +25,16 @@ import java.util.concurrent.Callable;
 @Command(name = "info", description = "Show facts about a QED image, as qemu-img info does.")
 final class InfoCommand implements Callable<Integer> {
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Image format: qed.", defaultValue = "qed")
-    String format;
-
-    @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "human",
-            description = "human or json (qemu-img's keys, plus format-specific QED fields).")
-    String output;
-
-    @Option(names = {"-U", "--force-share"}, description = "Take no lock: inspect an image another process uses.")
-    boolean forceShare;
-
-    @Parameters(index = "0", paramLabel = "FILE")
-    Path file;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
-    @Option(names = "--backing-chain", description = "Show every image of the backing chain, top first.")
-    boolean backingChain;
+    @Mixin SharedOptions.ImageFile image;
+    @Mixin SharedOptions.ForceShare forceShare;
+    @Mixin SharedOptions.Output output;
+    @Spec CommandSpec spec;
+    @Option(names = "--backing-chain", description = "Show every image of the backing chain, top first.") boolean backingChain;
 
     @Override
     public Integer call() throws IOException {
-        CliException.requireQed("info", format);
-        if (!output.equals("human") && !output.equals("json")) {
-            throw new CliException("--output must be human or json, not '" + output + "'");
-        }
+        Path file = image.qed("info");
+        boolean json = output.json();
         List<Map<String, Object>> objects = new ArrayList<>();
         List<String> blocks = new ArrayList<>();
         List<Path> seen = new ArrayList<>();
@@ -72,7 +60,7 @@ final class InfoCommand implements Callable<Integer> {
             current = next;
         }
         PrintWriter out = spec.commandLine().getOut();
-        if (output.equals("json")) {
+        if (json) {
             out.print(backingChain ? Json.writeArray(objects) : Json.write(objects.get(0)));
         } else {
             out.print(String.join("\n", blocks));
@@ -86,7 +74,7 @@ final class InfoCommand implements Callable<Integer> {
         QedHeader h;
         long actualSize;
         long virtualSize;
-        try (QedImage img = QedImage.open(image, OpenOptions.READ_ONLY.withForceShare(forceShare).withBackingChain(false))) {
+        try (QedImage img = QedImage.open(image, OpenOptions.READ_ONLY.withForceShare(forceShare.on).withBackingChain(false))) {
             h = img.header();
             actualSize = img.actualSize();
             virtualSize = img.size();

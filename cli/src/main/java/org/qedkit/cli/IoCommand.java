@@ -4,8 +4,11 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -23,37 +26,24 @@ import java.util.concurrent.Callable;
         + "length, sleep) on a QED image.")
 final class IoCommand implements Callable<Integer> {
 
-    @Option(names = {"-r", "--read-only"}, description = "Open the image read-only.")
-    boolean readOnly;
-
-    @Option(names = {"-f", "--format"}, paramLabel = "FMT", defaultValue = "qed",
-            description = "Image format: qed.")
-    String format;
-
-    @Option(names = {"-U", "--force-share"}, description = "Take no lock (needs -r): read an image another process uses.")
-    boolean forceShare;
-
-    @Option(names = {"-C", "--copy-on-read"}, description = "Copy what is read from the backing file into the image.")
-    boolean copyOnRead;
-
+    @Mixin SharedOptions.ImageFile image;
+    @Mixin SharedOptions.ForceShare forceShare;
+    @Option(names = {"-r", "--read-only"}, description = "Open the image read-only.") boolean readOnly;
+    @Option(names = {"-C", "--copy-on-read"}, description = "Copy what is read from the backing file into the image.") boolean copyOnRead;
     @Option(names = {"-c", "--cmd"}, paramLabel = "COMMAND", description = "A command to run; may repeat.")
     List<String> commands = new ArrayList<>();
 
-    @Parameters(index = "0", paramLabel = "FILE")
-    Path file;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
-        CliException.requireQed("io", format);
-        if (forceShare && !readOnly) {
+        Path file = image.qed("io");
+        if (forceShare.on && !readOnly) {
             throw new CliException("io: -U (force share) needs -r: only a read-only open may skip the locks");
         }
         QedImage image;
         try {
-            image = QedImage.open(file, readOnly ? OpenOptions.READ_ONLY.withForceShare(forceShare)
+            image = QedImage.open(file, readOnly ? OpenOptions.READ_ONLY.withForceShare(forceShare.on)
                     : OpenOptions.READ_WRITE.withCopyOnRead(copyOnRead));
         } catch (QedException e) {
             throw new CliException("can't open device " + file + ": " + e.getMessage());

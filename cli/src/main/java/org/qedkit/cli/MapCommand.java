@@ -5,8 +5,11 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -22,40 +25,23 @@ import java.util.concurrent.Callable;
 @Command(name = "map", description = "Show where the guest data of an image (and its backing chain) lives, as qemu-img map does.")
 final class MapCommand implements Callable<Integer> {
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Image format: qed.", defaultValue = "qed")
-    String format;
-
-    @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "human", description = "human or json.")
-    String output;
-
-    @Option(names = {"-U", "--force-share"}, description = "Take no lock: inspect an image another process uses.")
-    boolean forceShare;
-
-    @Option(names = {"-s", "--start-offset"}, paramLabel = "OFFSET", description = "First guest byte to map.")
-    String startOffset;
-
-    @Option(names = {"-l", "--max-length"}, paramLabel = "LENGTH", description = "How many guest bytes to map.")
-    String maxLength;
-
-    @Parameters(index = "0", paramLabel = "FILE")
-    Path file;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin SharedOptions.ImageFile image;
+    @Mixin SharedOptions.ForceShare forceShare;
+    @Mixin SharedOptions.Output output;
+    @Option(names = {"-s", "--start-offset"}, paramLabel = "OFFSET", description = "First guest byte to map.") String startOffset;
+    @Option(names = {"-l", "--max-length"}, paramLabel = "LENGTH", description = "How many guest bytes to map.") String maxLength;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
-        CliException.requireQed("map", format);
-        if (!output.equals("human") && !output.equals("json")) {
-            throw new CliException("--output must be human or json, not '" + output + "'");
-        }
+        Path file = image.qed("map");
+        boolean json = output.json();
         List<Path> names = BackingFiles.chain(file).stream().map(BackingFiles.Link::path).toList();
         PrintWriter out = spec.commandLine().getOut();
-        try (QedImage image = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare))) {
+        try (QedImage image = QedImage.open(file, OpenOptions.READ_ONLY.withForceShare(forceShare.on))) {
             long size = image.size();
             long start = startOffset == null ? 0 : Math.min(size, Sizes.parse(startOffset));
             long end = maxLength == null ? size : Math.min(size, start + Sizes.parse(maxLength));
-            boolean json = output.equals("json");
             if (json) {
                 out.print('[');
             } else {

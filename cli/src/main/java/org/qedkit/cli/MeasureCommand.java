@@ -4,8 +4,11 @@ import org.qedkit.CreateOptions;
 import org.qedkit.MapEntry;
 import org.qedkit.QedHeader;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -29,40 +32,25 @@ import java.util.concurrent.Callable;
 @Command(name = "measure", description = "Show the size a new image needs (required and fully allocated), as qemu-img measure does.")
 final class MeasureCommand implements Callable<Integer> {
 
-    @Option(names = "-O", paramLabel = "OUTPUT_FMT", defaultValue = "raw", description = "Target format: raw (default) or qed.")
-    String targetFormat;
-
+    @Mixin SharedOptions.ForceShare forceShare;
+    @Mixin SharedOptions.Output output;
+    @Option(names = "-O", paramLabel = "OUTPUT_FMT", defaultValue = "raw", description = "Target format: raw (default) or qed.") String targetFormat;
     @Option(names = "-o", paramLabel = "OPTIONS", description = "Target options for qed: cluster_size=…,table_size=…,backing_file=….")
     List<String> options = new ArrayList<>();
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Source format: qed or raw (probed if not given).")
-    String sourceFormat;
-
-    @Option(names = "--size", paramLabel = "SIZE", description = "Measure an empty image of this size instead of a source.")
-    String size;
-
-    @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "human", description = "human or json.")
-    String output;
-
-    @Option(names = {"-U", "--force-share"}, description = "Take no lock on the source.")
-    boolean forceShare;
-
-    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE")
-    Path file;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Option(names = "-f", paramLabel = "FMT", description = "Source format: qed or raw (probed if not given).") String sourceFormat;
+    @Option(names = "--size", paramLabel = "SIZE", description = "Measure an empty image of this size instead of a source.") String size;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE") Path file;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
+        boolean json = output.json();
         if (size != null && file != null) {
             throw new CliException("--size N cannot be used together with a filename.");
         }
         if (size == null && file == null) {
             throw new CliException("Either --size N or one filename must be specified.");
-        }
-        if (!output.equals("human") && !output.equals("json")) {
-            throw new CliException("--output must be human or json, not '" + output + "'");
         }
         if (!targetFormat.equals("raw") && !targetFormat.equals("qed")) {
             throw new CliException("measure: target format '" + targetFormat + "' is not supported; use qed or raw");
@@ -81,7 +69,7 @@ final class MeasureCommand implements Callable<Integer> {
             required = targetFormat.equals("raw") ? virtual : layout.metadata();
             fully = targetFormat.equals("raw") ? virtual : layout.fullyAllocated();
         } else {
-            try (SourceImage src = SourceImage.open(file, sourceFormat, forceShare)) {
+            try (SourceImage src = SourceImage.open(file, sourceFormat, forceShare.on)) {
                 long virtual = src.size();
                 if (targetFormat.equals("raw")) {
                     required = virtual;
@@ -96,7 +84,7 @@ final class MeasureCommand implements Callable<Integer> {
             }
         }
         PrintWriter out = spec.commandLine().getOut();
-        if (output.equals("json")) {
+        if (json) {
             out.print("{\n    \"required\": " + required + ",\n    \"fully-allocated\": " + fully + "\n}\n");
         } else {
             out.println("required size: " + required);

@@ -7,8 +7,11 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -25,34 +28,20 @@ import java.util.concurrent.Callable;
 @Command(name = "rebase", description = "Change the backing file of an image, keeping its guest content (qemu-img rebase).")
 final class RebaseCommand implements Callable<Integer> {
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Image format: qed.", defaultValue = "qed")
-    String format;
-
+    @Mixin SharedOptions.ImageFile image;
+    @Mixin SharedOptions.Quiet quiet;
     @Option(names = "-b", paramLabel = "BACKING_FILE", required = true,
             description = "The new backing file, stored as given (relative to the image); \"\" for none.")
     String backingFile;
 
-    @Option(names = "-F", paramLabel = "BACKING_FMT", description = "The new backing file's format: raw or qed (probed if not given).")
-    String backingFormat;
-
-    @Option(names = "-u", description = "Unsafe: rewrite the header only, copy nothing.")
-    boolean unsafe;
-
-    @Option(names = "-p", description = "Show progress.")
-    boolean progress;
-
-    @Option(names = "-q", description = "Quiet.")
-    boolean quiet;
-
-    @Parameters(index = "0", paramLabel = "FILE")
-    Path file;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Option(names = "-F", paramLabel = "BACKING_FMT", description = "The new backing file's format: raw or qed (probed if not given).") String backingFormat;
+    @Option(names = "-u", description = "Unsafe: rewrite the header only, copy nothing.") boolean unsafe;
+    @Mixin SharedOptions.ShowProgress progress;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
-        CliException.requireQed("rebase", format);
+        Path file = image.qed("rebase");
         String name = backingFile.isEmpty() ? null : backingFile;
         Path resolved = name == null ? null : BackingFiles.resolve(file, name);
         String fmt = backingFormat;
@@ -84,12 +73,12 @@ final class RebaseCommand implements Callable<Integer> {
             }
         }
         try (SourceImage next = replacement;
-             QedImage image = QedImage.open(file, OpenOptions.READ_WRITE)) {
+             QedImage image = QedImage.open(this.image.file, OpenOptions.READ_WRITE)) {
             int cs = image.header().clusterSize();
             long size = image.size();
             byte[] old = new byte[cs];
             byte[] now = new byte[cs];
-            Progress shown = new Progress(progress && !quiet ? spec.commandLine().getOut() : null, size);
+            Progress shown = new Progress(progress.on && !quiet.on ? spec.commandLine().getOut() : null, size);
             for (long pos = 0; pos < size; ) {
                 MapEntry e = image.mapEntryAt(pos);
                 long end = pos + e.length();

@@ -6,8 +6,11 @@ import org.qedkit.QedException;
 import org.qedkit.QedFormatException;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -23,30 +26,16 @@ import java.util.concurrent.Callable;
 @Command(name = "resize", description = "Change the guest size of an image, as qemu-img resize does (and shrink it, which QEMU cannot).")
 final class ResizeCommand implements Callable<Integer> {
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Image format: qed.", defaultValue = "qed")
-    String format;
-
-    @Option(names = "--shrink", description = "Allow the image to get smaller.")
-    boolean shrink;
-
-    @Option(names = "--force", description = "With --shrink: discard data that lies past the new end.")
-    boolean force;
-
-    @Option(names = "-q", description = "Quiet: print nothing on success.")
-    boolean quiet;
-
-    @Parameters(index = "0", paramLabel = "FILE")
-    Path file;
-
-    @Parameters(index = "1", paramLabel = "[+|-]SIZE")
-    String size;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin SharedOptions.ImageFile image;
+    @Mixin SharedOptions.Quiet quiet;
+    @Option(names = "--shrink", description = "Allow the image to get smaller.") boolean shrink;
+    @Option(names = "--force", description = "With --shrink: discard data that lies past the new end.") boolean force;
+    @Parameters(index = "1", paramLabel = "[+|-]SIZE") String size;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
-        CliException.requireQed("resize", format);
+        Path file = image.qed("resize");
         long current;
         try (QedImage image = QedImage.open(file, OpenOptions.READ_ONLY)) {
             current = image.size();
@@ -84,7 +73,7 @@ final class ResizeCommand implements Callable<Integer> {
             throw new CliException("Failed to resize image: " + e.getMessage()
                     + (target < current && !force ? " (--force does)" : ""));
         }
-        if (!quiet) {
+        if (!quiet.on) {
             spec.commandLine().getOut().println("Image resized.");
         }
         return 0;

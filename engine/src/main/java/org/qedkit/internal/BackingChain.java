@@ -104,11 +104,12 @@ public final class BackingChain {
 
     /**
      * Where backing name {@code name} of the image at {@code overlay} points, as QEMU
-     * resolves it: relative to the overlay's directory, an absolute name as it stands.
+     * resolves (and shows) it: relative to the overlay's directory as the overlay's path
+     * was given, an absolute name as it stands.
      */
     public static Path resolve(Path overlay, String name) {
         Path named = Path.of(name);
-        Path parent = overlay.toAbsolutePath().getParent();
+        Path parent = overlay.getParent(); // null: the overlay is in the working directory, and so is a relative name
         return named.isAbsolute() || parent == null ? named : parent.resolve(named);
     }
 

@@ -1,0 +1,62 @@
+package org.qedkit.cli;
+
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+
+/**
+ * The options that the image commands share, declared once as picocli mixins: each command
+ * says {@code @Mixin ImageFile image;} and so on, and its help shows them as its own.
+ */
+final class SharedOptions {
+    private SharedOptions() {
+    }
+
+    /** {@code -f FMT} and the image {@code FILE}: every command that works on one QED image. */
+    static final class ImageFile {
+        @Option(names = {"-f", "--format"}, paramLabel = "FMT", defaultValue = "qed", description = "Image format: qed.")
+        String format;
+
+        @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
+        Path file;
+
+        /** The file, after refusing any format but qed, in {@code command}'s words. */
+        Path qed(String command) {
+            CliException.requireQed(command, format);
+            return file;
+        }
+    }
+
+    /** {@code -U}: inspect an image another process uses, without taking a lock. */
+    static final class ForceShare {
+        @Option(names = {"-U", "--force-share"}, description = "Take no lock (reads only): use an image another process has open.")
+        boolean on;
+    }
+
+    /** {@code -q}: print nothing but errors (the exit code says the rest). */
+    static final class Quiet {
+        @Option(names = "-q", description = "Quiet: print nothing but errors.")
+        boolean on;
+    }
+
+    /** {@code --output human|json}, checked when asked. */
+    static final class Output {
+        @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "human", description = "human or json.")
+        String format;
+
+        /** True for json, false for human; anything else is refused. */
+        boolean json() {
+            if (!format.equals("human") && !format.equals("json")) {
+                throw new CliException("--output must be human or json, not '" + format + "'");
+            }
+            return format.equals("json");
+        }
+    }
+
+    /** {@code -p}: show progress while copying. */
+    static final class ShowProgress {
+        @Option(names = "-p", description = "Show progress.")
+        boolean on;
+    }
+}
