@@ -10,7 +10,7 @@
  * {@code --enable-native-access=org.qedkit.engine} (module path) or
  * {@code --enable-native-access=ALL-UNNAMED} (class path).
  */
-@SuppressWarnings("module") // org.qedkit.stress is named by its jar's manifest, not compiled as a module here
+@SuppressWarnings({"module", "requires-automatic"}) // org.qedkit.stress is named by its jar manifest; Agrona is an automatic module
 module org.qedkit.engine {
     requires org.agrona;
 

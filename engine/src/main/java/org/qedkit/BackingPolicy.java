@@ -1,6 +1,7 @@
 package org.qedkit;
 
 import java.nio.file.Path;
+import java.util.Objects;
 
 /**
  * Which backing files an image may name, for daemons that open images uploaded by
@@ -26,7 +27,7 @@ public record BackingPolicy(boolean allowAbsolutePaths, Path root, boolean allow
      * {@code root}, formats as the header records them (raw), never probed.
      */
     public static BackingPolicy untrusted(Path root) {
-        return new BackingPolicy(false, java.util.Objects.requireNonNull(root, "root"), false);
+        return new BackingPolicy(false, Objects.requireNonNull(root, "root"), false);
     }
 
     /** With probing allowed or not (for chains of QED images under a trusted root). */

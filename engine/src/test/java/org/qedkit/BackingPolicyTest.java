@@ -2,12 +2,16 @@ package org.qedkit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.qedkit.internal.hooks.EngineHooks;
+import org.qedkit.internal.hooks.StorageObserver;
 import org.qedkit.testing.Bytes;
 import org.qedkit.testing.QemuTools;
+import org.qedkit.testing.StorageProbe;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -103,6 +107,25 @@ class BackingPolicyTest {
             assertThat(copied).isEqualTo(java.util.Arrays.copyOf(expected, 2 * 65536));
         }
         QemuTools.qemuImg("check", overlay).ok();
+    }
+
+    @Test
+    void aCopyOnReadThatCannotBeMadeIsCountedAndTheReadStillSucceeds() throws Exception {
+        Path base = Files.write(dir.resolve("cor-fail-base.raw"), Bytes.random(5, MIB));
+        Path overlay = dir.resolve("cor-fail.qed");
+        QedImage.create(overlay, CreateOptions.ofSize(MIB).withClusterSize(65536).withBackingFile("cor-fail-base.raw", "raw"));
+        StorageProbe disk = new StorageProbe();
+        QedImage image = EngineHooks.open(overlay, OpenOptions.READ_WRITE.withCopyOnRead(true), disk.context());
+        try (AutoCloseable failing = disk.failSyncs(StorageObserver.EIO)) {
+            byte[] back = new byte[4096];
+            image.read(0, back); // the copy needs NEED_CHECK synced first: that sync fails
+            assertThat(back).as("the read itself, from the backing file").isEqualTo(Arrays.copyOf(Files.readAllBytes(base), 4096));
+            assertThat(image.copyOnReadFailures()).isOne();
+            image.read(65536, back); // the image has failed: the next copy fails at once, the read does not
+            assertThat(image.copyOnReadFailures()).isEqualTo(2);
+        }
+        assertThat(image.extentAt(0).kind()).isEqualTo(Extent.Kind.UNALLOCATED);
+        assertThatThrownBy(image::close).hasMessageContaining("Input/output error");
     }
 
     @Test

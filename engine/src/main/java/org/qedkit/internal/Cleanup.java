@@ -1,6 +1,7 @@
 package org.qedkit.internal;
 
 import java.io.IOException;
+import java.util.Arrays;
 
 /**
  * The engine's one idiom for giving resources back after a failure: every resource is
@@ -34,29 +35,21 @@ public final class Cleanup {
      * failure, with the later ones suppressed by it.
      */
     public static void closeAll(AutoCloseable... resources) throws IOException {
-        Throwable first = null;
-        for (AutoCloseable resource : resources) {
-            if (resource == null) {
-                continue;
-            }
+        for (int i = 0; i < resources.length; i++) {
             try {
-                resource.close();
-            } catch (Exception e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
+                if (resources[i] != null) {
+                    resources[i].close();
                 }
+            } catch (Exception first) {
+                closeAfter(first, Arrays.copyOfRange(resources, i + 1, resources.length));
+                if (first instanceof IOException io) {
+                    throw io;
+                }
+                if (first instanceof RuntimeException re) {
+                    throw re;
+                }
+                throw new IOException(first);
             }
-        }
-        if (first instanceof IOException io) {
-            throw io;
-        }
-        if (first instanceof RuntimeException re) {
-            throw re;
-        }
-        if (first != null) {
-            throw new IOException(first);
         }
     }
 }

@@ -75,14 +75,13 @@ public final class ClusterMap {
      */
     public long lookup(long guestOffset) throws QedFormatException {
         long entry = committed(guestOffset);
-        if (entry > ZERO || overlay == null) {
-            return entry;
-        }
+        // Kept small, so that it inlines into every read loop; the overlay is out of line.
+        return entry > ZERO || overlay == null ? entry : pendingOrCommitted(guestOffset);
+    }
+
+    private long pendingOrCommitted(long guestOffset) throws QedFormatException {
         long pending = overlay.entry(guestOffset >>> geometry.clusterBits());
-        if (pending != PendingOverlay.MISSING) {
-            return pending;
-        }
-        return committed(guestOffset);
+        return pending != PendingOverlay.MISSING ? pending : committed(guestOffset);
     }
 
     /**

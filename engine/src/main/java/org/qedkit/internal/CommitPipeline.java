@@ -258,12 +258,7 @@ public final class CommitPipeline implements AutoCloseable {
     Committer.Batch takeBatchIfDue(long now, boolean batchesInFlight) {
         queueLock.lock();
         try {
-            if (queue.isEmpty() && ticketsTaken == ticketsIssued) {
-                return null;
-            }
-            boolean due = closing || syncWanted > ticketsTaken || batchesInFlight
-                    || queue.size() >= settings.maxQueuedEntries() || now - (firstQueuedAt + commitIntervalNanos) >= 0;
-            if (!due) {
+            if (nanosUntilDueLocked(now, batchesInFlight) != 0 || nothingQueuedLocked()) {
                 return null;
             }
             Committer.Batch batch = new Committer.Batch(queue, ticketsIssued);
@@ -279,16 +274,25 @@ public final class CommitPipeline implements AutoCloseable {
     long nanosUntilDue(long now) {
         queueLock.lock();
         try {
-            if (queue.isEmpty() && ticketsTaken == ticketsIssued) {
-                return closing ? 0 : Long.MAX_VALUE;
-            }
-            if (closing || syncWanted > ticketsTaken || queue.size() >= settings.maxQueuedEntries()) {
-                return 0;
-            }
-            return Math.max(0, firstQueuedAt + commitIntervalNanos - now);
+            return nanosUntilDueLocked(now, false);
         } finally {
             queueLock.unlock();
         }
+    }
+
+    /** The rule for when a batch starts (see the class comment), in one place; under queueLock. */
+    private long nanosUntilDueLocked(long now, boolean batchesInFlight) {
+        if (nothingQueuedLocked()) {
+            return closing ? 0 : Long.MAX_VALUE;
+        }
+        if (closing || syncWanted > ticketsTaken || batchesInFlight || queue.size() >= settings.maxQueuedEntries()) {
+            return 0;
+        }
+        return Math.max(0, firstQueuedAt + commitIntervalNanos - now);
+    }
+
+    private boolean nothingQueuedLocked() {
+        return queue.isEmpty() && ticketsTaken == ticketsIssued;
     }
 
     /**
@@ -298,8 +302,7 @@ public final class CommitPipeline implements AutoCloseable {
     boolean settled() {
         queueLock.lock();
         try {
-            boolean settled = queue.isEmpty() && ticketsTaken == ticketsIssued
-                    && (ticketsDone == ticketsIssued || file.hasFailed());
+            boolean settled = nothingQueuedLocked() && (ticketsDone == ticketsIssued || file.hasFailed());
             if (settled && closing && !drained) {
                 drained = true;
                 batchDone.signalAll();

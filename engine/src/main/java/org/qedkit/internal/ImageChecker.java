@@ -7,6 +7,11 @@ import org.qedkit.QedLimitException;
 import org.qedkit.QedHeader;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -47,9 +52,9 @@ public final class ImageChecker {
 
     private final MappedImageFile file;
     private QedHeader header;   // changes when compaction moves the L1 table
-    private Geometry g;
-    private final int cs;
-    private final int ts;
+    private Geometry geometry;
+    private final int clusterSize;
+    private final int tableSize;
     private final long entries;
     private final boolean repairAll;
     private final long deadline;   // System.nanoTime() past which the check gives up
@@ -58,8 +63,8 @@ public final class ImageChecker {
     private long clusters;     // whole clusters in the file
     private long[] used;       // bitmap over clusters
     /**
-     * Per cluster, who references it (repair modes only): 0 nobody; > 0 the file offset of
-     * the L2 entry that maps it as data; {@link #L1_TABLE}; < -1 part of the L2 table whose
+     * Per cluster, who references it (repair modes only): 0 nobody; {@code > 0} the file offset of
+     * the L2 entry that maps it as data; {@link #L1_TABLE}; {@code < -1} part of the L2 table whose
      * first cluster is {@code -(value + 2)}.
      */
     private long[] refs;
@@ -82,12 +87,12 @@ public final class ImageChecker {
         this.limits = limits;
         this.deadline = deadline;
         this.header = header;
-        this.g = Geometry.of(header);
-        this.cs = header.clusterSize();
-        this.ts = header.tableSize();
+        this.geometry = Geometry.of(header);
+        this.clusterSize = header.clusterSize();
+        this.tableSize = header.tableSize();
         this.entries = header.entriesPerTable();
         this.repairAll = repairAll;
-        this.clusters = file.size() / cs;
+        this.clusters = file.size() / clusterSize;
         this.used = new long[(int) ((clusters + 63) >>> 6) + 1];
         this.refs = trackOwners ? new long[(int) clusters] : null;
     }
@@ -149,32 +154,32 @@ public final class ImageChecker {
     // ------------------------------------------------------------------ scan
 
     private ImageChecker scan() throws IOException {
-        markTable(g.l1Offset(), L1_TABLE);
-        long l1Shift = g.clusterBits() + g.l2Bits();
-        long l1End = g.l1Offset() + g.tableBytes();
+        markTable(geometry.l1Offset(), L1_TABLE);
+        long l1Shift = geometry.clusterBits() + geometry.l2Bits();
+        long l1End = geometry.l1Offset() + geometry.tableBytes();
         for (long i = 0; i < entries; i++) {
-            long entryOffset = file.skipZeroEntries(g.l1Offset() + (i << 3), l1End);
+            long entryOffset = file.skipZeroEntries(geometry.l1Offset() + (i << 3), l1End);
             if (entryOffset == l1End) {
                 break;
             }
-            i = (entryOffset - g.l1Offset()) >>> 3;
+            i = (entryOffset - geometry.l1Offset()) >>> 3;
             checkTime();
             long table = file.getEntryAcquire(entryOffset);
             if (table == 0) {
                 continue;
             }
             String field = "L1[" + i + "]";
-            if (!isValid(table, g.tableBytes())) {
+            if (!isValid(table, geometry.tableBytes())) {
                 corrupt(field, table, "not a cluster-aligned table inside the file, past the header");
                 clearEntry(l1Stores, entryOffset);
                 continue;
             }
-            if ((i << l1Shift) >= g.imageSize()) {
+            if ((i << l1Shift) >= geometry.imageSize()) {
                 corrupt(field, table, "maps guest bytes past the image size");
                 clearEntry(l1Stores, entryOffset);
                 continue;
             }
-            int shared = referencedAlready(table, ts);
+            int shared = referencedAlready(table, tableSize);
             if (shared > 0) {
                 // Counted per shared cluster, as QEMU counts it.
                 corrupt(field, table, "L2 table overlaps " + shared + " cluster(s) already referenced");
@@ -182,7 +187,7 @@ public final class ImageChecker {
                 if (!repairAll) {
                     continue; // as QEMU: a shared table's entries are not examined
                 }
-                table = copyToNewSpace(table, g.tableBytes());
+                table = copyToNewSpace(table, geometry.tableBytes());
                 l1Stores.add(new long[]{entryOffset, table});
             }
             markTable(table, entryOffset);
@@ -193,7 +198,7 @@ public final class ImageChecker {
 
     private void scanL2(long l1Index, long table) throws IOException {
         long last = 0;
-        long end = table + g.tableBytes();
+        long end = table + geometry.tableBytes();
         for (long j = 0; j < entries; j++) {
             long entryOffset = file.skipZeroEntries(table + (j << 3), end); // most entries are empty
             if (entryOffset == end) {
@@ -205,22 +210,22 @@ public final class ImageChecker {
                 continue;
             }
             allocated++;
-            if (last != 0 && last + cs != value) {
+            if (last != 0 && last + clusterSize != value) {
                 fragmented++;
             }
             last = value;
             String field = "L2[" + l1Index + "][" + j + "]";
-            long guest = (l1Index << (g.clusterBits() + g.l2Bits())) | (j << g.clusterBits());
-            if (!isValid(value, cs)) {
+            long guest = (l1Index << (geometry.clusterBits() + geometry.l2Bits())) | (j << geometry.clusterBits());
+            if (!isValid(value, clusterSize)) {
                 corrupt(field, value, "not a cluster-aligned data cluster inside the file, past the header");
                 clearEntry(l2Stores, entryOffset);
-            } else if (guest >= g.imageSize()) {
+            } else if (guest >= geometry.imageSize()) {
                 corrupt(field, value, "maps guest bytes past the image size");
                 clearEntry(l2Stores, entryOffset);
             } else if (referencedAlready(value, 1) > 0) {
                 corrupt(field, value, "cluster referenced twice");
                 if (repairAll) {
-                    long copy = copyToNewSpace(value, cs);
+                    long copy = copyToNewSpace(value, clusterSize);
                     l2Stores.add(new long[]{entryOffset, copy});
                     markData(copy, entryOffset);
                 }
@@ -231,12 +236,12 @@ public final class ImageChecker {
     }
 
     private boolean isValid(long offset, long extent) {
-        return (offset & (cs - 1)) == 0 && offset >= g.headerBytes() && offset <= file.size() - extent
-                && offset + extent <= clusters * cs;
+        return (offset & (clusterSize - 1)) == 0 && offset >= geometry.headerBytes() && offset <= file.size() - extent
+                && offset + extent <= clusters * clusterSize;
     }
 
     private int referencedAlready(long offset, int n) {
-        long c = offset / cs;
+        long c = offset / clusterSize;
         int shared = 0;
         for (int k = 0; k < n; k++) {
             if (testBit(c + k)) {
@@ -247,8 +252,8 @@ public final class ImageChecker {
     }
 
     private void markTable(long offset, long owner) {
-        long first = offset / cs;
-        for (int k = 0; k < ts; k++) {
+        long first = offset / clusterSize;
+        for (int k = 0; k < tableSize; k++) {
             setBit(first + k);
             if (refs != null && first + k < refs.length) {
                 refs[(int) (first + k)] = owner == L1_TABLE ? L1_TABLE : -(first + 2);
@@ -260,7 +265,7 @@ public final class ImageChecker {
     }
 
     private void markData(long offset, long entryOffset) {
-        long c = offset / cs;
+        long c = offset / clusterSize;
         setBit(c);
         if (refs != null && c < refs.length) {
             refs[(int) c] = entryOffset;
@@ -284,9 +289,9 @@ public final class ImageChecker {
     private long copyToNewSpace(long from, long bytes) throws IOException {
         long to = file.size();
         file.extend(to + bytes);
-        growTo(file.size() / cs);
-        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-            java.lang.foreign.MemorySegment buffer = arena.allocate(Math.min(bytes, 1 << 20));
+        growTo(file.size() / clusterSize);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(Math.min(bytes, 1 << 20));
             for (long done = 0; done < bytes; done += buffer.byteSize()) {
                 long n = Math.min(buffer.byteSize(), bytes - done);
                 file.copyOut(from + done, buffer, 0, n);
@@ -301,10 +306,10 @@ public final class ImageChecker {
         clusters = newClusters;
         int words = (int) ((clusters + 63) >>> 6) + 1;
         if (words > used.length) {
-            used = java.util.Arrays.copyOf(used, Math.max(words, used.length * 2));
+            used = Arrays.copyOf(used, Math.max(words, used.length * 2));
         }
         if (refs != null && clusters > refs.length) {
-            refs = java.util.Arrays.copyOf(refs, (int) Math.max(clusters, refs.length * 2L));
+            refs = Arrays.copyOf(refs, (int) Math.max(clusters, refs.length * 2L));
         }
     }
 
@@ -361,7 +366,7 @@ public final class ImageChecker {
      * and the table follows. Each table moves to the end at most once, so this ends.
      */
     private void reclaimLeaks(boolean compact) throws IOException {
-        java.util.Set<Long> bounced = new java.util.HashSet<>();
+        Set<Long> bounced = new HashSet<>();
         int passes = 0;
         int passBudget = 4 * (tableOwner.size() + 4); // a backstop; each table bounces once
         while (compact) {
@@ -389,29 +394,29 @@ public final class ImageChecker {
                     break; // data would have moved down already; nothing more to gain
                 }
                 boolean l1 = ref == L1_TABLE;
-                long first = l1 ? g.l1Offset() / cs : -(ref + 2);
+                long first = l1 ? geometry.l1Offset() / clusterSize : -(ref + 2);
                 long owner = l1 ? L1_TABLE : tableOwner.get(first);
                 if (!bounced.add(owner)) {
                     break;
                 }
-                long to = file.size() / cs;
-                file.extend((to + ts) * cs);
-                growTo(to + ts);
+                long to = file.size() / clusterSize;
+                file.extend((to + tableSize) * clusterSize);
+                growTo(to + tableSize);
                 if (l1) {
-                    moves.add(new long[]{first, to, ts, L1_TABLE, 2});
+                    moves.add(new long[]{first, to, tableSize, L1_TABLE, 2});
                     relocateL1(first, to);
                 } else {
-                    moves.add(new long[]{first, to, ts, owner, 1});
+                    moves.add(new long[]{first, to, tableSize, owner, 1});
                     relocateTable(first, to, owner);
                 }
             }
             execute(moves);
         }
-        long end = (highestUsed(clusters - 1) + 1) * cs;
+        long end = (highestUsed(clusters - 1) + 1) * clusterSize;
         if (end < file.size()) {
             file.truncate(end);
             file.sync();
-            clusters = end / cs;
+            clusters = end / clusterSize;
         }
     }
 
@@ -439,7 +444,7 @@ public final class ImageChecker {
                 moveDataDown(moves, free, high, ref);
             } else if (ref < L1_TABLE) {
                 long first = -(ref + 2);
-                long run = findRun(free, ts, first);
+                long run = findRun(free, tableSize, first);
                 if (run < 0) {
                     break;
                 }
@@ -447,10 +452,10 @@ public final class ImageChecker {
             } else {
                 // The L1 table moves in a pass of its own: L1 entries stored by this pass
                 // would otherwise go to a table that is being copied away.
-                long first = g.l1Offset() / cs;
-                long run = findRun(free, ts, first);
+                long first = geometry.l1Offset() / clusterSize;
+                long run = findRun(free, tableSize, first);
                 if (moves.isEmpty() && run >= 0) {
-                    moves.add(new long[]{first, run, ts, L1_TABLE, 2});
+                    moves.add(new long[]{first, run, tableSize, L1_TABLE, 2});
                     relocateL1(first, run);
                 }
                 break;
@@ -462,18 +467,18 @@ public final class ImageChecker {
 
     /** The L1 table moves: its clusters, the header's offset, and where its entries are. */
     private void relocateL1(long first, long to) {
-        move(first, to, ts, 0);
-        for (long k = 0; k < ts; k++) {
+        move(first, to, tableSize, 0);
+        for (long k = 0; k < tableSize; k++) {
             refs[(int) (to + k)] = L1_TABLE;
         }
-        long delta = (to - first) * cs;
-        long from = first * cs;
-        long until = from + (long) ts * cs;
+        long delta = (to - first) * clusterSize;
+        long from = first * clusterSize;
+        long until = from + (long) tableSize * clusterSize;
         tableOwner.replaceAll((table, entry) -> entry >= from && entry < until ? entry + delta : entry);
         header = new QedHeader(header.clusterSize(), header.tableSize(), header.headerSize(), header.features(),
-                header.compatFeatures(), header.autoclearFeatures(), to * cs, header.imageSize(),
+                header.compatFeatures(), header.autoclearFeatures(), to * clusterSize, header.imageSize(),
                 header.backingFilenameOffset(), header.backingFilenameSize(), header.backingFilename());
-        g = Geometry.of(header);
+        geometry = Geometry.of(header);
     }
 
     /**
@@ -492,7 +497,7 @@ public final class ImageChecker {
             if (ref > 0 && free.nextSetBit(0) < c) {
                 moveDataDown(moves, free, c, ref);
             } else if (ref < L1_TABLE && -(ref + 2) == c) {
-                long run = findRun(free, ts, c);
+                long run = findRun(free, tableSize, c);
                 if (run >= 0) {
                     moveTableDown(moves, free, c, run);
                 }
@@ -513,25 +518,25 @@ public final class ImageChecker {
     /** Plans moving the L2 table starting at cluster {@code first} to the free run at {@code run}. */
     private void moveTableDown(List<long[]> moves, BitSet free, long first, long run) {
         long owner = tableOwner.get(first);
-        moves.add(new long[]{first, run, ts, owner, 1});
+        moves.add(new long[]{first, run, tableSize, owner, 1});
         relocateTable(first, run, owner);
-        for (long k = 0; k < ts; k++) {
+        for (long k = 0; k < tableSize; k++) {
             free.clear((int) (run + k));
             free.set((int) (first + k));
         }
     }
 
     private void relocateTable(long first, long to, long owner) {
-        move(first, to, ts, 0);
-        for (long k = 0; k < ts; k++) {
+        move(first, to, tableSize, 0);
+        for (long k = 0; k < tableSize; k++) {
             refs[(int) (to + k)] = -(to + 2);
         }
         tableOwner.remove(first);
         tableOwner.put(to, owner);
         // Data clusters this table maps now have their entries at the table's new place.
-        long delta = (to - first) * cs;
-        long from = first * cs;
-        long until = from + (long) ts * cs;
+        long delta = (to - first) * clusterSize;
+        long from = first * clusterSize;
+        long until = from + (long) tableSize * clusterSize;
         for (int c = 0; c < refs.length; c++) {
             if (refs[c] >= from && refs[c] < until) {
                 refs[c] += delta;
@@ -549,7 +554,7 @@ public final class ImageChecker {
         for (long[] m : moves) {
             if (m[4] == 0) {
                 // The owner as it is now: its table may have moved after this move was planned.
-                file.setEntryRelease(refs[(int) m[1]], m[1] * cs);
+                file.setEntryRelease(refs[(int) m[1]], m[1] * clusterSize);
             } else if (m[4] == 1) {
                 tables = true;
             }
@@ -558,7 +563,7 @@ public final class ImageChecker {
         if (tables) {
             for (long[] m : moves) {
                 if (m[4] == 1) {
-                    file.setEntryRelease(m[3], m[1] * cs);
+                    file.setEntryRelease(m[3], m[1] * clusterSize);
                 }
             }
             file.sync();
@@ -583,11 +588,11 @@ public final class ImageChecker {
     }
 
     private void copyClusters(long from, long to, long n) throws IOException {
-        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-            java.lang.foreign.MemorySegment buffer = arena.allocate(cs);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(clusterSize);
             for (long k = 0; k < n; k++) {
-                file.copyOut((from + k) * cs, buffer, 0, cs);
-                file.copyIn(buffer, 0, (to + k) * cs, cs);
+                file.copyOut((from + k) * clusterSize, buffer, 0, clusterSize);
+                file.copyIn(buffer, 0, (to + k) * clusterSize, clusterSize);
             }
         }
     }
@@ -618,7 +623,7 @@ public final class ImageChecker {
     }
 
     private long totalClusters() {
-        return (g.imageSize() + cs - 1) / cs;
+        return (geometry.imageSize() + clusterSize - 1) / clusterSize;
     }
 
     private boolean testBit(long c) {
@@ -627,7 +632,7 @@ public final class ImageChecker {
 
     private void setBit(long c) {
         if ((c >>> 6) >= used.length) {
-            used = java.util.Arrays.copyOf(used, (int) (c >>> 6) + 1);
+            used = Arrays.copyOf(used, (int) (c >>> 6) + 1);
         }
         used[(int) (c >>> 6)] |= 1L << c;
     }

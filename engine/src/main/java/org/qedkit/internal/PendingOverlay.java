@@ -2,6 +2,7 @@ package org.qedkit.internal;
 
 import org.agrona.collections.Long2LongHashMap;
 
+import java.util.List;
 import java.util.concurrent.locks.StampedLock;
 
 /**
@@ -55,14 +56,14 @@ final class PendingOverlay {
     }
 
     private long probe(Long2LongHashMap map, long key) {
-        long stamp = lock.tryOptimisticRead();
-        if (stamp != 0) {
-            long value = map.get(key);
-            if (lock.validate(stamp)) {
-                return value;
-            }
-        }
-        stamp = lock.readLock();
+        long stamp = lock.tryOptimisticRead(); // 0 while a writer holds the lock: validate fails then
+        long value = map.get(key);
+        return lock.validate(stamp) && stamp != 0 ? value : probeLocked(map, key);
+    }
+
+    /** The slow path, out of line so the fast one stays small enough to inline into every lookup. */
+    private long probeLocked(Long2LongHashMap map, long key) {
+        long stamp = lock.readLock();
         try {
             return map.get(key);
         } finally {
@@ -106,6 +107,32 @@ final class PendingOverlay {
                 clusters.remove(clusterIndex);
                 pendingEntries = clusters.size();
             }
+        } finally {
+            lock.unlockWrite(stamp);
+        }
+    }
+
+    /**
+     * {@link #dropCommitted} for entries {@code from} to {@code to} of {@code committed},
+     * under one hold of the write lock: the committer drops a batch of tens of thousands of
+     * entries, and taking the lock once per entry made a writer's lookups fall back to the
+     * read lock again and again meanwhile. Callers keep each slice short (see Committer).
+     */
+    void dropCommitted(List<PendingEntry> committed, int from, int to, Geometry geometry) {
+        long stamp = lock.writeLock();
+        try {
+            for (int i = from; i < to; i++) {
+                PendingEntry p = committed.get(i);
+                long l1Index = geometry.l1Index(p.guestOffset());
+                if (p.newTable() != NO_TABLE && tables.get(l1Index) == p.newTable()) {
+                    tables.remove(l1Index);
+                }
+                long clusterIndex = p.guestOffset() >>> geometry.clusterBits();
+                if (clusters.get(clusterIndex) == p.value()) {
+                    clusters.remove(clusterIndex);
+                }
+            }
+            pendingEntries = clusters.size();
         } finally {
             lock.unlockWrite(stamp);
         }
