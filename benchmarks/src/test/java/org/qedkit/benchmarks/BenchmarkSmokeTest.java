@@ -27,6 +27,7 @@ class BenchmarkSmokeTest {
         assertRunsAndMeasures(AllocatingWriteBenchmark.class.getName() + ".threads0[18]", 2);
         assertRunsAndMeasures(CheckBenchmark.class.getName(), 1, "clusters", "2000");
         assertRunsAndMeasures(OpenBenchmark.class.getName(), 3, "guest", "1T", "dataMiB", "4");
+        assertRunsAndMeasures(PendingReadBenchmark.class.getName(), 1);
     }
 
     @Test
