@@ -3,6 +3,7 @@ package org.qedkit.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.io.InputStream;
 import java.io.PrintWriter;
 
 /**
@@ -38,7 +39,25 @@ public final class QedCommand implements Runnable {
 
     /** Runs {@code qed} with {@code args}, printing to the given writers; returns the exit code. */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
-        CommandLine cli = new CommandLine(new QedCommand());
+        return execute(args, System.in, out, err);
+    }
+
+    /** As {@link #execute(String[], PrintWriter, PrintWriter)}, with {@code in} as standard input ({@code qed io} without {@code -c}). */
+    static int execute(String[] args, InputStream in, PrintWriter out, PrintWriter err) {
+        CommandLine.IFactory factory = new CommandLine.IFactory() {
+            @Override
+            public <K> K create(Class<K> type) throws Exception {
+                return type == IoCommand.class ? type.cast(new IoCommand(in)) : CommandLine.defaultFactory().create(type);
+            }
+        };
+        CommandLine cli = new CommandLine(new QedCommand(), factory);
+        // Every command answers --help (and -h) with its own usage, and exits 0, as qemu-img's do.
+        for (CommandLine sub : cli.getSubcommands().values()) {
+            sub.getCommandSpec().mixinStandardHelpOptions(true);
+        }
+        // qemu-img and qemu-io take a repeated option's last value (the iotests harness
+        // passes -f twice); picocli refuses that unless told.
+        cli.setOverwrittenOptionsAllowed(true);
         // qemu-img resize takes a shrinking size as "-1M" after the file name, without "--".
         cli.getSubcommands().get("resize").setUnmatchedOptionsArePositionalParams(true);
         cli.setOut(out);

@@ -1,0 +1,101 @@
+package org.qedkit.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.qedkit.CreateOptions;
+import org.qedkit.Durability;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedImage;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * What QEMU's iotests harness does to {@code qemu-io} and {@code qemu-img} and so to
+ * {@code qed}: {@code --cache MODE --aio MODE} in front of every {@code qemu-io} call,
+ * commands on standard input, {@code -f} given twice, {@code SUBCMD --help}.
+ */
+class QemuHarnessCompatibilityTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void everyCommandAnswersHelpWithItsOwnUsageAndExitCode0() {
+        for (String command : List.of("create", "info", "io", "check", "compare", "map", "convert", "resize",
+                "rebase", "commit", "measure", "bench")) {
+            QedRun run = QedRun.of(command, "--help");
+            assertThat(run.exitCode()).as(command + " --help: " + run.stderr()).isZero();
+            assertThat(run.stdout()).as(command).startsWith("Usage: qed " + command);
+        }
+    }
+
+    @Test
+    void ioTakesQemuIosCacheAndAioOptions() throws IOException {
+        Path p = image();
+        QedRun run = QedRun.of("io", "--cache", "writethrough", "--aio", "threads", "-f", "qed", "-f", "qed",
+                "-c", "write -P 0x5a 0 4k", "-c", "read -P 0x5a 0 4k", p);
+        assertThat(run.exitCode()).as(run.stderr()).isZero();
+        assertThat(run.stdout()).contains("wrote 4096/4096 bytes at offset 0").contains("read 4096/4096 bytes at offset 0");
+        for (String mode : List.of("none", "writeback", "unsafe", "directsync")) {
+            assertThat(QedRun.of("io", "-t", mode, "-i", "native", "-c", "read 0 512", p).exitCode()).as(mode).isZero();
+        }
+        QedRun bad = QedRun.of("io", "--cache", "bogus", "-c", "read 0 512", p);
+        assertThat(bad.exitCode()).isEqualTo(1);
+        assertThat(bad.stderr()).isEqualTo("qed: Invalid cache option: bogus\n");
+        QedRun badAio = QedRun.of("io", "--aio", "bogus", "-c", "read 0 512", p);
+        assertThat(badAio.exitCode()).isEqualTo(1);
+        assertThat(badAio.stderr()).isEqualTo("qed: Invalid aio option: bogus\n");
+    }
+
+    @Test
+    void eachCacheModeMeansWhatItMeansForAMappedImage() {
+        assertThat(IoCommand.durabilityOf("writethrough")).isEqualTo(Durability.WRITE_THROUGH);
+        assertThat(IoCommand.durabilityOf("directsync")).isEqualTo(Durability.WRITE_THROUGH);
+        assertThat(IoCommand.durabilityOf("writeback")).isEqualTo(Durability.WRITE_BACK);
+        assertThat(IoCommand.durabilityOf("none")).isEqualTo(Durability.WRITE_BACK);
+        assertThat(IoCommand.durabilityOf("unsafe")).isEqualTo(Durability.WRITE_BACK);
+        assertThatThrownBy(() -> IoCommand.durabilityOf("sometimes")).hasMessage("Invalid cache option: sometimes");
+    }
+
+    @Test
+    void ioWithoutCReadsItsCommandsFromStandardInputUntilQuit() throws IOException {
+        Path p = image();
+        String script = "write -P 7 0 512\nread -P 7 0 512\n\nquit\nwrite -P 9 0 512\n";
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = QedCommand.execute(new String[]{"io", p.toString()},
+                new ByteArrayInputStream(script.getBytes(StandardCharsets.UTF_8)),
+                new PrintWriter(out, true), new PrintWriter(err, true));
+        assertThat(code).as(err.toString()).isZero();
+        assertThat(out.toString()).contains("wrote 512/512 bytes at offset 0").contains("read 512/512 bytes at offset 0")
+                .doesNotContain("qemu-io> "); // not a terminal: no prompt
+        try (QedImage image = QedImage.open(p, OpenOptions.READ_ONLY)) {
+            byte[] back = new byte[1];
+            image.read(0, back);
+            assertThat(back[0]).as("the write after quit did not run").isEqualTo((byte) 7);
+        }
+    }
+
+    @Test
+    void aFailedCommandFromStandardInputMakesTheExitCode1() throws IOException {
+        Path p = image();
+        int code = QedCommand.execute(new String[]{"io", p.toString()},
+                new ByteArrayInputStream("read -P 1 0 512\n".getBytes(StandardCharsets.UTF_8)),
+                new PrintWriter(new StringWriter(), true), new PrintWriter(new StringWriter(), true));
+        assertThat(code).as("a pattern mismatch").isEqualTo(1);
+    }
+
+    private Path image() throws IOException {
+        Path p = dir.resolve("harness.qed");
+        QedImage.create(p, CreateOptions.ofSize(1 << 20));
+        return p;
+    }
+}
