@@ -93,6 +93,16 @@ class QemuHarnessCompatibilityTest {
         assertThat(code).as("a pattern mismatch").isEqualTo(1);
     }
 
+    @Test
+    void createSaysTheSizeAsTypedAndRoundsTheImageUpTo512AsQemuImgDoes() throws IOException {
+        Path p = dir.resolve("odd.qed");
+        QedRun run = QedRun.of("create", "-f", "qed", p, "1234");
+        assertThat(run.stdout()).isEqualTo("Formatting '" + p + "', fmt=qed size=1234 cluster_size=65536\n");
+        try (QedImage image = QedImage.open(p, OpenOptions.READ_ONLY)) {
+            assertThat(image.size()).isEqualTo(1536);
+        }
+    }
+
     private Path image() throws IOException {
         Path p = dir.resolve("harness.qed");
         QedImage.create(p, CreateOptions.ofSize(1 << 20));
