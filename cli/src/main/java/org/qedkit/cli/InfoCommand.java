@@ -94,7 +94,6 @@ final class InfoCommand implements Callable<Integer> {
             o.put("full-backing-filename", backing.toString());
             o.put("backing-filename", h.backingFilename());
         }
-        o.put("dirty-flag", h.needsCheck());
         Map<String, Object> data = Json.object();
         data.put("table-size", h.tableSize());
         data.put("header-size", h.headerSize());
@@ -106,6 +105,9 @@ final class InfoCommand implements Callable<Integer> {
         specific.put("type", "qed");
         specific.put("data", data);
         o.put("format-specific", specific);
+        // Where QEMU puts it for the formats that have format-specific data: last, after
+        // them, so that filters which drop the format-specific lines leave valid JSON.
+        o.put("dirty-flag", h.needsCheck());
 
         human.append("image: ").append(image).append('\n')
                 .append("file format: qed\n")

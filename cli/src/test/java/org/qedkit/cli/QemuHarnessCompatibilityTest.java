@@ -103,6 +103,15 @@ class QemuHarnessCompatibilityTest {
         }
     }
 
+    @Test
+    void infoJsonPutsFormatSpecificBeforeDirtyFlagAsQemuDoes() throws IOException {
+        Path p = image();
+        String json = QedRun.of("info", "--output=json", p).stdout();
+        assertThat(json.indexOf("\"format-specific\"")).as(json).isPositive()
+                .isLessThan(json.indexOf("\"dirty-flag\""));
+        assertThat(json.strip()).as("dirty-flag is the last key").matches("(?s).*\"dirty-flag\": (true|false)\n}");
+    }
+
     private Path image() throws IOException {
         Path p = dir.resolve("harness.qed");
         QedImage.create(p, CreateOptions.ofSize(1 << 20));
