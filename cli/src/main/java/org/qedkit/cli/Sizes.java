@@ -44,6 +44,9 @@ final class Sizes {
                 }
                 return v;
             }
+            if (!s.matches("[0-9]+(\\.[0-9]*)?")) {
+                throw invalid(text); // no exponents (1e3), signs or spaces, which qemu refuses too
+            }
             BigDecimal value = new BigDecimal(s);
             if (value.signum() < 0 || (value.scale() > 0 && multiplier == 1 && value.stripTrailingZeros().scale() > 0)) {
                 throw invalid(text);

@@ -112,6 +112,19 @@ class QemuHarnessCompatibilityTest {
         assertThat(json.strip()).as("dirty-flag is the last key").matches("(?s).*\"dirty-flag\": (true|false)\n}");
     }
 
+    @Test
+    void sizesInExponentNotationAreRefusedAsQemuImgRefusesThem() {
+        for (String size : List.of("1e3", "1E3", "+5", "2.5e1k")) {
+            Path p = dir.resolve("e.qed");
+            QedRun run = QedRun.of("create", "-f", "qed", p, size);
+            assertThat(run.exitCode()).as(size + ": " + run.stdout()).isEqualTo(1);
+            assertThat(run.stderr()).as(size).contains("is not a size");
+            assertThat(p).as(size).doesNotExist();
+        }
+        assertThat(Sizes.parse("1.5k")).isEqualTo(1536);
+        assertThat(Sizes.parse("0x200")).isEqualTo(512);
+    }
+
     private Path image() throws IOException {
         Path p = dir.resolve("harness.qed");
         QedImage.create(p, CreateOptions.ofSize(1 << 20));
