@@ -45,15 +45,18 @@ class LauncherIT {
         String readme = Files.readString(ROOT.resolve("README.md"));
         String line = readme.lines().map(String::strip).filter(l -> l.startsWith("./qed create"))
                 .findFirst().orElseThrow(() -> new AssertionError("README.md has no ./qed create line"));
-        Path demo = ROOT.resolve("demo.qed");
-        try {
-            QemuTools.Result run = QemuTools.run(List.of("bash", "-c", "cd " + ROOT + " && " + line)).ok();
-            assertThat(run.stdout()).contains("wrote 1048576/1048576 bytes at offset 0")
-                    .contains("read 1048576/1048576 bytes at offset 0")
-                    .doesNotContain("Pattern verification failed")
-                    .contains("virtual size: 1 GiB (1073741824 bytes)");
-        } finally {
-            Files.deleteIfExists(demo);
-        }
+        // Run where a user would, but in a folder of the test's own: a demo.qed the user made
+        // by following the README in the project root is never touched (it used to be deleted).
+        Path userDemo = ROOT.resolve("demo.qed");
+        String before = Files.exists(userDemo) ? Files.size(userDemo) + "@" + Files.getLastModifiedTime(userDemo) : "none";
+        Files.createSymbolicLink(dir.resolve("qed"), ROOT.resolve("qed"));
+        QemuTools.Result run = QemuTools.run(List.of("bash", "-c", "cd " + dir + " && " + line)).ok();
+        assertThat(run.stdout()).contains("wrote 1048576/1048576 bytes at offset 0")
+                .contains("read 1048576/1048576 bytes at offset 0")
+                .doesNotContain("Pattern verification failed")
+                .contains("virtual size: 1 GiB (1073741824 bytes)");
+        assertThat(dir.resolve("demo.qed")).exists();
+        String after = Files.exists(userDemo) ? Files.size(userDemo) + "@" + Files.getLastModifiedTime(userDemo) : "none";
+        assertThat(after).as("the project root's demo.qed").isEqualTo(before);
     }
 }
