@@ -44,7 +44,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "-c", paramLabel = "COUNT", defaultValue = "75000", description = "Requests to send (75000).") long count;
     @Option(names = "-d", paramLabel = "DEPTH", defaultValue = "64", description = "Requests in flight (64).") int depth;
     @Option(names = "--flush-interval", paramLabel = "N", description = "Flush after every N requests (at least the depth).") Long flushInterval;
-    @Option(names = "-i", paramLabel = "AIO", description = "Accepted for qemu-img compatibility (native, threads, io_uring); ignored.")
+    @Option(names = "-i", paramLabel = "AIO", description = "Accepted for qemu-img compatibility (native, threads, io_uring); checked, then ignored.")
     String aio;
 
     @Option(names = "-n", description = "Accepted for qemu-img compatibility (cache=none); ignored.")
@@ -54,7 +54,7 @@ final class BenchCommand implements Callable<Integer> {
     boolean noDrain;
 
     @Option(names = "-o", paramLabel = "OFFSET", defaultValue = "0", description = "First offset.") String offset;
-    @Option(names = "--pattern", paramLabel = "PATTERN", defaultValue = "0", description = "Byte value written.") int pattern;
+    @Option(names = "--pattern", paramLabel = "PATTERN", defaultValue = "0", description = "Byte value written (decimal, 0x hex or 0 octal).") String pattern;
     @Option(names = "-s", paramLabel = "BUFFER_SIZE", defaultValue = "4096", description = "Bytes per request (4096).") String bufferSize;
     @Option(names = "-S", paramLabel = "STEP_SIZE", description = "Bytes between requests (default: the buffer size).") String stepSize;
     @Option(names = "-t", paramLabel = "CACHE", defaultValue = "writeback",
@@ -69,8 +69,15 @@ final class BenchCommand implements Callable<Integer> {
         Path file = image.qed("bench");
         long size = parse("buffer size", bufferSize);
         long step = stepSize == null ? size : parse("step size", stepSize);
+        if (step == 0) {
+            step = size; // qemu-img bench: a step of 0 means the buffer size
+        }
         long start = parse("offset", offset);
-        if (count < 0 || depth < 1 || size < 1 || size > Integer.MAX_VALUE || step < 0) {
+        int patternByte = patternByte(pattern);
+        if (aio != null && !aio.equals("threads") && !aio.equals("native") && !aio.equals("io_uring")) {
+            throw new CliException("Invalid aio option: " + aio);
+        }
+        if (count < 0 || depth < 1 || size < 0 || size > Integer.MAX_VALUE || step < 0) {
             throw new CliException("Invalid request count, depth, buffer size or step size");
         }
         if (flushInterval != null && flushInterval < depth) {
@@ -100,7 +107,7 @@ final class BenchCommand implements Callable<Integer> {
                 out.flush();
             }
             MemorySegment buffer = arena.allocate(size, 4096);
-            buffer.fill((byte) pattern);
+            buffer.fill((byte) patternByte);
             long began = System.nanoTime();
             run(image, buffer, start, step, durability);
             double seconds = (System.nanoTime() - began) / 1e9;
@@ -112,6 +119,20 @@ final class BenchCommand implements Callable<Integer> {
             throw new CliException("Could not open '" + file + "': " + e.getMessage());
         }
         return 0;
+    }
+
+    /** The byte {@code --pattern} names, read as qemu-img reads it (strtoul, base 0): decimal, 0x hex, 0 octal. */
+    static int patternByte(String text) {
+        long value;
+        try {
+            value = Long.decode(text.strip());
+        } catch (NumberFormatException e) {
+            value = -1;
+        }
+        if (value < 0 || value > 0xff || text.strip().startsWith("#")) {
+            throw new CliException("Invalid pattern byte specified");
+        }
+        return (int) value;
     }
 
     private void run(QedImage image, MemorySegment buffer, long start, long step, Durability durability)

@@ -125,6 +125,23 @@ class QemuHarnessCompatibilityTest {
         assertThat(Sizes.parse("0x200")).isEqualTo(512);
     }
 
+    @Test
+    void benchTakesPatternsStepsSizesAndAioAsQemuImgBenchDoes() throws IOException {
+        Path p = image();
+        QedRun hex = QedRun.of("bench", "-w", "-c", "4", "-d", "1", "-s", "4k", "-S", "0", "--pattern", "0xab", "-i", "io_uring", p);
+        assertThat(hex.exitCode()).as(hex.stderr()).isZero();
+        assertThat(hex.stdout()).contains("4096 bytes each").contains("step size 4096");
+        try (QedImage image = QedImage.open(p, OpenOptions.READ_ONLY)) {
+            byte[] back = new byte[1];
+            image.read(3 * 4096, back);
+            assertThat(back[0]).isEqualTo((byte) 0xab);
+        }
+        assertThat(QedRun.of("bench", "-c", "4", "-s", "0", p).exitCode()).as("a buffer of 0 bytes").isZero();
+        assertThat(QedRun.of("bench", "-c", "1", "--pattern", "256", p).stderr()).isEqualTo("qed: Invalid pattern byte specified\n");
+        assertThat(QedRun.of("bench", "-c", "1", "-i", "bogus", p).stderr()).isEqualTo("qed: Invalid aio option: bogus\n");
+        assertThat(BenchCommand.patternByte("017")).as("octal, as strtoul reads it").isEqualTo(15);
+    }
+
     private Path image() throws IOException {
         Path p = dir.resolve("harness.qed");
         QedImage.create(p, CreateOptions.ofSize(1 << 20));
