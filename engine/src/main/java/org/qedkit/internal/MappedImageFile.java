@@ -13,6 +13,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -123,6 +124,11 @@ public final class MappedImageFile implements AutoCloseable {
 
     private static MappedImageFile openWith(Path path, int flags, boolean writable, StorageObserver observer)
             throws IOException {
+        if (Files.isDirectory(path)) {
+            // open(2) gives a directory a descriptor (read-only), and mmap then fails with
+            // "No such device": say what is wrong instead.
+            throw failure("open", path, Posix.EISDIR);
+        }
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
             MemorySegment cPath = call.allocateFrom(path.toString());
@@ -202,13 +208,14 @@ public final class MappedImageFile implements AutoCloseable {
             throws IOException {
         for (int bit : held) {
             if (lockedByOthers(capture, flock, LOCK_SHARED_BASE + bit)) {
-                return "another process uses it and does not share the \"" + PERMISSIONS[bit]
-                        + "\" permission this open needs";
+                return "another process (or another open of it in this one) uses it and does not share the \""
+                        + PERMISSIONS[bit] + "\" permission this open needs";
             }
         }
         for (int bit : unshared) {
             if (lockedByOthers(capture, flock, LOCK_PERM_BASE + bit)) {
-                return "another process holds the \"" + PERMISSIONS[bit] + "\" permission (QEMU or qedkit writing it)";
+                return "another process (or another open of it in this one) holds the \"" + PERMISSIONS[bit]
+                        + "\" permission (QEMU or qedkit writing it)";
             }
         }
         return null;

@@ -59,6 +59,7 @@ final class Posix {
 
     static final int EINTR = 4;
     static final int ENXIO = 6;
+    static final int EISDIR = 21;
     static final int ENOSPC = 28;
     static final int SEEK_DATA = 3;
     static final int MADV_NORMAL = 0;
