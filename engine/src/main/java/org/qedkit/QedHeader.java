@@ -51,7 +51,8 @@ public record QedHeader(
 
     /** True when the image names a backing file. */
     public boolean hasBackingFile() {
-        return (features & FEATURE_BACKING_FILE) != 0;
+        // An empty name names nothing: QEMU opens such an image as having no backing file.
+        return (features & FEATURE_BACKING_FILE) != 0 && backingFilenameSize != 0;
     }
 
     /** True when the image was not closed cleanly and its metadata must be checked. */

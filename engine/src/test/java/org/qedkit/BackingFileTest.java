@@ -3,6 +3,7 @@ package org.qedkit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.qedkit.testing.Bytes;
+import org.qedkit.testing.HeaderBits;
 import org.qedkit.testing.QemuTools;
 
 import java.io.IOException;
@@ -145,5 +146,22 @@ class BackingFileTest {
         QedImage.create(p, CreateOptions.ofSize(MIB).withBackingFile("gone.raw", "raw"));
         assertThatThrownBy(() -> QedImage.open(p)).isInstanceOf(QedException.class)
                 .hasMessageContaining("backing file 'gone.raw'").hasMessageContaining(dir.resolve("gone.raw").toString());
+    }
+    @Test
+    void theBackingFileBitWithAnEmptyNameMeansNoBackingFileAsInQemuAndRepairClearsIt() throws IOException {
+        Path p = dir.resolve("empty-name.qed");
+        QedImage.create(p, CreateOptions.ofSize(MIB));
+        HeaderBits.set(p, QedHeader.FEATURE_BACKING_FILE); // name offset and size stay 0
+        assertThat(QemuTools.qemuImg("info", p).ok().stdout()).as("QEMU opens it").doesNotContain("backing file");
+        try (QedImage image = QedImage.open(p, OpenOptions.READ_ONLY)) {
+            assertThat(image.header().hasBackingFile()).isFalse();
+            byte[] back = new byte[4096];
+            image.read(0, back);
+            assertThat(back).containsOnly(0);
+        }
+        assertThat(QedImage.check(p, CheckMode.REPORT).isClean()).isTrue();
+        QedImage.check(p, CheckMode.REPAIR_ALL);
+        assertThat(HeaderBits.features(p) & QedHeader.FEATURE_BACKING_FILE).as("the bit, after -r all").isZero();
+        QemuTools.qemuImg("check", p).ok();
     }
 }

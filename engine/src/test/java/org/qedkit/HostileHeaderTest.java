@@ -84,11 +84,8 @@ class HostileHeaderTest {
                     h.putInt(56, -1);
                     h.putInt(60, 1);
                 }),
-                Arguments.of("backing_filename_size", "0", (Consumer<ByteBuffer>) h -> {
-                    h.putLong(16, QedHeader.FEATURE_BACKING_FILE);
-                    h.putInt(56, 64);
-                    h.putInt(60, 0);
-                }),
+                // The backing-file bit with a name of 0 bytes is no broken rule: QEMU reads it as
+                // no backing file, and so does qedkit (BackingFileTest).
                 Arguments.of("backing_filename_size", "4294967295", (Consumer<ByteBuffer>) h -> {
                     h.putLong(16, QedHeader.FEATURE_BACKING_FILE);
                     h.putInt(56, 64);

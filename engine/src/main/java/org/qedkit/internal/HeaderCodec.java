@@ -142,9 +142,9 @@ public final class HeaderCodec {
         if (h.hasBackingFile()) {
             long nameOffset = Integer.toUnsignedLong(h.backingFilenameOffset());
             long nameSize = Integer.toUnsignedLong(h.backingFilenameSize());
-            if (nameSize == 0 || nameSize > MAX_BACKING_NAME_BYTES) {
+            if (nameSize > MAX_BACKING_NAME_BYTES) { // 0 means no backing file (QedHeader.hasBackingFile)
                 throw new QedFormatException("backing_filename_size", Long.toString(nameSize),
-                        "must be from 1 to " + MAX_BACKING_NAME_BYTES + " bytes");
+                        "must be at most " + MAX_BACKING_NAME_BYTES + " bytes");
             }
             if (nameOffset + nameSize > headerBytes) {
                 throw new QedFormatException("backing_filename_offset",

@@ -186,7 +186,8 @@ public final class MappedImageFile implements AutoCloseable {
             // description, and a child that another thread is spawning holds a copy of every
             // descriptor from fork until exec closes it (O_CLOEXEC), keeping the locks of an
             // image this process has just closed alive for that moment. A real holder stays;
-            // a ghost is gone within milliseconds, so look again a few times before refusing.
+            // a ghost is gone within milliseconds (a loaded machine may take a good part of a
+            // second to run the child), so look again for up to a second before refusing.
             for (int retry = 0; conflict != null && retry < LOCK_RETRIES; retry++) {
                 LockSupport.parkNanos(LOCK_RETRY_NANOS);
                 conflict = conflict(capture, flock, held, unshared);
@@ -200,8 +201,8 @@ public final class MappedImageFile implements AutoCloseable {
         }
     }
 
-    private static final int LOCK_RETRIES = 10;
-    private static final long LOCK_RETRY_NANOS = 10_000_000;
+    private static final int LOCK_RETRIES = 50;
+    private static final long LOCK_RETRY_NANOS = 20_000_000; // a real conflict is reported after 1 s
 
     /** What another holder of the file's locks conflicts with, or null when nothing does. */
     private String conflict(MemorySegment capture, MemorySegment flock, int[] held, int[] unshared)
