@@ -93,30 +93,12 @@ final class PendingOverlay {
     }
 
     /**
-     * Drops what a commit stored: the entry of {@code clusterIndex} if it is still
-     * {@code value} (a later write may have replaced it), and the new table of
-     * {@code l1Index} if it is still {@code table} (0: none to drop).
-     */
-    void dropCommitted(long clusterIndex, long value, long l1Index, long table) {
-        long stamp = lock.writeLock();
-        try {
-            if (table != NO_TABLE && tables.get(l1Index) == table) {
-                tables.remove(l1Index);
-            }
-            if (clusters.get(clusterIndex) == value) {
-                clusters.remove(clusterIndex);
-                pendingEntries = clusters.size();
-            }
-        } finally {
-            lock.unlockWrite(stamp);
-        }
-    }
-
-    /**
-     * {@link #dropCommitted} for entries {@code from} to {@code to} of {@code committed},
-     * under one hold of the write lock: the committer drops a batch of tens of thousands of
-     * entries, and taking the lock once per entry made a writer's lookups fall back to the
-     * read lock again and again meanwhile. Callers keep each slice short (see Committer).
+     * Drops what a commit stored, for entries {@code from} to {@code to} of
+     * {@code committed}: each cluster's entry if it is still the committed value (a later
+     * write may have replaced it), and each new table if it is still the one committed. One
+     * hold of the write lock for the slice: the committer drops batches of tens of thousands
+     * of entries, and taking the lock once per entry made a writer's lookups fall back to
+     * the read lock again and again meanwhile. Callers keep each slice short (see Committer).
      */
     void dropCommitted(List<PendingEntry> committed, int from, int to, Geometry geometry) {
         long stamp = lock.writeLock();

@@ -25,10 +25,10 @@ class PendingOverlayTest {
         assertThat(overlay.size()).isOne();
 
         overlay.put(5, 0x50000); // rewritten before the commit dropped the first one
-        overlay.dropCommitted(5, 0x30000, 0, 0x40000);
+        drop(overlay, 5, 0x30000, 0x40000);
         assertThat(overlay.entry(5)).as("a later entry survives the drop of an earlier one").isEqualTo(0x50000);
         assertThat(overlay.newTable(0)).as("the table was committed").isZero();
-        overlay.dropCommitted(5, 0x50000, 0, 0);
+        drop(overlay, 5, 0x50000, 0);
         assertThat(overlay.entry(5)).isEqualTo(PendingOverlay.MISSING);
         assertThat(overlay.isEmpty()).isTrue();
     }
@@ -70,7 +70,7 @@ class PendingOverlayTest {
         Thread churn = Thread.ofPlatform().start(() -> { // another writer's entry, coming and going
             while (!stop.get()) {
                 overlay.put(0, 1);
-                overlay.dropCommitted(0, 1, 0, 0);
+                drop(overlay, 0, 1, 0);
             }
         });
         Thread reader = Thread.ofPlatform().start(() -> {
@@ -87,11 +87,19 @@ class PendingOverlayTest {
             published.set(key);
             overlay.put(key, key << 16);
             published.set(-1); // before the drop: a reader that still reads `key` after isEmpty() read it pending
-            overlay.dropCommitted(key, key << 16, 0, 0);
+            drop(overlay, key, key << 16, 0);
         }
         stop.set(true);
         churn.join();
         reader.join();
         assertThat(violations.get()).as("times a seen entry was skipped while pending").isZero();
+    }
+
+    /** Geometry of 64 KiB clusters: guest offset = cluster index << 16. */
+    private static final Geometry GEOMETRY = new Geometry(65536, 16, 4 * 65536, 15, 65536, 65536, 1L << 40);
+
+    /** The commit dropping one entry (and its new table, if not 0) from the overlay. */
+    private static void drop(PendingOverlay overlay, long clusterIndex, long value, long table) {
+        overlay.dropCommitted(java.util.List.of(new PendingEntry(clusterIndex << 16, value, table)), 0, 1, GEOMETRY);
     }
 }
