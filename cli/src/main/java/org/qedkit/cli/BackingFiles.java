@@ -4,6 +4,7 @@ import org.qedkit.QedException;
 import org.qedkit.QedFiles;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -29,5 +30,41 @@ final class BackingFiles {
         } catch (QedException e) {
             throw new CliException("Could not open '" + top + "': " + e.getMessage());
         }
+    }
+
+    /**
+     * Refuses to make {@code newBacking} the backing file of {@code image} when that would
+     * make a loop: the new backing file is the image itself, or has it in its own chain.
+     * QEMU refuses the same, in these words; an image whose chain loops cannot be opened.
+     */
+    static void refuseLoop(Path image, Path newBacking) throws IOException {
+        if (!Files.exists(image) || !Files.exists(newBacking)) {
+            return; // nothing there to loop through
+        }
+        Path self = image.toRealPath();
+        if (newBacking.toRealPath().equals(self)) {
+            throw loop(newBacking);
+        }
+        if (!QedFiles.isQedImage(newBacking)) {
+            return; // a raw file ends the chain
+        }
+        List<QedFiles.ChainLink> chain;
+        try {
+            chain = QedFiles.backingChain(newBacking);
+        } catch (QedException e) {
+            if (e.getMessage().contains("loops")) {
+                throw loop(newBacking); // it loops already, without this image
+            }
+            return; // a chain that cannot be read is the copy's or the open's error to report
+        }
+        for (QedFiles.ChainLink link : chain) {
+            if (Files.exists(link.path()) && link.path().toRealPath().equals(self)) {
+                throw loop(newBacking);
+            }
+        }
+    }
+
+    private static CliException loop(Path backing) {
+        return new CliException("Backing file '" + backing + "' creates an infinite loop.");
     }
 }

@@ -28,6 +28,7 @@ final class CreateCommand implements Callable<Integer> {
 
     @Option(names = "-b", paramLabel = "BACKING_FILE", description = "Backing file name, stored as given.") String backingFile;
     @Option(names = "-F", paramLabel = "BACKING_FMT", description = "Backing file format (raw or qed).") String backingFormat;
+    @Option(names = "-u", description = "Unsafe: create the image even when its backing file cannot be opened.") boolean unsafe;
     @Parameters(index = "1", paramLabel = "SIZE", arity = "0..1",
             description = "Size with optional suffix k, M, G, T, P, E; defaults to the backing file's size.")
     String size;
@@ -52,6 +53,14 @@ final class CreateCommand implements Callable<Integer> {
         }
         if (backingFormat != null && !backingFormat.equals("raw") && !backingFormat.equals("qed")) {
             throw new CliException(file + ": backing format '" + backingFormat + "' is not supported; use raw or qed");
+        }
+        if (backingFile != null) {
+            Path backing = BackingFiles.resolve(file, backingFile);
+            if (!unsafe && !Files.exists(backing)) {
+                throw new CliException(file + ": Could not open '" + backing + "': No such file or directory"
+                        + " (-u creates the image anyway, as qemu-img's does)");
+            }
+            BackingFiles.refuseLoop(file, backing);
         }
         long bytes = size != null ? parseSize(size) : sizeOfBacking();
 

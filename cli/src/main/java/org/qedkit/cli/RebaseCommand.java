@@ -51,6 +51,9 @@ final class RebaseCommand implements Callable<Integer> {
         if (fmt != null && !fmt.equals("raw") && !fmt.equals("qed")) {
             throw new CliException("rebase: backing format '" + fmt + "' is not supported; use raw or qed");
         }
+        if (resolved != null) {
+            BackingFiles.refuseLoop(file, resolved);
+        }
         try {
             if (!unsafe) {
                 copyWhatDiffers(resolved, fmt);

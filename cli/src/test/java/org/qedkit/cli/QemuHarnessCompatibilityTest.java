@@ -142,6 +142,37 @@ class QemuHarnessCompatibilityTest {
         assertThat(BenchCommand.patternByte("017")).as("octal, as strtoul reads it").isEqualTo(15);
     }
 
+    @Test
+    void aRebaseOrCreateThatWouldMakeTheChainLoopIsRefusedAndBothImagesStayUsable() throws IOException {
+        Path base = dir.resolve("s.qed");
+        Path overlay = dir.resolve("o.qed");
+        assertThat(QedRun.of("create", "-q", "-f", "qed", base, "1M").exitCode()).isZero();
+        assertThat(QedRun.of("create", "-q", "-f", "qed", "-b", "s.qed", "-F", "qed", overlay).exitCode()).isZero();
+        for (String name : List.of("o.qed", "s.qed")) { // an overlay of S, and S itself
+            for (String unsafe : List.of("-u", "")) {
+                QedRun run = unsafe.isEmpty() ? QedRun.of("rebase", "-b", name, "-F", "qed", base)
+                        : QedRun.of("rebase", unsafe, "-b", name, "-F", "qed", base);
+                assertThat(run.exitCode()).as("rebase %s -b %s", unsafe, name).isEqualTo(1);
+                assertThat(run.stderr()).contains("creates an infinite loop");
+            }
+        }
+        assertThat(QedRun.of("info", "--backing-chain", overlay).exitCode()).as("still openable").isZero();
+        QedRun self = QedRun.of("create", "-f", "qed", "-b", "s.qed", "-F", "qed", base, "1M");
+        assertThat(self.exitCode()).isEqualTo(1);
+        assertThat(self.stderr()).contains("creates an infinite loop");
+        assertThat(QedRun.of("info", base).exitCode()).as("not replaced").isZero();
+    }
+
+    @Test
+    void createWithAMissingBackingFileIsRefusedUnlessUnsafe() {
+        Path p = dir.resolve("m.qed");
+        QedRun refused = QedRun.of("create", "-f", "qed", "-b", "missing.raw", "-F", "raw", p, "1M");
+        assertThat(refused.exitCode()).isEqualTo(1);
+        assertThat(refused.stderr()).contains("Could not open '" + dir.resolve("missing.raw") + "'");
+        assertThat(p).doesNotExist();
+        assertThat(QedRun.of("create", "-q", "-u", "-f", "qed", "-b", "missing.raw", "-F", "raw", p, "1M").exitCode()).isZero();
+    }
+
     private Path image() throws IOException {
         Path p = dir.resolve("harness.qed");
         QedImage.create(p, CreateOptions.ofSize(1 << 20));
