@@ -55,7 +55,7 @@ final class CommitCommand implements Callable<Integer> {
                 }
             }
             if (depth < 0) {
-                throw new CliException("Base '" + base + "' not found in the backing chain of '" + file + "'");
+                throw new CliException("Did not find '" + base + "' in the backing chain of '" + file + "'"); // QEMU's words
             }
         }
         if (empty && depth != 1) {

@@ -173,6 +173,18 @@ class QemuHarnessCompatibilityTest {
         assertThat(QedRun.of("create", "-q", "-u", "-f", "qed", "-b", "missing.raw", "-F", "raw", p, "1M").exitCode()).isZero();
     }
 
+    @Test
+    void commitToABaseOutsideTheChainSaysSoInQemusWords() throws IOException {
+        image(); // harness.qed, the base of top.qed
+        Path top = dir.resolve("top.qed");
+        QedImage.create(top, CreateOptions.ofSize(1 << 20).withBackingFile("harness.qed", "qed"));
+        Path stranger = dir.resolve("stranger.qed");
+        QedImage.create(stranger, CreateOptions.ofSize(1 << 20));
+        QedRun run = QedRun.of("commit", "-b", stranger, top);
+        assertThat(run.exitCode()).isEqualTo(1);
+        assertThat(run.stderr()).isEqualTo("qed: Did not find '" + stranger + "' in the backing chain of '" + top + "'\n");
+    }
+
     private Path image() throws IOException {
         Path p = dir.resolve("harness.qed");
         QedImage.create(p, CreateOptions.ofSize(1 << 20));
