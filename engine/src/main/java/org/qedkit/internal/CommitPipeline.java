@@ -103,8 +103,8 @@ public final class CommitPipeline implements AutoCloseable {
         this.commitIntervalNanos = settings.commitIntervalNanos();
         this.committer = new Committer(this, file, map, overlay, allocator, settings.clock());
         if (startThread) {
-            this.runner = new AgentRunner(new Committer.IdleUntilWork(this, committer),
-                    error -> file.recordFailure(error instanceof IOException io ? io : new IOException(error)),
+            this.runner = new AgentRunner(new Committer.IdleUntilWork(committer),
+                    file::recordFailure,
                     null, committer);
             AgentRunner.startOnThread(runner, task -> Thread.ofPlatform().daemon()
                     .name("qedkit-commit " + file.path().getFileName()).unstarted(task));

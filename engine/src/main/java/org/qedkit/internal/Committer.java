@@ -132,7 +132,7 @@ final class Committer implements Agent {
                 file.sync();
                 stepForward(fresh);
             } catch (IOException | RuntimeException e) {
-                file.recordFailure(e instanceof IOException io ? io : new IOException(e));
+                file.recordFailure(e);
                 failed = true;
             }
         }
@@ -218,7 +218,7 @@ final class Committer implements Agent {
             file.sync();
             pipeline.header().markClean();
         } catch (IOException | RuntimeException e) {
-            file.recordFailure(e instanceof IOException io ? io : new IOException(e));
+            file.recordFailure(e);
         } finally {
             pipeline.planLock().unlock();
         }
@@ -231,11 +231,9 @@ final class Committer implements Agent {
      * for a sleep to end, and an idle image must not spin.
      */
     static final class IdleUntilWork implements IdleStrategy {
-        private final CommitPipeline pipeline;
         private final Committer committer;
 
-        IdleUntilWork(CommitPipeline pipeline, Committer committer) {
-            this.pipeline = pipeline;
+        IdleUntilWork(Committer committer) {
             this.committer = committer;
         }
 
@@ -248,7 +246,7 @@ final class Committer implements Agent {
 
         @Override
         public void idle() {
-            pipeline.awaitWork(committer.nanosUntilWork());
+            committer.pipeline.awaitWork(committer.nanosUntilWork());
         }
 
         @Override

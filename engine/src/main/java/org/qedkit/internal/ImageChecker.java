@@ -123,6 +123,20 @@ public final class ImageChecker {
     }
 
     /**
+     * The header after a repair that {@code result} reports: read again (the repair may have
+     * moved the L1 table), with NEED_CHECK cleared and synced when nothing corrupt is left.
+     */
+    static QedHeader headerAfterRepair(MappedImageFile file, CheckResult result) throws IOException {
+        QedHeader header = HeaderCodec.read(file);
+        if (result.corruptions() == 0 && header.needsCheck()) {
+            header = header.withFeatures(header.features() & ~QedHeader.FEATURE_NEED_CHECK);
+            HeaderCodec.write(header, file);
+            file.sync();
+        }
+        return header;
+    }
+
+    /**
      * Checks the image in {@code file} and, unless {@code mode} is REPORT, repairs it,
      * within {@code limits} (memory refused up front, time checked as it goes).
      */

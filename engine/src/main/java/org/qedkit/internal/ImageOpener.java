@@ -55,12 +55,7 @@ public final class ImageOpener {
                 if (header.needsCheck()) {
                     // Not closed cleanly: reclaim what the crash leaked, fix what it broke.
                     check = ImageChecker.run(file, header, CheckMode.REPAIR_ALL, limits);
-                    header = HeaderCodec.read(file); // the repair may have moved the L1 table
-                    if (check.corruptions() == 0) {
-                        header = header.withFeatures(header.features() & ~QedHeader.FEATURE_NEED_CHECK);
-                        HeaderCodec.write(header, file);
-                        file.sync();
-                    }
+                    header = ImageChecker.headerAfterRepair(file, check);
                 }
             } else if (header.needsCheck()) {
                 check = ImageChecker.run(file, header, CheckMode.REPORT, limits); // in memory; writes nothing

@@ -623,6 +623,11 @@ public final class MappedImageFile implements AutoCloseable {
         return recordFailure("commit", cause);
     }
 
+    /** {@link #recordFailure(IOException)} for anything a commit step threw, wrapped when it is no IOException. */
+    public IOException recordFailure(Throwable cause) {
+        return recordFailure(cause instanceof IOException io ? io : new IOException(cause));
+    }
+
     private IOException recordFailure(String step, IOException cause) {
         synchronized (this) {
             if (failure == null) {

@@ -67,17 +67,13 @@ public final class OfflineImages {
             ImageOpener.requireWithinLimits(path, header, limits);
             CheckResult result = ImageChecker.run(file, header, mode, limits);
             if (repair) {
-                header = HeaderCodec.read(file); // the repair may have moved the L1 table
+                header = ImageChecker.headerAfterRepair(file, result);
                 if ((header.features() & QedHeader.FEATURE_BACKING_FILE) != 0 && !header.hasBackingFile()) {
                     // The backing-file bit with an empty name: read as no backing file, as
                     // QEMU reads it; the repair says so in the header too.
                     header = header.withFeatures(header.features()
                             & ~(QedHeader.FEATURE_BACKING_FILE | QedHeader.FEATURE_BACKING_FORMAT_NO_PROBE));
                     HeaderCodec.write(header, file);
-                    file.sync();
-                }
-                if (result.corruptions() == 0 && header.needsCheck()) {
-                    HeaderCodec.write(header.withFeatures(header.features() & ~QedHeader.FEATURE_NEED_CHECK), file);
                     file.sync();
                 }
             }

@@ -194,15 +194,7 @@ public final class WritePlanner {
                 publish(planned, clusterGuestOffset, ClusterMap.ZERO);
                 return;
             }
-            long mark = allocator.usedEnd();
-            try {
-                long cluster = allocator.allocate(geometry.clusterSize());
-                file.copyIn(buffer, 0, cluster, geometry.clusterSize());
-                publish(planned, clusterGuestOffset, cluster);
-            } catch (IOException | RuntimeException e) {
-                allocator.rollBackTo(mark);
-                throw e;
-            }
+            newCluster(planned, clusterGuestOffset, geometry.clusterSize(), buffer, 0, false);
         } finally {
             if (!planned.isEmpty()) {
                 pipeline.enqueue(planned);
