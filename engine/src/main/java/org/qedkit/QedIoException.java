@@ -10,10 +10,23 @@ public final class QedIoException extends QedException {
     private static final int ENOSPC = 28;
 
     private final int errno;
+    private final String description;
 
+    /**
+     * @param operation   the system call or step that failed, e.g. {@code fdatasync}
+     * @param file        the file it failed on
+     * @param errno       the Linux error number
+     * @param description the C library's text for {@code errno}
+     */
     public QedIoException(String operation, String file, int errno, String description) {
         super(operation + " failed on " + file + ": " + description + " (errno " + errno + ")");
         this.errno = errno;
+        this.description = description;
+    }
+
+    /** The C library's text for {@link #errno()}, e.g. {@code No space left on device}. */
+    public String description() {
+        return description;
     }
 
     /** The Linux errno value the system call returned. */

@@ -1,9 +1,5 @@
 package org.qedkit.cli;
 
-import org.qedkit.Durability;
-import org.qedkit.OpenOptions;
-import org.qedkit.QedException;
-import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
@@ -17,7 +13,6 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -28,11 +23,18 @@ import java.util.concurrent.Callable;
  * argument syntax, success lines and exit code (1 when any command failed, including a
  * pattern mismatch; later commands still run, as in qemu-io).
  */
-@Command(name = "io", description = "Run qemu-io style commands (read, write, flush, map, info, "
-        + "length, sleep) on a QED image.")
+@Command(name = "io", description = "Run qemu-io commands (read, readv, write, writev, aio_read, aio_write, "
+        + "discard, flush, truncate, length, info, alloc, map, open, close, help, sleep, quit) on a QED image "
+        + "(or a raw file with -f raw).")
 final class IoCommand implements Callable<Integer> {
 
-    @Mixin SharedOptions.ImageFile image;
+    @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "Image format: qed (default) or raw.")
+    String format;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE",
+            description = "The image; without it, commands run until 'open' opens one.")
+    String file;
+    @Option(names = "--image-opts", description = "FILE is QEMU's option string (driver=qed,file.filename=…).")
+    boolean imageOpts;
     @Mixin SharedOptions.ForceShare forceShare;
     @Option(names = {"-r", "--read-only"}, description = "Open the image read-only.") boolean readOnly;
     @Option(names = {"-C", "--copy-on-read"}, description = "Copy what is read from the backing file into the image.") boolean copyOnRead;
@@ -45,8 +47,13 @@ final class IoCommand implements Callable<Integer> {
     @Option(names = {"-i", "--aio"}, paramLabel = "MODE", defaultValue = "threads",
             description = "Accepted as qemu-io accepts it (threads, native, io_uring); the engine writes through its mappings.")
     String aio;
+    @Option(names = {"-d", "--discard"}, paramLabel = "MODE", defaultValue = "ignore",
+            description = "Accepted as qemu-io accepts it (ignore, off, unmap, on).")
+    String discard;
     @Option(names = {"-n", "--nocache"}, description = "As --cache none.") boolean nocache;
     @Option(names = {"-k", "--native-aio"}, description = "As --aio native.") boolean nativeAio;
+    @Option(names = {"-s", "--snapshot"}, description = "Refused: qed writes no temporary overlay.") boolean snapshot;
+    @Option(names = {"-m", "--misalign"}, description = "Accepted: buffers have no alignment to miss.") boolean misalign;
 
     @Spec CommandSpec spec;
 
@@ -63,79 +70,71 @@ final class IoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Path file = image.qed("io");
-        if (forceShare.on && !readOnly) {
-            throw new CliException("io: -U (force share) needs -r: only a read-only open may skip the locks");
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        String mode = nocache ? "none" : cache;
+        if (!IoSession.isCacheMode(mode)) {
+            throw new CliException("Invalid cache option: " + mode);
         }
-        Durability durability = durabilityOf(nocache ? "none" : cache);
-        if (!nativeAio && !aio.equals("threads") && !aio.equals("native") && !aio.equals("io_uring")) {
+        if (!nativeAio && !IoSession.isAioMode(aio)) {
             throw new CliException("Invalid aio option: " + aio);
         }
-        QedImage image;
-        try {
-            image = QedImage.open(file, readOnly ? OpenOptions.READ_ONLY.withForceShare(forceShare.on)
-                    : OpenOptions.READ_WRITE.toBuilder().copyOnRead(copyOnRead).durability(durability).build());
-        } catch (QedException e) {
-            throw new CliException("can't open device " + file + ": " + e.getMessage());
+        if (!List.of("ignore", "off", "unmap", "on").contains(discard)) {
+            throw new CliException("Invalid discard option: " + discard);
         }
+        if (imageOpts && format != null) {
+            throw new CliException("--image-opts and -f are mutually exclusive");
+        }
+        if (snapshot) {
+            throw new CliException("-s (snapshot) is not supported: qed writes no temporary overlay; "
+                    + "copy the image (qed convert) and work on the copy");
+        }
+        if (copyOnRead && readOnly) {
+            throw new CliException("can't open device " + file + ": Can't use copy-on-read on read-only device");
+        }
+        IoSession.Request defaults = new IoSession.Request(format == null ? "qed" : format, readOnly, copyOnRead,
+                forceShare.on, mode, "");
         boolean allOk = true;
-        try (image) {
-            IoInterpreter interpreter = new IoInterpreter(image, spec.commandLine().getOut(),
-                    spec.commandLine().getErr());
+        try (IoSession session = new IoSession(defaults, err)) {
+            if (file != null) {
+                boolean opened = imageOpts ? session.open(null, defaults.withOptions(file))
+                        : session.open(file, defaults);
+                if (!opened) {
+                    return 1;
+                }
+            }
+            IoInterpreter interpreter = new IoInterpreter(session, out, err);
             if (!commands.isEmpty()) {
                 for (String command : commands) {
+                    if (interpreter.quitRequested()) {
+                        break;
+                    }
                     allOk &= interpreter.execute(command);
                 }
             } else {
-                allOk = readCommands(interpreter);
+                allOk = readCommands(interpreter, out);
             }
         }
         return allOk ? 0 : 1;
     }
 
     /**
-     * Without {@code -c}, commands come from standard input, one a line, as qemu-io reads
-     * them, until its end or {@code quit}; the {@code qemu-io> } prompt only when a person
-     * is typing (a terminal).
+     * Without {@code -c}, commands come from standard input, one a line, until its end or
+     * {@code quit}. Like qemu-io, the {@code qemu-io> } prompt is printed before each line
+     * whether or not a person is typing (QEMU's tests filter it out of piped output).
      */
-    private boolean readCommands(IoInterpreter interpreter) throws IOException {
-        boolean prompt = input == System.in && System.console() != null;
-        PrintWriter out = spec.commandLine().getOut();
+    private boolean readCommands(IoInterpreter interpreter, PrintWriter out) throws IOException {
         BufferedReader lines = new BufferedReader(new InputStreamReader(input, StandardCharsets.UTF_8));
         boolean allOk = true;
-        while (true) {
-            if (prompt) {
-                out.print("qemu-io> ");
-                out.flush();
-            }
+        while (!interpreter.quitRequested()) {
+            out.print("qemu-io> ");
+            out.flush();
             String line = lines.readLine();
             if (line == null) {
                 return allOk;
             }
-            String command = line.strip();
-            if (command.equals("quit") || command.equals("q")) {
-                return allOk;
-            }
-            if (!command.isEmpty()) {
-                allOk &= interpreter.execute(command);
-            }
+            allOk &= interpreter.execute(line);
         }
-    }
-
-    /**
-     * What each of qemu-io's cache modes means for a mapped image: {@code writethrough} and
-     * {@code directsync} make every write durable before it returns (data and table
-     * entries); {@code writeback}, {@code none} and {@code unsafe} return once the data is in
-     * the mapping (durable at a flush, or within the engine's commit interval for new
-     * clusters). There is no page cache to bypass: the mapping is the page cache, so
-     * {@code none}'s O_DIRECT has nothing to skip, and {@code unsafe}'s ignored flushes are
-     * not copied (a flush asked for is made).
-     */
-    static Durability durabilityOf(String cacheMode) {
-        return switch (cacheMode) {
-            case "writethrough", "directsync" -> Durability.WRITE_THROUGH;
-            case "writeback", "none", "off", "unsafe" -> Durability.WRITE_BACK;
-            default -> throw new CliException("Invalid cache option: " + cacheMode);
-        };
+        return allOk;
     }
 }

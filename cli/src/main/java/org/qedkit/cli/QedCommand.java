@@ -5,6 +5,9 @@ import picocli.CommandLine.Command;
 
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * {@code qed}: qemu-img and qemu-io style tools for QED images, on the qedkit engine.
@@ -18,11 +21,36 @@ import java.io.PrintWriter;
         exitCodeOnInvalidInput = 1,
         exitCodeOnExecutionException = 1,
         versionProvider = QedCommand.Version.class,
-        description = "Create, inspect and read or write QED (QEMU Enhanced Disk) images.",
-        subcommands = {CreateCommand.class, InfoCommand.class, IoCommand.class, CheckCommand.class, CompareCommand.class,
-                MapCommand.class, ConvertCommand.class, ResizeCommand.class, RebaseCommand.class, CommitCommand.class, MeasureCommand.class, BenchCommand.class,
-                CommandLine.HelpCommand.class})
+        description = "Create, inspect and read or write QED (QEMU Enhanced Disk) images.")
 public final class QedCommand implements Runnable {
+
+    /*
+     * The subcommands are registered lazily. Picocli reads every annotated field of every
+     * command it is given, by reflection, before it parses a single argument; with a dozen
+     * commands that was most of qed's start-up (a script that calls qed in a loop pays it
+     * on every call). When the first argument names a command, only that command is built;
+     * anything else (no command, --help, help, a misspelling) gets all of them, so the
+     * root usage and picocli's suggestions stay complete.
+     */
+    private static final Map<String, Class<?>> COMMANDS = commands();
+
+    private static Map<String, Class<?>> commands() {
+        Map<String, Class<?>> commands = new LinkedHashMap<>();
+        commands.put("create", CreateCommand.class);
+        commands.put("info", InfoCommand.class);
+        commands.put("io", IoCommand.class);
+        commands.put("check", CheckCommand.class);
+        commands.put("compare", CompareCommand.class);
+        commands.put("map", MapCommand.class);
+        commands.put("convert", ConvertCommand.class);
+        commands.put("resize", ResizeCommand.class);
+        commands.put("rebase", RebaseCommand.class);
+        commands.put("commit", CommitCommand.class);
+        commands.put("measure", MeasureCommand.class);
+        commands.put("bench", BenchCommand.class);
+        commands.put("help", CommandLine.HelpCommand.class);
+        return Collections.unmodifiableMap(commands);
+    }
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -51,6 +79,12 @@ public final class QedCommand implements Runnable {
             }
         };
         CommandLine cli = new CommandLine(new QedCommand(), factory);
+        Class<?> named = args.length > 0 ? COMMANDS.get(args[0]) : null;
+        if (named != null && named != CommandLine.HelpCommand.class) {
+            cli.addSubcommand(args[0], new CommandLine(named, factory));
+        } else {
+            COMMANDS.forEach((name, type) -> cli.addSubcommand(name, new CommandLine(type, factory)));
+        }
         // Every command answers --help (and -h) with its own usage, and exits 0, as qemu-img's do.
         for (CommandLine sub : cli.getSubcommands().values()) {
             sub.getCommandSpec().mixinStandardHelpOptions(true);
@@ -59,7 +93,10 @@ public final class QedCommand implements Runnable {
         // passes -f twice); picocli refuses that unless told.
         cli.setOverwrittenOptionsAllowed(true);
         // qemu-img resize takes a shrinking size as "-1M" after the file name, without "--".
-        cli.getSubcommands().get("resize").setUnmatchedOptionsArePositionalParams(true);
+        CommandLine resize = cli.getSubcommands().get("resize");
+        if (resize != null) {
+            resize.setUnmatchedOptionsArePositionalParams(true);
+        }
         cli.setOut(out);
         cli.setErr(err);
         cli.setParameterExceptionHandler((e, a) -> {

@@ -1,0 +1,241 @@
+package org.qedkit.cli;
+
+import org.qedkit.Durability;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedImage;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The file {@code qed io} works on: at most one open at a time, opened from the command
+ * line or by the {@code open} command, closed by {@code close} or at the end.
+ *
+ * <p>An open names a file and a driver, as QEMU's {@code -f FMT FILE} or
+ * {@code open -o driver=…,filename=…} do. Drivers: {@code qed} (the engine), {@code raw}
+ * and the {@code file}, {@code host_device} and {@code host_cdrom} protocols (a raw view
+ * of the file, with QEMU's checks on what kind of file each accepts). A {@code blkdebug::}
+ * prefix (QEMU's fault-injection layer with no rules) and {@code file.align} (its request
+ * alignment) change nothing the caller can see and are accepted; a QED image stored inside
+ * another image ({@code file.driver=qed}) is refused with a reason.
+ */
+final class IoSession implements AutoCloseable {
+
+    /** How to open: qemu-io's flags and options. Immutable; each {@code with…} returns a copy. */
+    record Request(String format, boolean readOnly, boolean copyOnRead, boolean forceShare, String cache,
+                   String options) {
+        Request readOnly(boolean on) {
+            return new Request(format, on, copyOnRead, forceShare, cache, options);
+        }
+
+        Request copyOnRead(boolean on) {
+            return new Request(format, readOnly, on, forceShare, cache, options);
+        }
+
+        Request forceShare(boolean on) {
+            return new Request(format, readOnly, copyOnRead, on, cache, options);
+        }
+
+        Request cache(String mode) {
+            return new Request(format, readOnly, copyOnRead, forceShare, mode, options);
+        }
+
+        Request withOptions(String text) {
+            return new Request(format, readOnly, copyOnRead, forceShare, cache, text);
+        }
+    }
+
+    private static final Set<String> CACHE_MODES = Set.of("writethrough", "directsync", "writeback", "none",
+            "off", "unsafe");
+    private static final Set<String> AIO_MODES = Set.of("threads", "native", "io_uring");
+    private static final Set<String> FILE_PROTOCOLS = Set.of("file", "host_device", "host_cdrom");
+    /** Option keys that change nothing for a mapped image or a raw file, accepted as QEMU accepts them. */
+    private static final Set<String> NEUTRAL_KEYS = Set.of("file.align", "align", "locking", "file.locking",
+            "file.aio", "aio", "cache.direct", "cache.no-flush", "file.cache.direct", "discard", "detect-zeroes",
+            "file.driver");
+
+    private final Request defaults;
+    private final PrintWriter err;
+    private IoTarget target;
+    private Path path;
+    private Request openedWith;
+
+    IoSession(Request defaults, PrintWriter err) {
+        this.defaults = defaults;
+        this.err = err;
+    }
+
+    static boolean isCacheMode(String mode) {
+        return CACHE_MODES.contains(mode);
+    }
+
+    static boolean isAioMode(String mode) {
+        return AIO_MODES.contains(mode);
+    }
+
+    /**
+     * What each of qemu-io's cache modes means for a mapped image: {@code writethrough} and
+     * {@code directsync} make every write durable before it returns (data and table
+     * entries); {@code writeback}, {@code none} and {@code unsafe} return once the data is in
+     * the mapping (durable at a flush, or within the engine's commit interval for new
+     * clusters). There is no page cache to bypass: the mapping is the page cache, so
+     * {@code none}'s O_DIRECT has nothing to skip, and {@code unsafe}'s ignored flushes are
+     * not copied (a flush asked for is made).
+     */
+    static Durability durabilityOf(String cacheMode) {
+        return switch (cacheMode) {
+            case "writethrough", "directsync" -> Durability.WRITE_THROUGH;
+            case "writeback", "none", "off", "unsafe" -> Durability.WRITE_BACK;
+            default -> throw new CliException("Invalid cache option: " + cacheMode);
+        };
+    }
+
+    /** The flags qed io was started with; the {@code open} command starts from these. */
+    Request defaults() {
+        return defaults;
+    }
+
+    /** The open target, or null. */
+    IoTarget target() {
+        return target;
+    }
+
+    /** The file of the open target, or null. */
+    Path path() {
+        return path;
+    }
+
+    /** How the open target was opened, or null. */
+    Request openedWith() {
+        return openedWith;
+    }
+
+    /**
+     * Opens {@code name} (null: the file named in the options) as the request says; on
+     * failure prints qemu-io's {@code can't open} line and returns false.
+     */
+    boolean open(String name, Request request) {
+        String label = name == null ? "can't open: " : "can't open device " + name + ": ";
+        if (target != null) {
+            err.println("qemu-io: file open already, try 'help close'");
+            return false;
+        }
+        Map<String, String> options;
+        try {
+            options = parseOptions(request.options());
+        } catch (IllegalArgumentException e) {
+            err.println("qemu-io: " + e.getMessage());
+            return false;
+        }
+        String file = name != null ? name : options.getOrDefault("filename", options.get("file.filename"));
+        if (file == null) {
+            err.println("qemu-io: " + label + "A block device must be specified for \"file\"");
+            return false;
+        }
+        if (file.startsWith("blkdebug::")) {
+            file = file.substring("blkdebug::".length());
+        } else if (file.startsWith("file:")) {
+            file = file.substring("file:".length());
+        }
+        String driver = options.getOrDefault("driver", request.format());
+        if ("qed".equals(options.get("file.driver"))) {
+            err.println("qemu-io: " + label + "qed cannot open a QED image stored inside another image "
+                    + "(file.driver=qed); open the outer image, or copy the inner one out with qed convert");
+            return false;
+        }
+        for (String key : options.keySet()) {
+            if (!key.equals("driver") && !key.equals("filename") && !key.equals("file.filename")
+                    && !NEUTRAL_KEYS.contains(key)) {
+                err.println("qemu-io: " + label + "Block format '" + driver + "' does not support the option '"
+                        + key + "'");
+                return false;
+            }
+        }
+        if (request.forceShare() && !request.readOnly()) {
+            err.println("qemu-io: " + label + "force-share=on can only be used with read-only images");
+            return false;
+        }
+        Path at = Path.of(file);
+        try {
+            target = switch (driver) {
+                case "qed" -> IoTarget.of(QedImage.open(at, request.readOnly()
+                        ? OpenOptions.READ_ONLY.withForceShare(request.forceShare())
+                        : OpenOptions.READ_WRITE.toBuilder().copyOnRead(request.copyOnRead())
+                        .durability(durabilityOf(request.cache())).build()));
+                case "raw" -> new IoTarget.Raw(at, request.readOnly());
+                default -> {
+                    if (!FILE_PROTOCOLS.contains(driver)) {
+                        throw new CliException("Unknown driver '" + driver + "'");
+                    }
+                    yield openProtocol(driver, file, at, request.readOnly());
+                }
+            };
+        } catch (CliException e) {
+            err.println("qemu-io: " + label + e.getMessage());
+            return false;
+        } catch (IOException e) {
+            String qemuLine = "qemu-io: " + label + QemuMessages.openFailure(file, e);
+            err.println(qemuLine);
+            Detail.print(err, qemuLine, e.getMessage());
+            return false;
+        }
+        path = at;
+        openedWith = request;
+        return true;
+    }
+
+    /**
+     * QEMU's file protocol drivers, each with its rule on the kind of file: {@code file} a
+     * regular file, {@code host_device} and {@code host_cdrom} a block or character device.
+     * A read-write open tries the open first (a directory then fails with EISDIR), as
+     * QEMU's does.
+     */
+    private IoTarget openProtocol(String driver, String name, Path file, boolean readOnly) throws IOException {
+        if (!readOnly && Files.isDirectory(file)) {
+            throw new CliException("Could not open '" + name + "': Is a directory");
+        }
+        boolean regular = Files.isRegularFile(file);
+        if (driver.equals("file") && !regular) {
+            throw new CliException("'file' driver requires '" + name + "' to be a regular file");
+        }
+        if (!driver.equals("file") && (regular || Files.isDirectory(file))) {
+            throw new CliException("'" + driver + "' driver requires '" + name
+                    + "' to be either a character or block device");
+        }
+        return new IoTarget.Raw(file, readOnly);
+    }
+
+    /** QEMU's {@code key=value,key=value} option syntax ({@code ,,} is a comma inside a value). */
+    static Map<String, String> parseOptions(String text) {
+        Map<String, String> options = new LinkedHashMap<>();
+        if (text == null || text.isEmpty()) {
+            return options;
+        }
+        for (String pair : text.replace(",,", "\u0000").split(",")) {
+            String item = pair.replace('\u0000', ',');
+            int eq = item.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("Invalid parameter '" + item + "'");
+            }
+            options.put(item.substring(0, eq), item.substring(eq + 1));
+        }
+        return options;
+    }
+
+    /** Closes the target, if one is open. */
+    @Override
+    public void close() throws IOException {
+        IoTarget open = target;
+        target = null;
+        path = null;
+        openedWith = null;
+        if (open != null) {
+            open.close();
+        }
+    }
+}
