@@ -28,7 +28,7 @@ final class BackingFiles {
             return QedFiles.backingChain(top).stream()
                     .map(l -> new Link(l.path(), l.raw() ? "raw" : "qed")).toList();
         } catch (QedException e) {
-            throw new CliException("Could not open '" + top + "': " + e.getMessage());
+            throw CliException.couldNotOpen(top, e);
         }
     }
 

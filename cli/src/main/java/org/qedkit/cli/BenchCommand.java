@@ -116,7 +116,7 @@ final class BenchCommand implements Callable<Integer> {
                 out.flush();
             }
         } catch (QedException e) {
-            throw new CliException("Could not open '" + file + "': " + e.getMessage());
+            throw CliException.couldNotOpen(file, e);
         }
         return 0;
     }

@@ -57,7 +57,7 @@ final class CheckCommand implements Callable<Integer> {
             }
             r = QedImage.check(file, mode, forceShare.on ? LockPolicy.FORCE_SHARE : LockPolicy.LOCK, Limits.DEFAULT);
         } catch (QedException e) {
-            throw new CliException("Could not open '" + file + "': " + e.getMessage());
+            throw CliException.couldNotOpen(file, e);
         }
         if (quiet.on) {
             return r.exitCode();

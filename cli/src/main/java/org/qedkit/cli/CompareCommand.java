@@ -43,15 +43,20 @@ final class CompareCommand implements Callable<Integer> {
         SourceImage b;
         try {
             a = open(file1, format1);
-        } catch (IOException | CliException e) {
-            err.println("qed: Could not open '" + file1 + "': " + e.getMessage());
+        } catch (IOException e) {
+            return cannotOpen(err, file1, e);
+        } catch (CliException e) {
+            err.println("qemu-img: Could not open '" + file1 + "': " + e.getMessage());
             return 2;
         }
         try {
             b = open(file2, format2);
-        } catch (IOException | CliException e) {
-            err.println("qed: Could not open '" + file2 + "': " + e.getMessage());
+        } catch (IOException e) {
             closeQuietly(a);
+            return cannotOpen(err, file2, e);
+        } catch (CliException e) {
+            closeQuietly(a);
+            err.println("qemu-img: Could not open '" + file2 + "': " + e.getMessage());
             return 2;
         }
         try (a; b) {
@@ -87,9 +92,19 @@ final class CompareCommand implements Callable<Integer> {
             say(out, "Images are identical.");
             return 0;
         } catch (IOException e) {
-            err.println("qed: Error while reading: " + e.getMessage());
+            String line = "qemu-img: Error while reading: " + QemuIoText.strerror(e);
+            err.println(line);
+            Detail.print(err, line, e.getMessage());
             return 3;
         }
+    }
+
+    private static int cannotOpen(PrintWriter err, Object file, IOException e) {
+        CliException failure = CliException.couldNotOpen(file, e);
+        String line = "qemu-img: " + failure.getMessage();
+        err.println(line);
+        Detail.print(err, line, failure.detail());
+        return 2;
     }
 
     private int mismatch(PrintWriter out, long offset) {

@@ -77,7 +77,7 @@ final class ConvertCommand implements Callable<Integer> {
         try {
             src = SourceImage.open(source, sourceFormat, forceShare.on);
         } catch (IOException e) {
-            throw new CliException("Could not open '" + source + "': " + e.getMessage());
+            throw CliException.couldNotOpen(source, e);
         }
         try (src) {
             long size = src.size();

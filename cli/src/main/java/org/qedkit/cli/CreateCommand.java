@@ -48,6 +48,12 @@ final class CreateCommand implements Callable<Integer> {
         if (parsed.backingFormat() != null) {
             backingFormat = parsed.backingFormat();
         }
+        if (backingFile != null && !unsafe && !Files.exists(BackingFiles.resolve(file, backingFile))) {
+            // qemu-img opens the backing file before it looks at its format: the same order.
+            throw new CliException(file + ": Could not open '" + BackingFiles.resolve(file, backingFile)
+                    + "': No such file or directory\nCould not open backing image.",
+                    "-u creates the image anyway, as qemu-img's does");
+        }
         if (backingFile != null && backingFormat == null) {
             throw new CliException(file + ": a backing file needs its format (-F raw or -F qed), as qemu-img 7.2 requires");
         }
@@ -55,12 +61,7 @@ final class CreateCommand implements Callable<Integer> {
             throw new CliException(file + ": backing format '" + backingFormat + "' is not supported; use raw or qed");
         }
         if (backingFile != null) {
-            Path backing = BackingFiles.resolve(file, backingFile);
-            if (!unsafe && !Files.exists(backing)) {
-                throw new CliException(file + ": Could not open '" + backing + "': No such file or directory"
-                        + " (-u creates the image anyway, as qemu-img's does)");
-            }
-            BackingFiles.refuseLoop(file, backing);
+            BackingFiles.refuseLoop(file, BackingFiles.resolve(file, backingFile));
         }
         long bytes = size != null ? parseSize(size) : sizeOfBacking();
 

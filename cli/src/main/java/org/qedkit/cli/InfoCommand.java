@@ -44,8 +44,9 @@ final class InfoCommand implements Callable<Integer> {
             Path real = current.toAbsolutePath().normalize();
             if (seen.contains(real)) {
                 seen.add(real);
-                throw new CliException("the backing chain of " + file + " loops: "
-                        + String.join(" -> ", seen.stream().map(Path::toString).toList()));
+                throw new CliException("Backing file '" + current + "' creates an infinite loop.",
+                        "the backing chain of " + file + " loops: "
+                                + String.join(" -> ", seen.stream().map(Path::toString).toList()));
             }
             seen.add(real);
             Map<String, Object> o = Json.object();
@@ -79,7 +80,7 @@ final class InfoCommand implements Callable<Integer> {
             actualSize = img.actualSize();
             virtualSize = img.size();
         } catch (QedException e) {
-            throw new CliException("Could not open '" + image + "': " + e.getMessage());
+            throw CliException.couldNotOpen(image, e);
         }
         Path backing = h.hasBackingFile() ? BackingFiles.resolve(image, h.backingFilename()) : null;
         if (h.backingFormat() != null) {

@@ -72,7 +72,7 @@ final class MapCommand implements Callable<Integer> {
                 out.println(']');
             }
         } catch (QedException e) {
-            throw new CliException("Could not open '" + file + "': " + e.getMessage());
+            throw CliException.couldNotOpen(file, e);
         }
         out.flush();
         return 0;

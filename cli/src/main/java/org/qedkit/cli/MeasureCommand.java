@@ -80,7 +80,7 @@ final class MeasureCommand implements Callable<Integer> {
                     fully = layout.fullyAllocated();
                 }
             } catch (IOException e) {
-                throw new CliException("Could not open '" + file + "': " + e.getMessage());
+                throw CliException.couldNotOpen(file, e);
             }
         }
         PrintWriter out = spec.commandLine().getOut();

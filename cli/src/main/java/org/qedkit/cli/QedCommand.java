@@ -14,7 +14,10 @@ import java.util.Map;
  *
  * <p>Exit codes follow qemu-img: 0 on success, 1 on any error (bad arguments included),
  * and the documented codes of commands such as {@code check}. An error is one line on
- * standard error, prefixed {@code qed:}, that says what went wrong and with which file.
+ * standard error that says what went wrong and with which file, prefixed with the name of
+ * the QEMU program the command stands in for ({@code qemu-img:} or {@code qemu-io:}) and in
+ * QEMU's words where QEMU has a message for the case; qedkit's own reason follows as a
+ * {@code qed: detail:} line by the rule in {@link Detail}.
  */
 @Command(name = "qed",
         mixinStandardHelpOptions = true,
@@ -99,17 +102,30 @@ public final class QedCommand implements Runnable {
         }
         cli.setOut(out);
         cli.setErr(err);
+        String program = programFor(args);
         cli.setParameterExceptionHandler((e, a) -> {
-            err.println("qed: " + e.getMessage());
+            err.println(program + e.getMessage());
             err.flush();
             return 1;
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            err.println("qed: " + describe(e));
+            String line = program + describe(e);
+            err.println(line);
+            Detail.print(err, line, e instanceof CliException c ? c.detail() : null);
             err.flush();
             return 1;
         });
         return cli.execute(args);
+    }
+
+    /**
+     * The prefix of an error line: the QEMU program the command stands in for
+     * ({@code qemu-io: } for {@code qed io}, {@code qemu-img: } for the rest), as QEMU
+     * prefixes its errors with its program's name. Scripts and QEMU's own tests match on
+     * these lines; docs/compatibility.md has the rule.
+     */
+    static String programFor(String[] args) {
+        return args.length > 0 && args[0].equals("io") ? "qemu-io: " : "qemu-img: ";
     }
 
     private static String describe(Exception e) {

@@ -1,5 +1,6 @@
 package org.qedkit.cli;
 
+import org.qedkit.QedException;
 import org.qedkit.QedFormatException;
 import org.qedkit.QedIoException;
 
@@ -30,6 +31,11 @@ final class QemuMessages {
         }
         if (e instanceof FileSystemException fs && fs.getReason() != null) {
             return "Could not open '" + name + "': " + fs.getReason();
+        }
+        if (e instanceof QedException && e.getCause() instanceof FileSystemException missing
+                && e.getMessage().startsWith("backing file")) {
+            // The engine resolves the backing file before it opens it; QEMU's open says so.
+            return "Could not open backing file: " + openFailure(missing.getFile(), missing);
         }
         if (e instanceof QedFormatException format) {
             String qemu = headerRule(format);

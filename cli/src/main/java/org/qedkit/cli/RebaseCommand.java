@@ -51,7 +51,9 @@ final class RebaseCommand implements Callable<Integer> {
         if (fmt != null && !fmt.equals("raw") && !fmt.equals("qed")) {
             throw new CliException("rebase: backing format '" + fmt + "' is not supported; use raw or qed");
         }
-        if (resolved != null) {
+        // -u is qemu-img's "unsafe": the new backing file is not opened, so a loop is not
+        // looked for either (QEMU's rule; the images then refuse to open, naming the loop).
+        if (resolved != null && !unsafe) {
             BackingFiles.refuseLoop(file, resolved);
         }
         try {

@@ -40,7 +40,7 @@ final class ResizeCommand implements Callable<Integer> {
         try (QedImage image = QedImage.open(file, OpenOptions.READ_ONLY)) {
             current = image.size();
         } catch (QedException e) {
-            throw new CliException("Could not open '" + file + "': " + e.getMessage());
+            throw CliException.couldNotOpen(file, e);
         }
         boolean relative = size.startsWith("+") || size.startsWith("-");
         long amount;

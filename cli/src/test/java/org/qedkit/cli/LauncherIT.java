@@ -37,7 +37,7 @@ class LauncherIT {
 
         QemuTools.Result failing = QemuTools.run(List.of(LAUNCHER, "info", dir.resolve("none.qed").toString()));
         assertThat(failing.exitCode()).isEqualTo(1);
-        assertThat(failing.stderr()).startsWith("qed: Could not open").hasLineCount(1);
+        assertThat(failing.stderr()).startsWith("qemu-img: Could not open").hasLineCount(1);
     }
 
     @Test

@@ -45,10 +45,11 @@ class QedCommandTest {
     }
 
     @Test
-    void aBackingFileWithoutItsFormatIsRefusedAsQemuImg72RefusesIt() {
+    void aBackingFileWithoutItsFormatIsRefusedAsQemuImg72RefusesIt() throws IOException {
+        Files.write(dir.resolve("base.raw"), new byte[4096]);
         QedRun run = QedRun.of("create", "-b", "base.raw", dir.resolve("o.qed"), "1M");
         assertThat(run.exitCode()).isEqualTo(1);
-        assertThat(run.stderr()).startsWith("qed: ").contains("-F raw");
+        assertThat(run.stderr()).startsWith("qemu-img: ").contains("-F raw");
         assertThat(dir.resolve("o.qed")).doesNotExist();
     }
 
@@ -69,7 +70,7 @@ class QedCommandTest {
             QedRun run = QedRun.of(args);
             assertThat(run.exitCode()).as(String.join(" ", java.util.Arrays.stream(args).map(String::valueOf).toList()))
                     .isEqualTo(1);
-            assertThat(run.stderr().lines().filter(l -> l.startsWith("qed: ")).count()).isEqualTo(1);
+            assertThat(run.stderr().lines().filter(l -> l.startsWith("qemu-img: ")).count()).isEqualTo(1);
         }
     }
 
@@ -82,8 +83,17 @@ class QedCommandTest {
         Files.write(p, bytes);
         QedRun run = QedRun.of("info", p);
         assertThat(run.exitCode()).isEqualTo(1);
-        assertThat(run.stderr()).isEqualTo("qed: Could not open '" + p + "': cluster_size is 65537: "
-                + "must be a power of two from 4096 (4 KiB) to 67108864 (64 MiB)\n");
+        assertThat(run.stderr()).as("QEMU's line, word for word; no detail when nobody is at a terminal")
+                .isEqualTo("qemu-img: Could not open '" + p + "': QED cluster size is invalid\n");
+        System.setProperty("qed.detail", "1");
+        try {
+            assertThat(QedRun.of("info", p).stderr()).as("the detail line names the field, the value and the rule")
+                    .isEqualTo("qemu-img: Could not open '" + p + "': QED cluster size is invalid\n"
+                            + "qed: detail: cluster_size is 65537: "
+                            + "must be a power of two from 4096 (4 KiB) to 67108864 (64 MiB)\n");
+        } finally {
+            System.clearProperty("qed.detail");
+        }
     }
 
     @Test

@@ -49,10 +49,10 @@ class QemuHarnessCompatibilityTest {
         }
         QedRun bad = QedRun.of("io", "--cache", "bogus", "-c", "read 0 512", p);
         assertThat(bad.exitCode()).isEqualTo(1);
-        assertThat(bad.stderr()).isEqualTo("qed: Invalid cache option: bogus\n");
+        assertThat(bad.stderr()).isEqualTo("qemu-io: Invalid cache option: bogus\n");
         QedRun badAio = QedRun.of("io", "--aio", "bogus", "-c", "read 0 512", p);
         assertThat(badAio.exitCode()).isEqualTo(1);
-        assertThat(badAio.stderr()).isEqualTo("qed: Invalid aio option: bogus\n");
+        assertThat(badAio.stderr()).isEqualTo("qemu-io: Invalid aio option: bogus\n");
     }
 
     @Test
@@ -137,8 +137,8 @@ class QemuHarnessCompatibilityTest {
             assertThat(back[0]).isEqualTo((byte) 0xab);
         }
         assertThat(QedRun.of("bench", "-c", "4", "-s", "0", p).exitCode()).as("a buffer of 0 bytes").isZero();
-        assertThat(QedRun.of("bench", "-c", "1", "--pattern", "256", p).stderr()).isEqualTo("qed: Invalid pattern byte specified\n");
-        assertThat(QedRun.of("bench", "-c", "1", "-i", "bogus", p).stderr()).isEqualTo("qed: Invalid aio option: bogus\n");
+        assertThat(QedRun.of("bench", "-c", "1", "--pattern", "256", p).stderr()).isEqualTo("qemu-img: Invalid pattern byte specified\n");
+        assertThat(QedRun.of("bench", "-c", "1", "-i", "bogus", p).stderr()).isEqualTo("qemu-img: Invalid aio option: bogus\n");
         assertThat(BenchCommand.patternByte("017")).as("octal, as strtoul reads it").isEqualTo(15);
     }
 
@@ -149,14 +149,19 @@ class QemuHarnessCompatibilityTest {
         assertThat(QedRun.of("create", "-q", "-f", "qed", base, "1M").exitCode()).isZero();
         assertThat(QedRun.of("create", "-q", "-f", "qed", "-b", "s.qed", "-F", "qed", overlay).exitCode()).isZero();
         for (String name : List.of("o.qed", "s.qed")) { // an overlay of S, and S itself
-            for (String unsafe : List.of("-u", "")) {
-                QedRun run = unsafe.isEmpty() ? QedRun.of("rebase", "-b", name, "-F", "qed", base)
-                        : QedRun.of("rebase", unsafe, "-b", name, "-F", "qed", base);
-                assertThat(run.exitCode()).as("rebase %s -b %s", unsafe, name).isEqualTo(1);
-                assertThat(run.stderr()).contains("creates an infinite loop");
-            }
+            QedRun run = QedRun.of("rebase", "-b", name, "-F", "qed", base);
+            assertThat(run.exitCode()).as("rebase -b %s", name).isEqualTo(1);
+            assertThat(run.stderr()).isEqualTo("qemu-img: Backing file '" + dir.resolve(name)
+                    + "' creates an infinite loop.\n");
         }
         assertThat(QedRun.of("info", "--backing-chain", overlay).exitCode()).as("still openable").isZero();
+        // -u is unsafe by QEMU's rule: nothing about the new backing file is checked, and
+        // the loop is reported when the chain is next opened.
+        assertThat(QedRun.of("rebase", "-u", "-b", "s.qed", "-F", "qed", base).exitCode()).isZero();
+        QedRun looped = QedRun.of("info", "--backing-chain", base);
+        assertThat(looped.exitCode()).isEqualTo(1);
+        assertThat(looped.stderr()).contains("creates an infinite loop");
+        assertThat(QedRun.of("rebase", "-u", "-b", "", base).exitCode()).as("undone the same way").isZero();
         QedRun self = QedRun.of("create", "-f", "qed", "-b", "s.qed", "-F", "qed", base, "1M");
         assertThat(self.exitCode()).isEqualTo(1);
         assertThat(self.stderr()).contains("creates an infinite loop");
@@ -182,7 +187,7 @@ class QemuHarnessCompatibilityTest {
         QedImage.create(stranger, CreateOptions.ofSize(1 << 20));
         QedRun run = QedRun.of("commit", "-b", stranger, top);
         assertThat(run.exitCode()).isEqualTo(1);
-        assertThat(run.stderr()).isEqualTo("qed: Did not find '" + stranger + "' in the backing chain of '" + top + "'\n");
+        assertThat(run.stderr()).isEqualTo("qemu-img: Did not find '" + stranger + "' in the backing chain of '" + top + "'\n");
     }
 
     private Path image() throws IOException {
