@@ -55,6 +55,11 @@ public record Geometry(int clusterSize, int clusterBits, long tableBytes, int l2
         return Math.min(remaining, clusterSize - inCluster(guestOffset));
     }
 
+    /** How many clusters the {@code length} bytes from {@code guestOffset} touch (length above 0). */
+    public long clusterCount(long guestOffset, long length) {
+        return ((guestOffset + length - 1) >>> clusterBits) - (guestOffset >>> clusterBits) + 1;
+    }
+
     /** File offset of the L1 entry that covers {@code guestOffset}. */
     public long l1EntryOffset(long guestOffset) {
         return l1Offset + (l1Index(guestOffset) << 3);

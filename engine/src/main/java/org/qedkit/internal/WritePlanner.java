@@ -31,10 +31,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * are published in the {@link PendingOverlay} (readers see them at once) and handed to the
  * {@link CommitPipeline}.
  *
- * <p>If a piece fails before its entry is published (a full disk taking the L2 table, a
- * backing file that cannot be read), nothing references its new clusters yet: they are
- * given back, or a clean close would leave a leak. Entries published before the failure
- * are visible already and their data is in place: they are committed like any others.
+ * <p>New clusters are taken slice by slice: the data clusters of a slice first, then its
+ * new L2 tables (QEMU's order), and only then are its entries published. If a step fails (a
+ * full disk, a backing file that cannot be read), nothing references the slice's new
+ * clusters yet: they are given back, or a clean close would leave a leak. Slices published
+ * before the failure are visible already and their data is in place: they are committed
+ * like any others.
  */
 public final class WritePlanner {
     private enum Placement { IN_PLACE, NOTHING, ZERO_ENTRY, NEW_CLUSTER, NEW_CLUSTER_OVER_BACKING }
@@ -110,17 +112,7 @@ public final class WritePlanner {
         try {
             pipeline.header().markNeedCheck();
             for (long done = 0; done < length; ) {
-                long pos = offset + done;
-                long n = geometry.pieceLength(pos, length - done);
-                long entry = map.lookup(pos);
-                switch (decide(entry, src == null, n)) {
-                    case IN_PLACE -> store(src, srcOffset + done, entry + geometry.inCluster(pos), n);
-                    case NOTHING -> { }
-                    case ZERO_ENTRY -> publish(planned, pos, ClusterMap.ZERO);
-                    case NEW_CLUSTER -> newCluster(planned, pos, n, src, srcOffset + done, false);
-                    case NEW_CLUSTER_OVER_BACKING -> newCluster(planned, pos, n, src, srcOffset + done, true);
-                }
-                done += n;
+                done += placeSlice(offset + done, length - done, src, src == null ? 0 : srcOffset + done, planned);
             }
         } finally {
             if (!planned.isEmpty()) {
@@ -130,22 +122,88 @@ public final class WritePlanner {
         }
     }
 
+    /** Pieces placed in one go; bounds the scratch arrays for a huge zero write. */
+    private static final int SLICE_PIECES = 4096;
+
+    /**
+     * Places up to {@link #SLICE_PIECES} pieces from {@code offset}; returns the bytes placed.
+     * Two steps, the layout QEMU's QED driver gives a write: first a data cluster for every
+     * piece that needs one, in guest order (one write's new clusters lie together in the
+     * file, and an image written the same way by both tools has the same layout), then an L2
+     * table for each range that has none. Only then is anything published, so a failure in
+     * either step (a full disk, an unreadable backing file) gives back every cluster this
+     * slice took, and nothing references them.
+     */
+    private long placeSlice(long offset, long length, MemorySegment src, long srcOffset,
+                            List<PendingEntry> planned) throws IOException {
+        long[] positions = new long[(int) Math.min(SLICE_PIECES, geometry.clusterCount(offset, length))];
+        long[] values = new long[positions.length];
+        long[] tables = new long[positions.length];
+        int count = 0;
+        long mark = allocator.usedEnd();
+        long done = 0;
+        try {
+            for (int piece = 0; piece < positions.length && done < length; piece++) {
+                long pos = offset + done;
+                long n = geometry.pieceLength(pos, length - done);
+                long entry = map.lookup(pos);
+                Placement placement = decide(entry, src == null, n);
+                switch (placement) {
+                    case IN_PLACE -> store(src, srcOffset + done, entry + geometry.inCluster(pos), n);
+                    case NOTHING -> { }
+                    case ZERO_ENTRY -> {
+                        positions[count] = pos;
+                        values[count++] = ClusterMap.ZERO;
+                    }
+                    case NEW_CLUSTER, NEW_CLUSTER_OVER_BACKING -> {
+                        positions[count] = pos;
+                        values[count++] = fillNewCluster(pos, n, src, src == null ? 0 : srcOffset + done,
+                                placement == Placement.NEW_CLUSTER_OVER_BACKING);
+                    }
+                }
+                done += n;
+            }
+            long l1Taken = -1;
+            for (int i = 0; i < count; i++) {
+                long l1Index = geometry.l1Index(positions[i]);
+                if (l1Index != l1Taken && tableMissing(positions[i])) {
+                    tables[i] = allocator.allocate(geometry.tableBytes());
+                    l1Taken = l1Index;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            allocator.rollBackTo(mark);
+            throw e;
+        }
+        for (int i = 0; i < count; i++) {
+            publish(planned, positions[i], values[i], tables[i]);
+        }
+        return done;
+    }
+
+    /** Takes a fresh cluster for the piece at {@code pos} and puts the piece's bytes in it. */
+    private long fillNewCluster(long pos, long n, MemorySegment src, long srcOffset, boolean overBacking)
+            throws IOException {
+        long cluster = allocator.allocate(geometry.clusterSize());
+        long inCluster = geometry.inCluster(pos);
+        if (overBacking) {
+            // The rest of the cluster is what the backing file holds there.
+            fillFromBacking(pos - inCluster, cluster);
+            store(src, srcOffset, cluster + inCluster, n);
+        } else if (src != null) {
+            // Fresh space reads as zeros: the rest of the cluster already holds what an
+            // unallocated or zero cluster reads as.
+            file.copyIn(src, srcOffset, cluster + inCluster, n);
+        }
+        return cluster;
+    }
+
     private void newCluster(List<PendingEntry> planned, long pos, long n, MemorySegment src, long srcOffset,
                             boolean overBacking) throws IOException {
         long mark = allocator.usedEnd();
         try {
-            long cluster = allocator.allocate(geometry.clusterSize());
-            long inCluster = geometry.inCluster(pos);
-            if (overBacking) {
-                // The rest of the cluster is what the backing file holds there.
-                fillFromBacking(pos - inCluster, cluster);
-                store(src, srcOffset, cluster + inCluster, n);
-            } else if (src != null) {
-                // Fresh space reads as zeros: the rest of the cluster already holds what an
-                // unallocated or zero cluster reads as.
-                file.copyIn(src, srcOffset, cluster + inCluster, n);
-            }
-            publish(planned, pos, cluster);
+            long cluster = fillNewCluster(pos, n, src, srcOffset, overBacking);
+            publish(planned, pos, cluster, tableMissing(pos) ? allocator.allocate(geometry.tableBytes()) : 0);
         } catch (IOException | RuntimeException e) {
             allocator.rollBackTo(mark);
             throw e;
@@ -191,7 +249,8 @@ public final class WritePlanner {
             MemorySegment buffer = arena.allocate(geometry.clusterSize());
             backing.read(clusterGuestOffset, buffer, 0, geometry.clusterSize());
             if (buffer.mismatch(arena.allocate(geometry.clusterSize())) < 0) {
-                publish(planned, clusterGuestOffset, ClusterMap.ZERO);
+                publish(planned, clusterGuestOffset, ClusterMap.ZERO,
+                        tableMissing(clusterGuestOffset) ? allocator.allocate(geometry.tableBytes()) : 0);
                 return;
             }
             newCluster(planned, clusterGuestOffset, geometry.clusterSize(), buffer, 0, false);
@@ -211,15 +270,20 @@ public final class WritePlanner {
         }
     }
 
-    /** Makes {@code value} the entry of the cluster at {@code pos}, taking a new L2 table if its range has none. */
-    private void publish(List<PendingEntry> planned, long pos, long value) throws IOException {
-        long l1Index = geometry.l1Index(pos);
-        long newTable = 0;
-        if (overlay.newTable(l1Index) == 0 && map.l2Table(pos) == 0) {
-            newTable = allocator.allocate(geometry.tableBytes());
-            overlay.putNewTable(l1Index, newTable);
+    /**
+     * Makes {@code value} the entry of the cluster at {@code pos}: readers see it from here
+     * on. {@code newTable} is the L2 table taken for its range, or 0 when it has one.
+     */
+    private void publish(List<PendingEntry> planned, long pos, long value, long newTable) {
+        if (newTable != 0) {
+            overlay.putNewTable(geometry.l1Index(pos), newTable);
         }
         overlay.put(pos >>> geometry.clusterBits(), value);
         planned.add(new PendingEntry(pos, value, newTable));
+    }
+
+    /** True when no L2 table, committed or pending, covers guest offset {@code pos}. */
+    private boolean tableMissing(long pos) throws IOException {
+        return overlay.newTable(geometry.l1Index(pos)) == 0 && map.l2Table(pos) == 0;
     }
 }
