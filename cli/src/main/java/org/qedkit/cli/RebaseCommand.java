@@ -67,7 +67,15 @@ final class RebaseCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Copies, cluster by cluster, what the image reads through its backing file and the new one would change. */
+    /** qemu-img rebase's buffer: differing data is written in runs of at most this much. */
+    private static final int RUN_BYTES = 2 << 20;
+
+    /**
+     * Copies what the image reads through its backing file and the new one would change,
+     * compared cluster by cluster and written in runs of consecutive differing clusters (one
+     * write each, as qemu-img rebase writes them, so the copied clusters lie together in the
+     * file as they do in QEMU's result).
+     */
     private void copyWhatDiffers(Path newBacking, String newFormat) throws IOException {
         SourceImage replacement = null;
         if (newBacking != null) {
@@ -81,16 +89,22 @@ final class RebaseCommand implements Callable<Integer> {
              QedImage image = QedImage.open(this.image.file, OpenOptions.READ_WRITE)) {
             int cs = image.header().clusterSize();
             long size = image.size();
-            byte[] old = new byte[cs];
+            byte[] run = new byte[Math.max(cs, RUN_BYTES / cs * cs)];
             byte[] now = new byte[cs];
             Progress shown = new Progress(progress.on && !quiet.on ? spec.commandLine().getOut() : null, size);
+            long runStart = -1;
+            int runLength = 0;
             for (long pos = 0; pos < size; ) {
                 MapEntry e = image.mapEntryAt(pos);
                 long end = pos + e.length();
                 if (e.depth() > 0 || !e.present()) { // read through the backing chain (or zeros past it)
                     for (long c = pos; c < end; c += cs) {
                         int n = (int) Math.min(cs, size - c);
-                        image.read(c, old, 0, n);
+                        if (runLength > 0 && (runStart + runLength != c || runLength + n > run.length)) {
+                            image.write(runStart, run, 0, runLength);
+                            runLength = 0;
+                        }
+                        image.read(c, run, runLength, n);
                         if (next == null || c >= next.size()) {
                             Arrays.fill(now, 0, n, (byte) 0);
                         } else {
@@ -98,13 +112,17 @@ final class RebaseCommand implements Callable<Integer> {
                             next.read(c, now, inNext);
                             Arrays.fill(now, inNext, n, (byte) 0);
                         }
-                        if (Arrays.mismatch(old, 0, n, now, 0, n) >= 0) {
-                            image.write(c, old, 0, n);
+                        if (Arrays.mismatch(run, runLength, runLength + n, now, 0, n) >= 0) {
+                            runStart = runLength == 0 ? c : runStart;
+                            runLength += n;
                         }
                     }
                 }
                 pos = end;
                 shown.at(pos);
+            }
+            if (runLength > 0) {
+                image.write(runStart, run, 0, runLength);
             }
             shown.done();
         }
