@@ -46,6 +46,7 @@ public final class QedCommand implements Runnable {
         commands.put("compare", CompareCommand.class);
         commands.put("map", MapCommand.class);
         commands.put("convert", ConvertCommand.class);
+        commands.put("dd", DdCommand.class);
         commands.put("resize", ResizeCommand.class);
         commands.put("rebase", RebaseCommand.class);
         commands.put("commit", CommitCommand.class);
@@ -61,7 +62,7 @@ public final class QedCommand implements Runnable {
     @Override
     public void run() {
         throw new CommandLine.ParameterException(spec.commandLine(),
-                "a command is needed: create, info, check, compare, map, convert, resize, rebase, commit, measure, bench or io (see qed --help)");
+                "a command is needed: create, info, check, compare, map, convert, dd, resize, rebase, commit, measure, bench or io (see qed --help)");
     }
 
     public static void main(String[] args) {

@@ -77,39 +77,82 @@ final class Posix {
     private static final VarHandle ERRNO =
             CAPTURE_LAYOUT.varHandle(groupElement("errno"));
 
+    /*
+     * Each C function is linked on its first call, in a holder class of its own: linking a
+     * downcall generates code, and a command such as `qed info` uses five of the thirteen.
+     * Linking all of them when this class loaded cost every command all thirteen.
+     */
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
     private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
 
-    private static final MethodHandle OPEN = downcall("open",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-            CAPTURE, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle CLOSE = downcall("close",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
-    private static final MethodHandle FSTAT = downcall("fstat",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
-    private static final MethodHandle FALLOCATE = downcall("fallocate",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), CAPTURE);
-    private static final MethodHandle POSIX_FALLOCATE = downcall("posix_fallocate",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle FTRUNCATE = downcall("ftruncate",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE);
-    private static final MethodHandle LSEEK = downcall("lseek",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), CAPTURE);
-    private static final MethodHandle FDATASYNC = downcall("fdatasync",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
-    private static final MethodHandle MMAP = downcall("mmap",
-            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG),
-            CAPTURE);
-    private static final MethodHandle MADVISE = downcall("madvise",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE);
-    private static final MethodHandle MUNMAP = downcall("munmap",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
-    private static final MethodHandle FCNTL_LOCK = downcall("fcntl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
-            CAPTURE, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle STRERROR = downcall("strerror",
-            FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final class Open {
+        static final MethodHandle HANDLE = downcall("open",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+                CAPTURE, Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class Close {
+        static final MethodHandle HANDLE = downcall("close",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
+    }
+
+    private static final class Fstat {
+        static final MethodHandle HANDLE = downcall("fstat",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
+    }
+
+    private static final class Fallocate {
+        static final MethodHandle HANDLE = downcall("fallocate",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), CAPTURE);
+    }
+
+    private static final class PosixFallocate {
+        static final MethodHandle HANDLE = downcall("posix_fallocate",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    }
+
+    private static final class Ftruncate {
+        static final MethodHandle HANDLE = downcall("ftruncate",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE);
+    }
+
+    private static final class Lseek {
+        static final MethodHandle HANDLE = downcall("lseek",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), CAPTURE);
+    }
+
+    private static final class Fdatasync {
+        static final MethodHandle HANDLE = downcall("fdatasync",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
+    }
+
+    private static final class Mmap {
+        static final MethodHandle HANDLE = downcall("mmap",
+                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG),
+                CAPTURE);
+    }
+
+    private static final class Madvise {
+        static final MethodHandle HANDLE = downcall("madvise",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE);
+    }
+
+    private static final class Munmap {
+        static final MethodHandle HANDLE = downcall("munmap",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
+    }
+
+    private static final class FcntlLock {
+        static final MethodHandle HANDLE = downcall("fcntl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+                CAPTURE, Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class Strerror {
+        static final MethodHandle HANDLE = downcall("strerror",
+                FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    }
 
     private Posix() {
     }
@@ -127,7 +170,7 @@ final class Posix {
 
     static int open(MemorySegment capture, MemorySegment path, int flags, int mode) {
         try {
-            return (int) OPEN.invokeExact(capture, path, flags, mode);
+            return (int) Open.HANDLE.invokeExact(capture, path, flags, mode);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -135,7 +178,7 @@ final class Posix {
 
     static int close(MemorySegment capture, int fd) {
         try {
-            return (int) CLOSE.invokeExact(capture, fd);
+            return (int) Close.HANDLE.invokeExact(capture, fd);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -143,7 +186,7 @@ final class Posix {
 
     static int fstat(MemorySegment capture, int fd, MemorySegment statBuffer) {
         try {
-            return (int) FSTAT.invokeExact(capture, fd, statBuffer);
+            return (int) Fstat.HANDLE.invokeExact(capture, fd, statBuffer);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -151,7 +194,7 @@ final class Posix {
 
     static int fallocate(MemorySegment capture, int fd, int mode, long offset, long length) {
         try {
-            return (int) FALLOCATE.invokeExact(capture, fd, mode, offset, length);
+            return (int) Fallocate.HANDLE.invokeExact(capture, fd, mode, offset, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -160,7 +203,7 @@ final class Posix {
     /** Returns 0 or an errno value (posix_fallocate does not use errno). */
     static int posixFallocate(int fd, long offset, long length) {
         try {
-            return (int) POSIX_FALLOCATE.invokeExact(fd, offset, length);
+            return (int) PosixFallocate.HANDLE.invokeExact(fd, offset, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -168,7 +211,7 @@ final class Posix {
 
     static int ftruncate(MemorySegment capture, int fd, long length) {
         try {
-            return (int) FTRUNCATE.invokeExact(capture, fd, length);
+            return (int) Ftruncate.HANDLE.invokeExact(capture, fd, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -176,7 +219,7 @@ final class Posix {
 
     static long lseek(MemorySegment capture, int fd, long offset, int whence) {
         try {
-            return (long) LSEEK.invokeExact(capture, fd, offset, whence);
+            return (long) Lseek.HANDLE.invokeExact(capture, fd, offset, whence);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -184,7 +227,7 @@ final class Posix {
 
     static int fdatasync(MemorySegment capture, int fd) {
         try {
-            return (int) FDATASYNC.invokeExact(capture, fd);
+            return (int) Fdatasync.HANDLE.invokeExact(capture, fd);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -192,7 +235,7 @@ final class Posix {
 
     static MemorySegment mmap(MemorySegment capture, long length, int prot, int fd, long offset) {
         try {
-            return (MemorySegment) MMAP.invokeExact(capture, MemorySegment.NULL, length, prot,
+            return (MemorySegment) Mmap.HANDLE.invokeExact(capture, MemorySegment.NULL, length, prot,
                     MAP_SHARED, fd, offset);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -201,7 +244,7 @@ final class Posix {
 
     static int madvise(MemorySegment capture, MemorySegment address, long length, int advice) {
         try {
-            return (int) MADVISE.invokeExact(capture, address, length, advice);
+            return (int) Madvise.HANDLE.invokeExact(capture, address, length, advice);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -209,7 +252,7 @@ final class Posix {
 
     static int munmap(MemorySegment capture, MemorySegment address, long length) {
         try {
-            return (int) MUNMAP.invokeExact(capture, address, length);
+            return (int) Munmap.HANDLE.invokeExact(capture, address, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -217,7 +260,7 @@ final class Posix {
 
     static int fcntlLock(MemorySegment capture, int fd, int command, MemorySegment flock) {
         try {
-            return (int) FCNTL_LOCK.invokeExact(capture, fd, command, flock);
+            return (int) FcntlLock.HANDLE.invokeExact(capture, fd, command, flock);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -227,7 +270,7 @@ final class Posix {
     @SuppressWarnings("restricted") // strerror returns a NUL-terminated string of unknown length
     static String describe(int errno) {
         try {
-            MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment text = (MemorySegment) Strerror.HANDLE.invokeExact(errno);
             return text.reinterpret(1024).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;
