@@ -60,12 +60,9 @@ final class CompareCommand implements Callable<Integer> {
             return 2;
         }
         try (a; b) {
-            if (a.size() != b.size()) {
-                if (strict) {
-                    say(out, "Strict mode: Image size mismatch!");
-                    return 1;
-                }
-                say(out, "Warning: Image size mismatch!");
+            if (a.size() != b.size() && strict) {
+                say(out, "Strict mode: Image size mismatch!");
+                return 1;
             }
             long common = Math.min(a.size(), b.size());
             byte[] x = new byte[CHUNK];
@@ -78,6 +75,10 @@ final class CompareCommand implements Callable<Integer> {
                 if (at >= 0) {
                     return mismatch(out, off + at);
                 }
+            }
+            if (a.size() != b.size()) {
+                // Only once the common part matched, as qemu-img says it.
+                say(out, "Warning: Image size mismatch!");
             }
             SourceImage larger = a.size() > b.size() ? a : b;
             for (long off = common; off < larger.size(); off += CHUNK) {

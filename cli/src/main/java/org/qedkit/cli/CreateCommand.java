@@ -76,7 +76,7 @@ final class CreateCommand implements Callable<Integer> {
             create = create.withBackingFile(backingFile, backingFormat);
         }
         if (!quiet.on) {
-            StringBuilder line = new StringBuilder("Formatting '").append(file).append("', fmt=qed size=")
+            StringBuilder line = new StringBuilder("Formatting '").append(image.name).append("', fmt=qed size=")
                     .append(bytes); // as typed, as qemu-img prints it (the image holds it rounded up to 512)
             if (backingFile != null) {
                 line.append(" backing_file=").append(backingFile).append(" backing_fmt=").append(backingFormat);

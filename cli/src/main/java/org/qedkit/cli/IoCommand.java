@@ -52,7 +52,7 @@ final class IoCommand implements Callable<Integer> {
     String discard;
     @Option(names = {"-n", "--nocache"}, description = "As --cache none.") boolean nocache;
     @Option(names = {"-k", "--native-aio"}, description = "As --aio native.") boolean nativeAio;
-    @Option(names = {"-s", "--snapshot"}, description = "Refused: qed writes no temporary overlay.") boolean snapshot;
+    @Option(names = {"-s", "--snapshot"}, description = "Snapshot mode: writes go to a temporary overlay, deleted at the end; the image is not changed.") boolean snapshot;
     @Option(names = {"-m", "--misalign"}, description = "Accepted: buffers have no alignment to miss.") boolean misalign;
 
     @Spec CommandSpec spec;
@@ -85,15 +85,11 @@ final class IoCommand implements Callable<Integer> {
         if (imageOpts && format != null) {
             throw new CliException("--image-opts and -f are mutually exclusive");
         }
-        if (snapshot) {
-            throw new CliException("-s (snapshot) is not supported: qed writes no temporary overlay; "
-                    + "copy the image (qed convert) and work on the copy");
-        }
         if (copyOnRead && readOnly) {
             throw new CliException("can't open device " + file + ": Can't use copy-on-read on read-only device");
         }
         IoSession.Request defaults = new IoSession.Request(format == null ? "qed" : format, readOnly, copyOnRead,
-                forceShare.on, mode, "");
+                forceShare.on, mode, snapshot, "");
         boolean allOk = true;
         try (IoSession session = new IoSession(defaults, err)) {
             if (file != null) {

@@ -176,7 +176,8 @@ final class IoInterpreter {
                     }
                 }
                 case 'o' -> options.add(o.value());
-                default -> { // -s (snapshot) and -k (native aio) change nothing for a mapped image
+                case 's' -> request = request.snapshot(true);
+                default -> { // -k (native aio) changes nothing for a mapped image
                 }
             }
         }

@@ -1,5 +1,6 @@
 package org.qedkit.cli;
 
+import org.qedkit.CreateOptions;
 import org.qedkit.Durability;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedImage;
@@ -28,25 +29,29 @@ final class IoSession implements AutoCloseable {
 
     /** How to open: qemu-io's flags and options. Immutable; each {@code with…} returns a copy. */
     record Request(String format, boolean readOnly, boolean copyOnRead, boolean forceShare, String cache,
-                   String options) {
+                   boolean snapshot, String options) {
         Request readOnly(boolean on) {
-            return new Request(format, on, copyOnRead, forceShare, cache, options);
+            return new Request(format, on, copyOnRead, forceShare, cache, snapshot, options);
         }
 
         Request copyOnRead(boolean on) {
-            return new Request(format, readOnly, on, forceShare, cache, options);
+            return new Request(format, readOnly, on, forceShare, cache, snapshot, options);
         }
 
         Request forceShare(boolean on) {
-            return new Request(format, readOnly, copyOnRead, on, cache, options);
+            return new Request(format, readOnly, copyOnRead, on, cache, snapshot, options);
         }
 
         Request cache(String mode) {
-            return new Request(format, readOnly, copyOnRead, forceShare, mode, options);
+            return new Request(format, readOnly, copyOnRead, forceShare, mode, snapshot, options);
+        }
+
+        Request snapshot(boolean on) {
+            return new Request(format, readOnly, copyOnRead, forceShare, cache, on, options);
         }
 
         Request withOptions(String text) {
-            return new Request(format, readOnly, copyOnRead, forceShare, cache, text);
+            return new Request(format, readOnly, copyOnRead, forceShare, cache, snapshot, text);
         }
     }
 
@@ -64,6 +69,7 @@ final class IoSession implements AutoCloseable {
     private IoTarget target;
     private Path path;
     private Request openedWith;
+    private Path snapshotOverlay; // -s: the temporary overlay, deleted at close
 
     IoSession(Request defaults, PrintWriter err) {
         this.defaults = defaults;
@@ -162,6 +168,12 @@ final class IoSession implements AutoCloseable {
         }
         Path at = Path.of(file);
         try {
+            if (request.snapshot()) {
+                target = openSnapshot(at, driver, request);
+                path = at;
+                openedWith = request;
+                return true;
+            }
             target = switch (driver) {
                 case "qed" -> IoTarget.of(QedImage.open(at, request.readOnly()
                         ? OpenOptions.READ_ONLY.withForceShare(request.forceShare())
@@ -210,6 +222,37 @@ final class IoSession implements AutoCloseable {
         return new IoTarget.Raw(file, readOnly);
     }
 
+    /**
+     * qemu-io's {@code -s}: the image is opened read-only as the backing file of a
+     * temporary QED overlay (in {@code TMPDIR}), which takes every write and is deleted at
+     * close, so the image itself is never changed, as QEMU's snapshot mode does it.
+     */
+    private IoTarget openSnapshot(Path image, String driver, Request request) throws IOException {
+        if (!driver.equals("qed") && !driver.equals("raw")) {
+            throw new CliException("-s (snapshot) works on qed and raw images, not '" + driver + "'");
+        }
+        long size;
+        if (driver.equals("raw")) {
+            size = Files.size(image);
+        } else {
+            try (QedImage base = QedImage.open(image, OpenOptions.READ_ONLY.withForceShare(request.forceShare()))) {
+                size = base.size();
+            }
+        }
+        Path overlay = Files.createTempFile(Path.of(System.getProperty("java.io.tmpdir")), "qed-snapshot-", ".qed");
+        try {
+            QedImage.create(overlay, CreateOptions.ofSize(size)
+                    .withBackingFile(image.toAbsolutePath().toString(), driver));
+            QedImage opened = QedImage.open(overlay, OpenOptions.READ_WRITE.toBuilder()
+                    .durability(durabilityOf(request.cache())).build());
+            snapshotOverlay = overlay;
+            return IoTarget.of(opened);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(overlay);
+            throw e;
+        }
+    }
+
     /** QEMU's {@code key=value,key=value} option syntax ({@code ,,} is a comma inside a value). */
     static Map<String, String> parseOptions(String text) {
         Map<String, String> options = new LinkedHashMap<>();
@@ -231,11 +274,19 @@ final class IoSession implements AutoCloseable {
     @Override
     public void close() throws IOException {
         IoTarget open = target;
+        Path overlay = snapshotOverlay;
         target = null;
         path = null;
         openedWith = null;
-        if (open != null) {
-            open.close();
+        snapshotOverlay = null;
+        try {
+            if (open != null) {
+                open.close();
+            }
+        } finally {
+            if (overlay != null) {
+                Files.deleteIfExists(overlay);
+            }
         }
     }
 }

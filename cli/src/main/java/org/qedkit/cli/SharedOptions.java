@@ -15,15 +15,31 @@ final class SharedOptions {
 
     /** {@code -f FMT} and the image {@code FILE}: every command that works on one QED image. */
     static final class ImageFile {
-        @Option(names = {"-f", "--format"}, paramLabel = "FMT", defaultValue = "qed", description = "Image format: qed.")
+        @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "Image format: qed.")
         String format;
 
-        @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
+        @Option(names = "--image-opts", description = "FILE is QEMU's option string (driver=qed,file.filename=…).")
+        boolean imageOpts;
+
+        @Parameters(index = "0", paramLabel = "FILE",
+                description = "The image: a file name, file:NAME, or json:{…} as QEMU takes them.")
+        String name;
+
+        /** The image's file, once {@link #qed} has resolved the name. */
         Path file;
 
-        /** The file, after refusing any format but qed, in {@code command}'s words. */
+        /**
+         * The file the name stands for ({@link ImageNames}), after refusing any format but
+         * qed (from {@code -f} or the name's {@code driver}), in {@code command}'s words.
+         */
         Path qed(String command) {
-            CliException.requireQed(command, format);
+            if (imageOpts && format != null) {
+                throw new CliException("--image-opts and --format are mutually exclusive");
+            }
+            ImageNames.Named named = ImageNames.resolve(name, imageOpts);
+            CliException.requireQed(command, format != null ? format
+                    : named.format() != null ? named.format() : "qed");
+            file = named.file();
             return file;
         }
     }
