@@ -3,12 +3,20 @@
 
 # java_major JAVA: prints the Java major version of the given java binary, from the JDK's
 # release file when there is one (starting a JVM just to ask costs a quarter of a second).
+# Bash built-ins only on that path: qed runs this on every call, and each helper program
+# (readlink, dirname, sed) cost a few milliseconds per JDK looked at.
 java_major() {
-  local home release
-  home="$(dirname "$(dirname "$(readlink -f "$1")")")"
-  release="$home/release"
+  local java="$1" line
+  [[ "$java" == */bin/java && ! -L "$java" ]] || java="$(readlink -f "$java")"
+  local release="${java%/bin/java}/release"
   if [[ -f "$release" ]]; then
-    sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$release"
+    while IFS= read -r line; do
+      if [[ "$line" =~ ^JAVA_VERSION=\"([0-9]+) ]]; then
+        echo "${BASH_REMATCH[1]}"
+        return 0
+      fi
+    done < "$release"
+    return 1
   else
     "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p'
   fi
