@@ -51,6 +51,17 @@ final class ConvertCommand implements Callable<Integer> {
             description = "Blocks of this many zero bytes are not written (0: write everything, fully allocated).")
     String sparseSize;
 
+    @Option(names = "-n", description = "Skip creating the target: write into the existing TARGET (which must be at least as large).")
+    boolean noCreate;
+    @Option(names = "-c", description = "Accepted, as qemu-img accepts it: QED stores no compressed clusters, so the data is written as is.")
+    boolean compress;
+    @Option(names = "-m", paramLabel = "COROUTINES", description = "Accepted (1 to 16), as qemu-img accepts it: the copy is sequential.")
+    Integer coroutines;
+    @Option(names = "-W", description = "Accepted, as qemu-img accepts it (out-of-order writes): the copy is sequential.")
+    boolean outOfOrder;
+    @Option(names = "--salvage", description = "On a read error, write zeros for that block, warn, and go on.")
+    boolean salvage;
+
     @Mixin SharedOptions.ShowProgress progress;
     @Parameters(index = "0", paramLabel = "SOURCE") Path source;
     @Parameters(index = "1", paramLabel = "TARGET") Path target;
@@ -60,6 +71,12 @@ final class ConvertCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (!targetFormat.equals("qed") && !targetFormat.equals("raw")) {
             throw new CliException("convert: target format '" + targetFormat + "' is not supported; use qed or raw");
+        }
+        if (coroutines != null && (coroutines < 1 || coroutines > 16)) {
+            throw new CliException("Invalid number of coroutines. Allowed number of coroutines is between 1 and 16");
+        }
+        if (noCreate && (!options.isEmpty() || backingFile != null)) {
+            throw new CliException("-n and -o/-B cannot be used together: the target exists already");
         }
         QedImageOptions parsed = QedImageOptions.parse("convert", options);
         if (!targetFormat.equals("qed") && (!options.isEmpty() || backingFile != null)) {
@@ -83,7 +100,10 @@ final class ConvertCommand implements Callable<Integer> {
             long size = src.size();
             int block;
             TargetImage out;
-            if (targetFormat.equals("qed")) {
+            if (noCreate) {
+                out = existingTarget(size);
+                block = (int) Math.max(512, Math.min(sparse, CHUNK));
+            } else if (targetFormat.equals("qed")) {
                 CreateOptions create = CreateOptions.ofSize(size);
                 if (parsed.clusterSize() != null) {
                     create = create.withClusterSize(parsed.clusterSize());
@@ -105,7 +125,7 @@ final class ConvertCommand implements Callable<Integer> {
                 out = TargetImage.raw(target, size, true);
             }
             try (out) {
-                copy(src, out, size, sparse == 0 ? 0 : block, backing != null);
+                copy(src, out, size, sparse == 0 ? 0 : block, backing != null, noCreate);
             }
         } catch (QedException e) {
             throw new CliException("convert: " + e.getMessage());
@@ -113,7 +133,12 @@ final class ConvertCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void copy(SourceImage src, TargetImage out, long size, int block, boolean targetHasBacking) throws IOException {
+    /**
+     * {@code existing}: the target was not made by this command ({@code -n}), so nothing in
+     * it can be assumed to read as zeros: every range is written, zeros included.
+     */
+    private void copy(SourceImage src, TargetImage out, long size, int block, boolean targetHasBacking,
+                      boolean existing) throws IOException {
         Progress shown = new Progress(progress.on && !quiet.on ? spec.commandLine().getOut() : null, size);
         byte[] buffer = new byte[CHUNK];
         for (long pos = 0; pos < size; ) {
@@ -124,11 +149,11 @@ final class ConvertCommand implements Callable<Integer> {
             } else if (!e.data() && block == 0) {
                 writeZeroData(out, pos, end, buffer); // -S 0: fully allocated, as qemu-img makes it
             } else if (!e.data()) {
-                if (targetHasBacking && e.present()) {
+                if (existing || (targetHasBacking && e.present())) {
                     out.writeZeroes(pos, end - pos); // zeros here must hide the new backing file
                 }
             } else {
-                copyData(src, out, pos, end, block, targetHasBacking, buffer);
+                copyData(src, out, pos, end, block, targetHasBacking || existing, buffer);
             }
             pos = end;
             shown.at(pos);
@@ -137,16 +162,33 @@ final class ConvertCommand implements Callable<Integer> {
     }
 
     /** Copies [from, end) piece by piece, each piece inside one sparse block; all-zero blocks stay unwritten. */
-    private static void copyData(SourceImage src, TargetImage out, long from, long end, int block, boolean targetHasBacking,
-                                 byte[] buffer) throws IOException {
+    private void copyData(SourceImage src, TargetImage out, long from, long end, int block, boolean targetHasBacking,
+                          byte[] buffer) throws IOException {
         for (long p = from; p < end; ) {
             long limit = block == 0 ? end : Math.min(end, (p / block + 1) * block);
             int n = (int) Math.min(limit - p, buffer.length);
-            src.read(p, buffer, n);
+            readOrSalvage(src, p, buffer, n);
             if (block == 0 || targetHasBacking || !allZero(buffer, n)) {
                 out.write(p, buffer, n);
             }
             p += n;
+        }
+    }
+
+    /** Reads a block; with {@code --salvage} a failed read becomes zeros and a warning, as in qemu-img. */
+    private void readOrSalvage(SourceImage src, long offset, byte[] buffer, int n) throws IOException {
+        try {
+            src.read(offset, buffer, n);
+        } catch (IOException e) {
+            if (!salvage) {
+                throw new CliException("error while reading at byte " + offset + ": " + QemuIoText.strerror(e),
+                        e.getMessage());
+            }
+            java.io.PrintWriter err = spec.commandLine().getErr();
+            String line = "qemu-img: warning: error while reading offset " + offset + ": " + QemuIoText.strerror(e);
+            err.println(line);
+            Detail.print(err, line, e.getMessage());
+            java.util.Arrays.fill(buffer, 0, n, (byte) 0);
         }
     }
 
@@ -166,6 +208,31 @@ final class ConvertCommand implements Callable<Integer> {
             }
         }
         return true;
+    }
+
+    /** {@code -n}: the target as it is, refused when it is smaller than the source. */
+    private TargetImage existingTarget(long size) throws IOException {
+        if (!java.nio.file.Files.exists(target)) {
+            throw new CliException("Could not open '" + target + "': Could not open '" + target
+                    + "': No such file or directory");
+        }
+        if (targetFormat.equals("raw")) {
+            if (java.nio.file.Files.size(target) < size) {
+                throw new CliException("Error: the target image is smaller than the source (-n never grows it)");
+            }
+            return TargetImage.raw(target, size, false);
+        }
+        QedImage image;
+        try {
+            image = QedImage.open(target, OpenOptions.READ_WRITE);
+        } catch (IOException e) {
+            throw CliException.couldNotOpen(target, e);
+        }
+        if (image.size() < size) {
+            image.close();
+            throw new CliException("Error: the target image is smaller than the source (-n never grows it)");
+        }
+        return TargetImage.of(image);
     }
 
     private TargetImage qedTarget(CreateOptions create) throws IOException {
