@@ -7,6 +7,7 @@ import org.qedkit.internal.ClusterMap;
 import org.qedkit.internal.CommitPipeline;
 import org.qedkit.internal.EngineAccess;
 import org.qedkit.internal.Geometry;
+import org.qedkit.internal.GuestReader;
 import org.qedkit.internal.ImageOpener;
 import org.qedkit.internal.MappedImageFile;
 import org.qedkit.internal.OfflineImages;
@@ -76,7 +77,7 @@ public final class QedImage implements AutoCloseable {
     private final QedHeader headerAtOpen;
     private final CheckResult checkAtOpen;
     private final BackingFile backing;     // null without a backing file
-    private final boolean copyOnRead;
+    private final GuestReader reader;
     private final Durability durability;
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -89,7 +90,7 @@ public final class QedImage implements AutoCloseable {
         this.headerAtOpen = parts.header();
         this.checkAtOpen = parts.checkAtOpen();
         this.backing = parts.backing();
-        this.copyOnRead = parts.options().copyOnRead() && backing != null;
+        this.reader = new GuestReader(parts);
         this.durability = parts.options().durability();
     }
 
@@ -219,7 +220,7 @@ public final class QedImage implements AutoCloseable {
         if (offset < 0 || offset >= size()) {
             throw new QedRangeException(offset, 0, size());
         }
-        return map.extentAt(offset);
+        return reader.extentAt(offset);
     }
 
     /**
@@ -235,23 +236,8 @@ public final class QedImage implements AutoCloseable {
     /** Fills {@code dst} with the guest bytes at {@code offset}. */
     public void read(long offset, MemorySegment dst) throws IOException {
         ensureOpen();
-        long length = dst.byteSize();
-        checkRange(offset, length);
-        for (long done = 0, n; done < length; done += n) {
-            long pos = offset + done;
-            n = geometry.pieceLength(pos, length - done);
-            long entry = map.lookup(pos);
-            if (entry > ClusterMap.ZERO) {
-                file.copyOut(entry + geometry.inCluster(pos), dst, done, n);
-            } else if (entry == ClusterMap.UNALLOCATED && backing != null) {
-                backing.read(pos, dst, done, n);
-                if (copyOnRead) {
-                    planner.copyOnRead(pos);
-                }
-            } else {
-                dst.asSlice(done, n).fill((byte) 0);
-            }
-        }
+        checkRange(offset, dst.byteSize());
+        reader.read(offset, dst);
     }
 
     /** Reads {@code length} guest bytes at {@code offset} into {@code dst} at {@code dstOffset}. */
@@ -259,21 +245,7 @@ public final class QedImage implements AutoCloseable {
         ensureOpen();
         Objects.checkFromIndexSize(dstOffset, length, dst.length);
         checkRange(offset, length);
-        for (int done = 0, n; done < length; done += n) {
-            long pos = offset + done;
-            n = (int) geometry.pieceLength(pos, length - done);
-            long entry = map.lookup(pos);
-            if (entry > ClusterMap.ZERO) {
-                file.copyOut(entry + geometry.inCluster(pos), dst, dstOffset + done, n);
-            } else if (entry == ClusterMap.UNALLOCATED && backing != null) {
-                backing.read(pos, MemorySegment.ofArray(dst), dstOffset + done, n);
-                if (copyOnRead) {
-                    planner.copyOnRead(pos);
-                }
-            } else {
-                Arrays.fill(dst, dstOffset + done, dstOffset + done + n, (byte) 0);
-            }
-        }
+        reader.read(offset, dst, dstOffset, length);
     }
 
     /** Fills {@code dst} completely with the guest bytes at {@code offset}. */
@@ -388,6 +360,10 @@ public final class QedImage implements AutoCloseable {
             checkRange(offset, length);
             planner.write(offset, length, src, 0);
             return writeDurability == Durability.WRITE_THROUGH ? pipeline.requestSync() : 0;
+        } catch (MappedImageFile.MappedFault fault) {
+            throw fault.getCause(); // the file was cut short under the mapping: EIO, and the image failed
+        } catch (InternalError late) { // the same fault, raised after the accessor returned (compiled code)
+            throw file.faultOf(late, operation);
         } finally {
             pipeline.release(admitted);
         }

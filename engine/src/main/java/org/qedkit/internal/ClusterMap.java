@@ -140,7 +140,7 @@ public final class ClusterMap {
         long entry;
         L2Cache.Table cached = cache == null ? null : cache.get(l1Index);
         if (cached != null) {
-            entry = MappedImageFile.getEntryAcquire(cached.entries(), l2Index << 3);
+            entry = file.getEntryAcquire(cached.entries(), l2Index << 3);
         } else {
             long table = walkL1(l1Index, guestOffset);
             if (table == 0) {

@@ -394,18 +394,95 @@ public final class MappedImageFile implements AutoCloseable {
         return chunk(fileOffset).asSlice(fileOffset & CHUNK_MASK, length).asReadOnly();
     }
 
+    // ---------------------------------------------------------------- faults
+
+    /**
+     * A fault on the mapping: the file became shorter than the mapping (another program
+     * truncated it) or its storage failed. The kernel raises SIGBUS for the page and the JVM
+     * turns that into an {@link InternalError} on the accessing thread; the accessors below
+     * catch it and throw this instead. It is unchecked so that the accessors keep their
+     * signatures on the hot paths; the engine's entry points unwrap it into the
+     * {@link QedIoException} (EIO) it carries, and the failure is recorded, so no further
+     * write or commit proceeds and NEED_CHECK stays set.
+     */
+    public static final class MappedFault extends java.io.UncheckedIOException {
+        private static final long serialVersionUID = 1L;
+
+        MappedFault(QedIoException cause) {
+            super(cause.getMessage(), cause);
+        }
+
+        /** The EIO failure to throw to the caller of the request. */
+        @Override
+        public synchronized QedIoException getCause() {
+            return (QedIoException) super.getCause();
+        }
+    }
+
+    private static final int EIO = 5;
+
+    /**
+     * The same for a fault the JVM reported late: in compiled code it raises the InternalError
+     * at the next safepoint, which may lie in a caller, outside the accessor's own catch; the
+     * engine's entry points catch it there too.
+     */
+    public QedIoException faultOf(InternalError e, String operation) {
+        return fault(e, operation).getCause();
+    }
+
+    private MappedFault fault(InternalError e, String operation) {
+        QedIoException io = new QedIoException(operation + " through the mapping", path.toString(), EIO,
+                "Input/output error (the file is shorter than its mapping, or its storage failed)");
+        io.initCause(e);
+        if (writable) { // a read-only open writes and commits nothing: there is nothing to stop
+            recordFailure("access through the mapping", io);
+            keepNeedCheck();
+        }
+        return new MappedFault(io);
+    }
+
+    /** Offset of the header's features field, and its NEED_CHECK bit (the QED format's). */
+    private static final long FEATURES_OFFSET = 16;
+    private static final long NEED_CHECK = 0x2;
+
+    /**
+     * Best effort after a fault: sets NEED_CHECK in the header and syncs it, so the next open
+     * checks an image this one may have left with tables past its end. If the header's own
+     * page is gone too, there is nothing left to mark.
+     */
+    private void keepNeedCheck() {
+        try (Arena call = Posix.scratch()) {
+            MemorySegment header = chunk(0);
+            long features = (long) ENTRY_HANDLE.getAcquire(header, FEATURES_OFFSET);
+            if ((features & NEED_CHECK) == 0) {
+                ENTRY_HANDLE.setRelease(header, FEATURES_OFFSET, features | NEED_CHECK);
+                Posix.fdatasync(call.allocate(Posix.CAPTURE_LAYOUT), fd);
+            }
+        } catch (InternalError | RuntimeException gone) {
+            // the header page is past the end as well
+        }
+    }
+
     // ---------------------------------------------------------------- entries
 
     /** Reads an aligned little-endian 8-byte table entry with acquire ordering. */
     public long getEntryAcquire(long fileOffset) {
         checkRange(fileOffset, Long.BYTES);
-        MemorySegment chunk = chunk(fileOffset);
-        return (long) ENTRY_HANDLE.getAcquire(chunk, fileOffset & CHUNK_MASK);
+        try {
+            MemorySegment chunk = chunk(fileOffset);
+            return (long) ENTRY_HANDLE.getAcquire(chunk, fileOffset & CHUNK_MASK);
+        } catch (InternalError e) {
+            throw fault(e, "read a table entry");
+        }
     }
 
     /** Reads an aligned little-endian 8-byte entry at {@code offset} of a view of this file, with acquire ordering. */
-    static long getEntryAcquire(MemorySegment view, long offset) {
-        return (long) ENTRY_HANDLE.getAcquire(view, offset);
+    long getEntryAcquire(MemorySegment view, long offset) {
+        try {
+            return (long) ENTRY_HANDLE.getAcquire(view, offset);
+        } catch (InternalError e) {
+            throw fault(e, "read a table entry");
+        }
     }
 
     /**
@@ -414,23 +491,31 @@ public final class MappedImageFile implements AutoCloseable {
      */
     public void setEntryRelease(long fileOffset, long value) {
         checkRange(fileOffset, Long.BYTES);
-        MemorySegment chunk = chunk(fileOffset);
-        ENTRY_HANDLE.setRelease(chunk, fileOffset & CHUNK_MASK, value);
+        try {
+            MemorySegment chunk = chunk(fileOffset);
+            ENTRY_HANDLE.setRelease(chunk, fileOffset & CHUNK_MASK, value);
+        } catch (InternalError e) {
+            throw fault(e, "write a table entry");
+        }
     }
 
     /** Offset of the first aligned 8-byte word in {@code [from, to)} that is not zero, or {@code to}. */
     public long skipZeroEntries(long from, long to) {
         checkRange(from, to - from);
-        while (from < to) {
-            long inChunk = from & CHUNK_MASK;
-            long n = Math.min(Math.min(to - from, CHUNK_BYTES - inChunk), ZEROS.byteSize());
-            long m = MemorySegment.mismatch(chunk(from), inChunk, inChunk + n, ZEROS, 0, n);
-            if (m >= 0) {
-                return from + (m & ~7L);
+        try {
+            while (from < to) {
+                long inChunk = from & CHUNK_MASK;
+                long n = Math.min(Math.min(to - from, CHUNK_BYTES - inChunk), ZEROS.byteSize());
+                long m = MemorySegment.mismatch(chunk(from), inChunk, inChunk + n, ZEROS, 0, n);
+                if (m >= 0) {
+                    return from + (m & ~7L);
+                }
+                from += n;
             }
-            from += n;
+            return to;
+        } catch (InternalError e) {
+            throw fault(e, "read a table");
         }
-        return to;
     }
 
     // ---------------------------------------------------------------- bytes
@@ -438,64 +523,84 @@ public final class MappedImageFile implements AutoCloseable {
     /** Copies {@code length} bytes at {@code fileOffset} into {@code dst} at {@code dstOffset}. */
     public void copyOut(long fileOffset, MemorySegment dst, long dstOffset, long length) {
         checkRange(fileOffset, length);
-        while (length > 0) {
-            long inChunk = fileOffset & CHUNK_MASK;
-            long n = Math.min(length, CHUNK_BYTES - inChunk);
-            MemorySegment.copy(chunk(fileOffset), inChunk, dst, dstOffset, n);
-            fileOffset += n;
-            dstOffset += n;
-            length -= n;
+        try {
+            while (length > 0) {
+                long inChunk = fileOffset & CHUNK_MASK;
+                long n = Math.min(length, CHUNK_BYTES - inChunk);
+                MemorySegment.copy(chunk(fileOffset), inChunk, dst, dstOffset, n);
+                fileOffset += n;
+                dstOffset += n;
+                length -= n;
+            }
+        } catch (InternalError e) {
+            throw fault(e, "read");
         }
     }
 
     /** Copies into a heap array without wrapping it in a segment (no allocation). */
     public void copyOut(long fileOffset, byte[] dst, int dstOffset, int length) {
         checkRange(fileOffset, length);
-        while (length > 0) {
-            long inChunk = fileOffset & CHUNK_MASK;
-            int n = (int) Math.min(length, CHUNK_BYTES - inChunk);
-            MemorySegment.copy(chunk(fileOffset), ValueLayout.JAVA_BYTE, inChunk, dst, dstOffset, n);
-            fileOffset += n;
-            dstOffset += n;
-            length -= n;
+        try {
+            while (length > 0) {
+                long inChunk = fileOffset & CHUNK_MASK;
+                int n = (int) Math.min(length, CHUNK_BYTES - inChunk);
+                MemorySegment.copy(chunk(fileOffset), ValueLayout.JAVA_BYTE, inChunk, dst, dstOffset, n);
+                fileOffset += n;
+                dstOffset += n;
+                length -= n;
+            }
+        } catch (InternalError e) {
+            throw fault(e, "read");
         }
     }
 
     /** Copies {@code length} bytes of {@code src} from {@code srcOffset} into the file. */
     public void copyIn(MemorySegment src, long srcOffset, long fileOffset, long length) {
         checkWritableRange(fileOffset, length);
-        while (length > 0) {
-            long inChunk = fileOffset & CHUNK_MASK;
-            long n = Math.min(length, CHUNK_BYTES - inChunk);
-            MemorySegment.copy(src, srcOffset, chunk(fileOffset), inChunk, n);
-            fileOffset += n;
-            srcOffset += n;
-            length -= n;
+        try {
+            while (length > 0) {
+                long inChunk = fileOffset & CHUNK_MASK;
+                long n = Math.min(length, CHUNK_BYTES - inChunk);
+                MemorySegment.copy(src, srcOffset, chunk(fileOffset), inChunk, n);
+                fileOffset += n;
+                srcOffset += n;
+                length -= n;
+            }
+        } catch (InternalError e) {
+            throw fault(e, "write");
         }
     }
 
     /** Copies from a heap array without wrapping it in a segment (no allocation). */
     public void copyIn(byte[] src, int srcOffset, long fileOffset, int length) {
         checkWritableRange(fileOffset, length);
-        while (length > 0) {
-            long inChunk = fileOffset & CHUNK_MASK;
-            int n = (int) Math.min(length, CHUNK_BYTES - inChunk);
-            MemorySegment.copy(src, srcOffset, chunk(fileOffset), ValueLayout.JAVA_BYTE, inChunk, n);
-            fileOffset += n;
-            srcOffset += n;
-            length -= n;
+        try {
+            while (length > 0) {
+                long inChunk = fileOffset & CHUNK_MASK;
+                int n = (int) Math.min(length, CHUNK_BYTES - inChunk);
+                MemorySegment.copy(src, srcOffset, chunk(fileOffset), ValueLayout.JAVA_BYTE, inChunk, n);
+                fileOffset += n;
+                srcOffset += n;
+                length -= n;
+            }
+        } catch (InternalError e) {
+            throw fault(e, "write");
         }
     }
 
     /** Stores zeros over {@code length} bytes at {@code fileOffset}. */
     public void fillZero(long fileOffset, long length) {
         checkWritableRange(fileOffset, length);
-        while (length > 0) {
-            long inChunk = fileOffset & CHUNK_MASK;
-            long n = Math.min(length, CHUNK_BYTES - inChunk);
-            chunk(fileOffset).asSlice(inChunk, n).fill((byte) 0);
-            fileOffset += n;
-            length -= n;
+        try {
+            while (length > 0) {
+                long inChunk = fileOffset & CHUNK_MASK;
+                long n = Math.min(length, CHUNK_BYTES - inChunk);
+                chunk(fileOffset).asSlice(inChunk, n).fill((byte) 0);
+                fileOffset += n;
+                length -= n;
+            }
+        } catch (InternalError e) {
+            throw fault(e, "write");
         }
     }
 

@@ -1,0 +1,98 @@
+package org.qedkit.internal;
+
+import org.qedkit.Extent;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * The read path: guest bytes from this image's data clusters, the backing file, or zeros,
+ * piece by piece ({@link Geometry#pieceLength}), without locks or allocation; a read from the
+ * backing file may leave a copy behind (copy-on-read). Range and open checks are the
+ * caller's.
+ *
+ * <p>A fault on the mapping ({@link MappedImageFile.MappedFault}: the file was cut short
+ * under us, or the JVM's InternalError for it, raised late in compiled code) ends the read
+ * with an EIO {@link org.qedkit.QedIoException}.
+ */
+public final class GuestReader {
+    private final MappedImageFile file;
+    private final ClusterMap map;
+    private final Geometry geometry;
+    private final BackingFile backing;   // null without a backing file
+    private final WritePlanner planner;  // null when read-only
+    private final boolean copyOnRead;
+
+    public GuestReader(OpenedImage parts) {
+        this.file = parts.file();
+        this.map = parts.map();
+        this.geometry = map.geometry();
+        this.backing = parts.backing();
+        this.planner = parts.planner();
+        this.copyOnRead = parts.options().copyOnRead() && backing != null && planner != null;
+    }
+
+    /** Fills {@code dst} with the guest bytes at {@code offset}. */
+    public void read(long offset, MemorySegment dst) throws IOException {
+        long length = dst.byteSize();
+        try {
+            for (long done = 0, n; done < length; done += n) {
+                long pos = offset + done;
+                n = geometry.pieceLength(pos, length - done);
+                long entry = map.lookup(pos);
+                if (entry > ClusterMap.ZERO) {
+                    file.copyOut(entry + geometry.inCluster(pos), dst, done, n);
+                } else if (entry == ClusterMap.UNALLOCATED && backing != null) {
+                    fromBacking(pos, dst, done, n);
+                } else {
+                    dst.asSlice(done, n).fill((byte) 0);
+                }
+            }
+        } catch (MappedImageFile.MappedFault fault) {
+            throw fault.getCause();
+        } catch (InternalError late) {
+            throw file.faultOf(late, "read");
+        }
+    }
+
+    /** Reads {@code length} guest bytes at {@code offset} into {@code dst} at {@code dstOffset}, without wrapping it. */
+    public void read(long offset, byte[] dst, int dstOffset, int length) throws IOException {
+        try {
+            for (int done = 0, n; done < length; done += n) {
+                long pos = offset + done;
+                n = (int) geometry.pieceLength(pos, length - done);
+                long entry = map.lookup(pos);
+                if (entry > ClusterMap.ZERO) {
+                    file.copyOut(entry + geometry.inCluster(pos), dst, dstOffset + done, n);
+                } else if (entry == ClusterMap.UNALLOCATED && backing != null) {
+                    fromBacking(pos, MemorySegment.ofArray(dst), dstOffset + done, n);
+                } else {
+                    Arrays.fill(dst, dstOffset + done, dstOffset + done + n, (byte) 0);
+                }
+            }
+        } catch (MappedImageFile.MappedFault fault) {
+            throw fault.getCause();
+        } catch (InternalError late) {
+            throw file.faultOf(late, "read");
+        }
+    }
+
+    /** The run from {@code offset} with one allocation state in this image. */
+    public Extent extentAt(long offset) throws IOException {
+        try {
+            return map.extentAt(offset);
+        } catch (MappedImageFile.MappedFault fault) {
+            throw fault.getCause();
+        } catch (InternalError late) {
+            throw file.faultOf(late, "read");
+        }
+    }
+
+    private void fromBacking(long pos, MemorySegment dst, long dstOffset, long n) throws IOException {
+        backing.read(pos, dst, dstOffset, n);
+        if (copyOnRead) {
+            planner.copyOnRead(pos);
+        }
+    }
+}
