@@ -22,10 +22,13 @@ final class CliException extends RuntimeException {
         return detail;
     }
 
-    /** qemu-img's {@code Could not open 'FILE': …}, with QEMU's reason and ours as the detail. */
+    /**
+     * qemu-img's {@code Could not open 'FILE': …} for a read-only open (what the image
+     * commands make of their input), with QEMU's reason and ours as the detail.
+     */
     static CliException couldNotOpen(Object file, Exception e) {
-        return new CliException("Could not open '" + file + "': " + QemuMessages.openFailure(String.valueOf(file), e),
-                e.getMessage());
+        return new CliException("Could not open '" + file + "': "
+                + QemuMessages.openFailure(String.valueOf(file), e, true), e.getMessage());
     }
 
     /** Refuses any {@code -f} format but qed, naming the command. */

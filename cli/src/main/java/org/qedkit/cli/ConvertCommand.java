@@ -119,10 +119,11 @@ final class ConvertCommand implements Callable<Integer> {
                     create = create.withBackingFile(backing, backingFmt);
                 }
                 block = (int) Math.max(create.clusterSize(), Math.min(sparse, CHUNK));
-                out = qedTarget(create);
+                CreateOptions chosen = create;
+                out = created(() -> qedTarget(chosen));
             } else {
                 block = (int) Math.max(512, Math.min(sparse, CHUNK));
-                out = TargetImage.raw(target, size, true);
+                out = created(() -> TargetImage.raw(target, size, true));
             }
             try (out) {
                 copy(src, out, size, sparse == 0 ? 0 : block, backing != null, noCreate);
@@ -208,6 +209,20 @@ final class ConvertCommand implements Callable<Integer> {
             }
         }
         return true;
+    }
+
+    private interface TargetMaker {
+        TargetImage make() throws IOException;
+    }
+
+    /** Makes the target; a file that cannot be made is reported in qemu-img's words. */
+    private TargetImage created(TargetMaker maker) throws IOException {
+        try {
+            return maker.make();
+        } catch (IOException e) {
+            throw new CliException(target + ": error while converting " + targetFormat + ": "
+                    + QemuMessages.createFailure(target, e), e.getMessage());
+        }
     }
 
     /** {@code -n}: the target as it is, refused when it is smaller than the source. */

@@ -3,6 +3,7 @@ package org.qedkit.cli;
 import org.qedkit.CreateOptions;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
+import org.qedkit.QedIoException;
 import org.qedkit.QedImage;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -89,6 +90,8 @@ final class CreateCommand implements Callable<Integer> {
         }
         try {
             QedImage.create(file, create);
+        } catch (QedIoException e) {
+            throw new CliException(file + ": " + QemuMessages.createFailure(file, e), e.getMessage());
         } catch (QedException e) {
             throw new CliException(file + ": " + e.getMessage());
         }

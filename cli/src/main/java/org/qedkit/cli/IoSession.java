@@ -191,7 +191,7 @@ final class IoSession implements AutoCloseable {
             err.println("qemu-io: " + label + e.getMessage());
             return false;
         } catch (IOException e) {
-            String qemuLine = "qemu-io: " + label + QemuMessages.openFailure(file, e);
+            String qemuLine = "qemu-io: " + label + QemuMessages.openFailure(file, e, request.readOnly());
             err.println(qemuLine);
             Detail.print(err, qemuLine, e.getMessage());
             return false;

@@ -4,6 +4,7 @@ import org.qedkit.QedException;
 import org.qedkit.QedFormatException;
 import org.qedkit.QedIoException;
 
+import java.io.IOException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 
@@ -14,6 +15,8 @@ import java.nio.file.NoSuchFileException;
  * for {@link Detail}.
  */
 final class QemuMessages {
+    private static final int EISDIR = 21;
+
     private QemuMessages() {
     }
 
@@ -23,6 +26,18 @@ final class QemuMessages {
      * driver's sentence for a header it refuses.
      */
     static String openFailure(String name, Exception e) {
+        return openFailure(name, e, false);
+    }
+
+    /**
+     * As above, for an open that is read-only or not: QEMU's read-only open of a directory
+     * succeeds and its file driver then refuses what is not a regular file, while a
+     * read-write open fails in open(2) itself (EISDIR).
+     */
+    static String openFailure(String name, Exception e, boolean readOnly) {
+        if (e instanceof QedIoException io && io.errno() == EISDIR && readOnly) {
+            return "'file' driver requires '" + name + "' to be a regular file";
+        }
         if (e instanceof QedIoException io) {
             return "Could not open '" + name + "': " + io.description();
         }
@@ -44,6 +59,29 @@ final class QemuMessages {
             }
         }
         return e.getMessage();
+    }
+
+    /**
+     * qemu-img's words when a new image's file cannot be made: {@code Could not create
+     * 'FILE': <strerror>}. Java's own texts ("(No such file or directory)") are reduced to
+     * the C library's.
+     */
+    static String createFailure(Object file, IOException e) {
+        String reason;
+        if (e instanceof QedIoException io) {
+            reason = io.description();
+        } else if (e instanceof FileSystemException fs && fs.getReason() != null) {
+            reason = fs.getReason();
+        } else if (e instanceof NoSuchFileException) {
+            reason = "No such file or directory";
+        } else if (e instanceof java.io.FileNotFoundException && e.getMessage() != null
+                && e.getMessage().endsWith(")") && e.getMessage().contains(" (")) {
+            String m = e.getMessage(); // "NAME (REASON)", as java.io reports open failures
+            reason = m.substring(m.lastIndexOf(" (") + 2, m.length() - 1);
+        } else {
+            return e.getMessage();
+        }
+        return "Could not create '" + file + "': " + reason;
     }
 
     /**

@@ -195,4 +195,29 @@ class QemuHarnessCompatibilityTest {
         QedImage.create(p, CreateOptions.ofSize(1 << 20));
         return p;
     }
+
+    @Test
+    void failuresAQemuScriptMatchesOnReadWordForWordAsQemusTools() throws IOException {
+        Path missingFolder = dir.resolve("nowhere");
+        Path source = image();
+        Path overlay = dir.resolve("orphan.qed");
+        assertThat(QedRun.of("create", "-q", "-f", "qed", "-u", "-b", "gone.qed", "-F", "qed", overlay, "1M").exitCode())
+                .isZero();
+        List<Object[]> cases = List.of(
+                new Object[]{"convert", "-O", "qed", source, missingFolder.resolve("x.qed")},
+                new Object[]{"convert", "-O", "raw", source, missingFolder.resolve("x.raw")},
+                new Object[]{"create", "-f", "qed", missingFolder.resolve("y.qed"), "1M"},
+                new Object[]{"info", dir.resolve("absent.qed")},
+                new Object[]{"info", dir});
+        for (Object[] args : cases) {
+            org.qedkit.testing.QemuTools.Result qemu = org.qedkit.testing.QemuTools.qemuImg(args);
+            QedRun qed = QedRun.of(args);
+            assertThat(qed.exitCode()).as(java.util.Arrays.toString(args)).isEqualTo(qemu.exitCode());
+            assertThat(qed.stderr()).as(java.util.Arrays.toString(args)).isEqualTo(qemu.stderr());
+        }
+        org.qedkit.testing.QemuTools.Result qemu = org.qedkit.testing.QemuTools.qemuIo("-c", "read 0 1", overlay);
+        QedRun qed = QedRun.of("io", "-c", "read 0 1", overlay);
+        assertThat(qed.stderr()).as("a missing backing file, with its cause").isEqualTo(qemu.stderr())
+                .contains("Could not open backing file: Could not open '" + dir.resolve("gone.qed") + "'");
+    }
 }
