@@ -259,4 +259,23 @@ class CheckTest {
     private static void writeLong(FileChannel ch, long at, long value) throws IOException {
         ch.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, value), at);
     }
+
+    @Test
+    void dataMappedPastTheImageSizeIsNotCorruptionAndRepairKeepsIt() throws IOException {
+        // As QEMU: an image_size below mapped data (a header edited, a shrink by another tool)
+        // is reported clean, and a later grow brings the data back (issue 13, bug 5).
+        Path p = dir.resolve("past.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", p, "4M").ok();
+        QemuTools.qemuIo("-f", "qed", "-c", "write -P 1 3M 64k", p).ok();
+        try (FileChannel f = FileChannel.open(p, StandardOpenOption.WRITE)) {
+            f.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, 1 << 20), 48); // image_size
+        }
+        CheckResult found = QedImage.check(p, CheckMode.REPORT);
+        assertThat(found.corruptions()).isZero();
+        assertThat(found.leaks()).isZero();
+        assertThat(QemuTools.qemuImg("check", p).exitCode()).as("QEMU agrees").isZero();
+        QedImage.check(p, CheckMode.REPAIR_ALL);
+        QemuTools.qemuImg("resize", "-f", "qed", p, "4M").ok();
+        QemuTools.qemuIo("-f", "qed", "-c", "read -P 1 3M 64k", p).ok();
+    }
 }

@@ -169,7 +169,6 @@ public final class ImageChecker {
 
     private ImageChecker scan() throws IOException {
         markTable(geometry.l1Offset(), L1_TABLE);
-        long l1Shift = geometry.clusterBits() + geometry.l2Bits();
         long l1End = geometry.l1Offset() + geometry.tableBytes();
         for (long i = 0; i < entries; i++) {
             long entryOffset = file.skipZeroEntries(geometry.l1Offset() + (i << 3), l1End);
@@ -188,11 +187,8 @@ public final class ImageChecker {
                 clearEntry(l1Stores, entryOffset);
                 continue;
             }
-            if ((i << l1Shift) >= geometry.imageSize()) {
-                corrupt(field, table, "maps guest bytes past the image size");
-                clearEntry(l1Stores, entryOffset);
-                continue;
-            }
+            // A table past the image size is not corruption: QEMU's check walks every L1
+            // entry alike, and a later grow brings those guest bytes back (issue 13, bug 5).
             int shared = referencedAlready(table, tableSize);
             if (shared > 0) {
                 // Counted per shared cluster, as QEMU counts it.
@@ -229,12 +225,8 @@ public final class ImageChecker {
             }
             last = value;
             String field = "L2[" + l1Index + "][" + j + "]";
-            long guest = (l1Index << (geometry.clusterBits() + geometry.l2Bits())) | (j << geometry.clusterBits());
             if (!isValid(value, clusterSize)) {
                 corrupt(field, value, "not a cluster-aligned data cluster inside the file, past the header");
-                clearEntry(l2Stores, entryOffset);
-            } else if (guest >= geometry.imageSize()) {
-                corrupt(field, value, "maps guest bytes past the image size");
                 clearEntry(l2Stores, entryOffset);
             } else if (referencedAlready(value, 1) > 0) {
                 corrupt(field, value, "cluster referenced twice");
