@@ -81,6 +81,8 @@ public final class MappedImageFile implements AutoCloseable {
     private long grownFrom;                         // under mapLock; see "Readahead" above
     private boolean closed;
 
+    private boolean blockDevice; // set once, by openWith, before the file is shared
+
     private MappedImageFile(Path path, int fd, boolean writable, long size, StorageObserver observer) {
         this.path = path;
         this.fd = fd;
@@ -143,7 +145,20 @@ public final class MappedImageFile implements AutoCloseable {
                 throw failure("fstat", path, errno);
             }
             long size = stat.get(ValueLayout.JAVA_LONG, Posix.STAT_SIZE_OFFSET);
-            return new MappedImageFile(path, fd, writable, size, observer);
+            boolean device = (stat.get(ValueLayout.JAVA_INT, Posix.STAT_MODE_OFFSET) & Posix.S_IFMT) == Posix.S_IFBLK;
+            if (device) {
+                // A block device (a loop device, an LV) has no length in its stat: its size
+                // is where its end is. It is mapped like a file and never grows or shrinks.
+                size = Posix.lseek(capture, fd, 0, Posix.SEEK_END);
+                if (size < 0) {
+                    int errno = Posix.errno(capture);
+                    Posix.close(capture, fd);
+                    throw failure("lseek", path, errno);
+                }
+            }
+            MappedImageFile file = new MappedImageFile(path, fd, writable, size, observer);
+            file.blockDevice = device;
+            return file;
         }
     }
 
@@ -617,6 +632,9 @@ public final class MappedImageFile implements AutoCloseable {
         if (newSize <= old) {
             return;
         }
+        if (blockDevice) {
+            throw failure("extend", path, Posix.ENOSPC); // a device ends where it ends
+        }
         if (observer != null) {
             int injected = observer.beforeExtend(path, newSize);
             if (injected != StorageObserver.PROCEED) {
@@ -661,6 +679,9 @@ public final class MappedImageFile implements AutoCloseable {
     /** Cuts the file to {@code newSize}. Callers make sure nothing past it is referenced. */
     public void truncate(long newSize) throws IOException {
         requireWritable("truncate");
+        if (blockDevice) {
+            return; // a device keeps its size; what lies past the image's end is unused space
+        }
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
             // Shrink what this process may touch before the pages go away.

@@ -61,6 +61,7 @@ final class Posix {
     static final int ENXIO = 6;
     static final int EISDIR = 21;
     static final int ENOSPC = 28;
+    static final int SEEK_END = 2;
     static final int SEEK_DATA = 3;
     static final int MADV_NORMAL = 0;
     static final int MADV_RANDOM = 1;
@@ -69,6 +70,9 @@ final class Posix {
     static final int EOPNOTSUPP = 95;
 
     /** Offsets into {@code struct stat} that agree on x86-64 and the generic (AArch64) layout. */
+    static final long STAT_MODE_OFFSET = 24;
+    static final int S_IFMT = 0170000;
+    static final int S_IFBLK = 0060000;
     static final long STAT_SIZE_OFFSET = 48;
     static final long STAT_BLOCKS_OFFSET = 64;
     static final long STAT_BUFFER_BYTES = 256;
