@@ -104,6 +104,20 @@ public final class ClusterMap {
                 pos = (pos | (geometry.bytesPerL2Table() - 1)) + 1;
                 continue;
             }
+            if (kind == Extent.Kind.UNALLOCATED && (overlay == null || overlay.isEmpty())) {
+                // Empty entries of a committed table are skipped in one scan, not looked up
+                // one by one: a 64 MiB-cluster table holds 2^27 of them.
+                long table = l2Table(pos);
+                long from = table + (geometry.l2Index(pos) << 3);
+                long next = file.skipZeroEntries(from, table + geometry.tableBytes());
+                pos += ((next - from) >>> 3) * clusterSize;
+                if (next == table + geometry.tableBytes()) {
+                    continue;
+                }
+            }
+            if (pos >= size) {
+                break;
+            }
             long entry = lookup(pos);
             if (kindOf(entry) != kind || (kind == Extent.Kind.DATA && entry != expectedNext)) {
                 break;

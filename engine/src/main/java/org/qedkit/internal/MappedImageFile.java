@@ -514,22 +514,75 @@ public final class MappedImageFile implements AutoCloseable {
         }
     }
 
-    /** Offset of the first aligned 8-byte word in {@code [from, to)} that is not zero, or {@code to}. */
+    /**
+     * Offset of the first aligned 8-byte word in {@code [from, to)} that is not zero, or
+     * {@code to}.
+     *
+     * <p>A walk must cost what is allocated, not what is addressable: with 64 MiB clusters a
+     * single L2 table is 1 GiB, nearly all zeros. So a long range first asks the file system
+     * where its data is ({@code SEEK_DATA}/{@code SEEK_HOLE}): holes and never-written
+     * preallocated space read as zeros without a page being touched, and only the data in
+     * between is compared, 8 KiB at a time. Where the file system cannot tell, everything
+     * is compared.
+     */
     public long skipZeroEntries(long from, long to) {
         checkRange(from, to - from);
         try {
             while (from < to) {
-                long inChunk = from & CHUNK_MASK;
-                long n = Math.min(Math.min(to - from, CHUNK_BYTES - inChunk), ZEROS.byteSize());
-                long m = MemorySegment.mismatch(chunk(from), inChunk, inChunk + n, ZEROS, 0, n);
-                if (m >= 0) {
-                    return from + (m & ~7L);
+                long end = to;
+                if (to - from >= SEEK_WORTHWHILE) {
+                    long data = dataAtOrAfter(from);
+                    if (data >= to) {
+                        return to;
+                    }
+                    from = Math.max(from, data & ~7L);
+                    end = Math.min(to, holeAtOrAfter(from));
                 }
-                from += n;
+                long found = scanZeros(from, end);
+                if (found < end) {
+                    return found;
+                }
+                from = end;
             }
             return to;
         } catch (InternalError e) {
             throw fault(e, "read a table");
+        }
+    }
+
+    /** Ranges shorter than this are compared outright: two system calls would cost more. */
+    private static final long SEEK_WORTHWHILE = 1 << 20;
+
+    private long scanZeros(long from, long to) {
+        while (from < to) {
+            long inChunk = from & CHUNK_MASK;
+            long n = Math.min(Math.min(to - from, CHUNK_BYTES - inChunk), ZEROS.byteSize());
+            long m = MemorySegment.mismatch(chunk(from), inChunk, inChunk + n, ZEROS, 0, n);
+            if (m >= 0) {
+                return from + (m & ~7L);
+            }
+            from += n;
+        }
+        return to;
+    }
+
+    /** Where data starts at or after {@code offset}: {@code size} when none; {@code offset} when the file system cannot say. */
+    private long dataAtOrAfter(long offset) {
+        try {
+            long data = seek(offset, Posix.SEEK_DATA);
+            return data < 0 ? size : data;
+        } catch (IOException cannotTell) {
+            return offset;
+        }
+    }
+
+    /** Where the data run at {@code offset} ends: the next hole, or {@code size}. */
+    private long holeAtOrAfter(long offset) {
+        try {
+            long hole = seek(offset, Posix.SEEK_HOLE);
+            return hole < 0 ? size : hole;
+        } catch (IOException cannotTell) {
+            return size;
         }
     }
 
