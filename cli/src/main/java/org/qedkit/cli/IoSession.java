@@ -22,8 +22,9 @@ import java.util.Set;
  * and the {@code file}, {@code host_device} and {@code host_cdrom} protocols (a raw view
  * of the file, with QEMU's checks on what kind of file each accepts). A {@code blkdebug::}
  * prefix (QEMU's fault-injection layer with no rules) and {@code file.align} (its request
- * alignment) change nothing the caller can see and are accepted; a QED image stored inside
- * another image ({@code file.driver=qed}) is refused with a reason.
+ * alignment) change nothing the caller can see and are accepted. A QED image stored inside
+ * another QED image's guest data ({@code driver=qed,file.driver=qed,file.file.filename=…})
+ * is opened through a private copy of the outer image's guest bytes ({@link Nested}).
  */
 final class IoSession implements AutoCloseable {
 
@@ -138,7 +139,8 @@ final class IoSession implements AutoCloseable {
             err.println("qemu-io: " + e.getMessage());
             return false;
         }
-        String file = name != null ? name : options.getOrDefault("filename", options.get("file.filename"));
+        String file = name != null ? name : options.getOrDefault("filename",
+                options.getOrDefault("file.filename", options.get("file.file.filename")));
         if (file == null) {
             err.println("qemu-io: " + label + "A block device must be specified for \"file\"");
             return false;
@@ -149,14 +151,15 @@ final class IoSession implements AutoCloseable {
             file = file.substring("file:".length());
         }
         String driver = options.getOrDefault("driver", request.format());
-        if ("qed".equals(options.get("file.driver"))) {
-            err.println("qemu-io: " + label + "qed cannot open a QED image stored inside another image "
-                    + "(file.driver=qed); open the outer image, or copy the inner one out with qed convert");
+        boolean nested = "qed".equals(options.get("file.driver"));
+        if (nested && !"qed".equals(driver)) {
+            err.println("qemu-io: " + label + "a nested image is opened as driver=qed,file.driver=qed,"
+                    + "file.file.filename=OUTER");
             return false;
         }
         for (String key : options.keySet()) {
             if (!key.equals("driver") && !key.equals("filename") && !key.equals("file.filename")
-                    && !NEUTRAL_KEYS.contains(key)) {
+                    && !key.equals("file.file.filename") && !NEUTRAL_KEYS.contains(key)) {
                 err.println("qemu-io: " + label + "Block format '" + driver + "' does not support the option '"
                         + key + "'");
                 return false;
@@ -168,6 +171,14 @@ final class IoSession implements AutoCloseable {
         }
         Path at = Path.of(file);
         try {
+            if (nested) {
+                target = Nested.open(at, request.readOnly(), inner -> QedImage.open(inner, request.readOnly()
+                        ? OpenOptions.READ_ONLY : OpenOptions.READ_WRITE.toBuilder()
+                        .durability(durabilityOf(request.cache())).build()));
+                path = at;
+                openedWith = request;
+                return true;
+            }
             if (request.snapshot()) {
                 target = openSnapshot(at, driver, request);
                 path = at;

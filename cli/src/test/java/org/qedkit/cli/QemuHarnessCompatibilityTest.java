@@ -220,4 +220,20 @@ class QemuHarnessCompatibilityTest {
         assertThat(qed.stderr()).as("a missing backing file, with its cause").isEqualTo(qemu.stderr())
                 .contains("Could not open backing file: Could not open '" + dir.resolve("gone.qed") + "'");
     }
+
+    @Test
+    void aQedImageInsideAnotherOpensReadsAndKeepsWhatIsWrittenToIt() throws IOException {
+        Path inner = dir.resolve("inner.qed");
+        Path outer = dir.resolve("outer.qed");
+        assertThat(QedRun.of("create", "-q", "-f", "qed", inner, "4M").exitCode()).isZero();
+        assertThat(QedRun.of("io", "-c", "write -P 42 0 512", inner).exitCode()).isZero();
+        assertThat(QedRun.of("convert", "-f", "raw", "-O", "qed", inner, outer).exitCode()).isZero();
+        String open = "open -o driver=qed,file.driver=qed,file.file.filename=" + outer;
+        QedRun write = QedRun.of("io", "-c", open, "-c", "read -P 42 0 512", "-c", "write -P 7 4096 512");
+        assertThat(write.exitCode()).as(write.stdout() + write.stderr()).isZero();
+        QedRun read = QedRun.of("io", "-c", open.replace("open ", "open -r "), "-c", "read -P 7 4096 512");
+        assertThat(read.exitCode()).as("the write reached the outer image: " + read.stdout()).isZero();
+        assertThat(QedRun.of("io", "-c", "read -P 42 0 512", outer).exitCode())
+                .as("without the nesting, the outer image's first bytes are the inner header").isEqualTo(1);
+    }
 }
