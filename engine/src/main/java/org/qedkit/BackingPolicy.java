@@ -30,7 +30,13 @@ public record BackingPolicy(boolean allowAbsolutePaths, Path root, boolean allow
         return new BackingPolicy(false, Objects.requireNonNull(root, "root"), false);
     }
 
-    /** With probing allowed or not (for chains of QED images under a trusted root). */
+    /**
+     * Returns this policy with probing allowed or not (for chains of QED images under a
+     * trusted root).
+     *
+     * @param allow true to let a backing file without a recorded format be probed
+     * @return the policy
+     */
     public BackingPolicy withProbing(boolean allow) {
         return new BackingPolicy(allowAbsolutePaths, root, allow);
     }

@@ -25,12 +25,12 @@ public record CheckResult(long corruptions, long leaks, long corruptionsFixed, l
         problems = List.copyOf(problems);
     }
 
-    /** True when nothing is wrong: no corruption, no leak, no error. */
+    /** {@return true when nothing is wrong: no corruption, no leak, no error} */
     public boolean isClean() {
         return corruptions == 0 && leaks == 0 && checkErrors == 0;
     }
 
-    /** The exit code qemu-img check would give: 0 clean, 1 check failed, 2 corruptions, 3 leaks only. */
+    /** {@return the exit code qemu-img check would give: 0 clean, 1 check failed, 2 corruptions, 3 leaks only} */
     public int exitCode() {
         if (checkErrors > 0) {
             return 1;

@@ -29,7 +29,7 @@ public record CreateOptions(long size, int clusterSize, int tableSize, String ba
         }
     }
 
-    /** An image of {@code size} bytes with QEMU's default cluster and table sizes. */
+    /** {@return an image of {@code size} bytes with QEMU's default cluster and table sizes} */
     public static CreateOptions ofSize(long size) {
         return new CreateOptions(size, DEFAULT_CLUSTER_SIZE, DEFAULT_TABLE_SIZE, null, null);
     }
@@ -46,7 +46,7 @@ public record CreateOptions(long size, int clusterSize, int tableSize, String ba
         return new CreateOptions(size, clusterSize, tableSize, file, format);
     }
 
-    /** The size the image will have: {@link #size()} rounded up to a multiple of 512. */
+    /** {@return the size the image will have: {@link #size()} rounded up to a multiple of 512} */
     public long roundedSize() {
         long rounded = (size + 511) & ~511L;
         return rounded < 0 ? Long.MAX_VALUE & ~511L : rounded;

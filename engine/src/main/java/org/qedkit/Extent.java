@@ -22,7 +22,7 @@ public record Extent(long offset, long length, Kind kind, long fileOffset) {
         UNALLOCATED
     }
 
-    /** True for runs this image defines (data or zero clusters), as qemu-io's map says "allocated". */
+    /** {@return true for runs this image defines (data or zero clusters), as qemu-io's map says "allocated"} */
     public boolean isAllocated() {
         return kind != Kind.UNALLOCATED;
     }

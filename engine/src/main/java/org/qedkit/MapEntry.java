@@ -18,6 +18,8 @@ public record MapEntry(long start, long length, int depth, boolean present, bool
                        long offset) {
 
     /**
+     * Returns a run of stored data.
+     *
      * @param start  guest offset
      * @param length bytes
      * @param depth  image in the chain
@@ -29,6 +31,8 @@ public record MapEntry(long start, long length, int depth, boolean present, bool
     }
 
     /**
+     * Returns a run of zero clusters: present, zeros, no place in a file.
+     *
      * @param start  guest offset
      * @param length bytes
      * @param depth  image in the chain
@@ -39,6 +43,8 @@ public record MapEntry(long start, long length, int depth, boolean present, bool
     }
 
     /**
+     * Returns a run no image defines: reads as zeros, not present.
+     *
      * @param start  guest offset
      * @param length bytes
      * @param depth  the last image in the chain that reaches this far
@@ -49,6 +55,8 @@ public record MapEntry(long start, long length, int depth, boolean present, bool
     }
 
     /**
+     * Returns a run of a raw file, as its file system reports it.
+     *
      * @param start  guest offset, which is also the offset in the raw file
      * @param length bytes
      * @param depth  the raw file's place in the chain
@@ -60,6 +68,8 @@ public record MapEntry(long start, long length, int depth, boolean present, bool
     }
 
     /**
+     * Returns this run as seen from further up the chain.
+     *
      * @param depthBelow how many images lie above the one this entry was made for
      * @param maxLength  the longest the run may be
      * @return this run as seen from further up the chain
@@ -68,7 +78,7 @@ public record MapEntry(long start, long length, int depth, boolean present, bool
         return new MapEntry(start, Math.min(length, maxLength), depth + depthBelow, present, zero, data, offset);
     }
 
-    /** @return true when the run starts at a place in a file ({@link #offset()} is set) */
+    /** {@return true when the run starts at a place in a file ({@link #offset()} is set)} */
     public boolean hasOffset() {
         return offset >= 0;
     }

@@ -96,12 +96,14 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
         }
     }
 
-    /** @return a builder holding these options, to change several at once */
+    /** {@return a builder holding these options, to change several at once} */
     public Builder toBuilder() {
         return new Builder(this);
     }
 
     /**
+     * Returns these options with another durability.
+     *
      * @param newDurability when a write counts as done
      * @return these options with another durability
      */
@@ -110,6 +112,8 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     /**
+     * Returns these options with force-share on or off.
+     *
      * @param share true to take no lock (read-only opens only), as {@code qemu-img -U}
      * @return these options with force-share on or off
      */
@@ -118,6 +122,8 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     /**
+     * Returns these options with other limits.
+     *
      * @param newLimits bounds for untrusted images
      * @return these options with other limits
      */
@@ -126,6 +132,8 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     /**
+     * Returns these options with that bound.
+     *
      * @param depth another bound on backing chains (0: no backing file allowed at all)
      * @return these options with that bound
      */
@@ -134,6 +142,8 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     /**
+     * Returns these options with that policy.
+     *
      * @param policy which backing files the chain may name
      * @return these options with that policy
      */
@@ -142,6 +152,8 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     /**
+     * Returns these options with copy-on-read as given.
+     *
      * @param copy copy-on-read on or off (read-write opens of images with a backing file)
      * @return these options with copy-on-read as given
      */
@@ -150,6 +162,8 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     /**
+     * Returns these options with that access pattern.
+     *
      * @param pattern how the image and its chain will be read, for the kernel's readahead
      * @return these options with that access pattern
      */
@@ -158,6 +172,8 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     /**
+     * Returns these options with the chain opened or not.
+     *
      * @param open false to open only this image, not its backing chain (for inspection)
      * @return these options with the chain opened or not
      */
@@ -166,6 +182,8 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     /**
+     * Returns these options with that interval.
+     *
      * @param interval another {@link #commitInterval} for write-back writes (zero: commit at once)
      * @return these options with that interval
      */
@@ -174,6 +192,8 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
     }
 
     /**
+     * Returns these options with that bound.
+     *
      * @param tables another bound on the L2 table cache, in tables (0: no cache)
      * @return these options with that bound
      */
@@ -216,69 +236,121 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
             this.maxQueuedEntries = o.maxQueuedEntries;
         }
 
-        /** @param value see {@link OpenOptions#durability()} @return this builder */
+        /**
+         * Sets {@link OpenOptions#durability()}.
+         *
+         * @param value the new value
+         * @return this builder
+         */
         public Builder durability(Durability value) {
             this.durability = value;
             return this;
         }
 
-        /** @param value see {@link OpenOptions#forceShare()} @return this builder */
+        /**
+         * Sets {@link OpenOptions#forceShare()}.
+         *
+         * @param value the new value
+         * @return this builder
+         */
         public Builder forceShare(boolean value) {
             this.forceShare = value;
             return this;
         }
 
-        /** @param value see {@link OpenOptions#limits()} @return this builder */
+        /**
+         * Sets {@link OpenOptions#limits()}.
+         *
+         * @param value the new value
+         * @return this builder
+         */
         public Builder limits(Limits value) {
             this.limits = value;
             return this;
         }
 
-        /** @param value see {@link OpenOptions#openBackingChain()} @return this builder */
+        /**
+         * Sets {@link OpenOptions#openBackingChain()}.
+         *
+         * @param value the new value
+         * @return this builder
+         */
         public Builder openBackingChain(boolean value) {
             this.openBackingChain = value;
             return this;
         }
 
-        /** @param value see {@link OpenOptions#backingPolicy()} @return this builder */
+        /**
+         * Sets {@link OpenOptions#backingPolicy()}.
+         *
+         * @param value the new value
+         * @return this builder
+         */
         public Builder backingPolicy(BackingPolicy value) {
             this.backingPolicy = value;
             return this;
         }
 
-        /** @param value see {@link OpenOptions#copyOnRead()} @return this builder */
+        /**
+         * Sets {@link OpenOptions#copyOnRead()}.
+         *
+         * @param value the new value
+         * @return this builder
+         */
         public Builder copyOnRead(boolean value) {
             this.copyOnRead = value;
             return this;
         }
 
-        /** @param value see {@link OpenOptions#accessPattern()} @return this builder */
+        /**
+         * Sets {@link OpenOptions#accessPattern()}.
+         *
+         * @param value the new value
+         * @return this builder
+         */
         public Builder accessPattern(AccessPattern value) {
             this.accessPattern = value;
             return this;
         }
 
-        /** @param value see {@link OpenOptions#commitInterval()} @return this builder */
+        /**
+         * Sets {@link OpenOptions#commitInterval()}.
+         *
+         * @param value the new value
+         * @return this builder
+         */
         public Builder commitInterval(Duration value) {
             this.commitInterval = value;
             return this;
         }
 
-        /** @param value see {@link OpenOptions#l2CacheTables()} @return this builder */
+        /**
+         * Sets {@link OpenOptions#l2CacheTables()}.
+         *
+         * @param value the new value
+         * @return this builder
+         */
         public Builder l2CacheTables(int value) {
             this.l2CacheTables = value;
             return this;
         }
 
-        /** @param value see {@link OpenOptions#maxQueuedEntries()} @return this builder */
+        /**
+         * Sets {@link OpenOptions#maxQueuedEntries()}.
+         *
+         * @param value the new value
+         * @return this builder
+         */
         public Builder maxQueuedEntries(int value) {
             this.maxQueuedEntries = value;
             return this;
         }
 
         /**
-         * @return the options, checked together
+         * Returns the options, checked together.
+         *
          * @throws IllegalArgumentException when an option or a combination is not allowed
+         * @return the options, checked together
          */
         public OpenOptions build() {
             return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy,

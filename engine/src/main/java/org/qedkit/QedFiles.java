@@ -17,28 +17,37 @@ public final class QedFiles {
     }
 
     /**
+     * Returns whether it starts with QED's magic: how a backing file whose format the header
+        does not record is probed (anything else is taken as raw).
+     *
      * @param path any file
      * @return whether it starts with QED's magic: how a backing file whose format the header
-     *         does not record is probed (anything else is taken as raw)
+        does not record is probed (anything else is taken as raw)
      */
     public static boolean isQedImage(Path path) throws IOException {
         return BackingChain.isQedImage(path);
     }
 
     /**
+     * Returns bytes it occupies on disk (st_blocks × 512), as {@code du} and qemu-img's
+        actual-size count them.
+     *
      * @param path any file
      * @return bytes it occupies on disk (st_blocks × 512), as {@code du} and qemu-img's
-     *         actual-size count them
+        actual-size count them
      */
     public static long allocatedBytes(Path path) throws IOException {
         return MappedImageFile.allocatedBytes(path);
     }
 
     /**
+     * Returns where the name points, as QEMU resolves and shows it: relative to the image's
+        directory (as the image's path was given), an absolute name as it stands.
+     *
      * @param image the image that names the backing file
      * @param name  the backing file name as its header stores it
      * @return where the name points, as QEMU resolves and shows it: relative to the image's
-     *         directory (as the image's path was given), an absolute name as it stands
+        directory (as the image's path was given), an absolute name as it stands
      */
     public static Path resolveBackingName(Path image, String name) {
         return BackingChain.resolve(image, name);

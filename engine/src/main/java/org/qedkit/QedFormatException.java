@@ -22,17 +22,17 @@ public class QedFormatException extends QedException {
         this.rule = rule;
     }
 
-    /** The header field or table entry that broke the rule, e.g. {@code cluster_size}. */
+    /** {@return the header field or table entry that broke the rule, e.g. {@code cluster_size}} */
     public String field() {
         return field;
     }
 
-    /** The offending value as found, in the radix the format uses for it. */
+    /** {@return the offending value as found, in the radix the format uses for it} */
     public String value() {
         return value;
     }
 
-    /** The rule, in words. */
+    /** {@return the rule, in words} */
     public String rule() {
         return rule;
     }

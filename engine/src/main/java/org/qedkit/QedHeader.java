@@ -49,13 +49,13 @@ public record QedHeader(
     /** Auto-clear feature bits this engine understands (none are defined). */
     public static final long KNOWN_AUTOCLEAR_FEATURES = 0;
 
-    /** True when the image names a backing file. */
+    /** {@return true when the image names a backing file} */
     public boolean hasBackingFile() {
         // An empty name names nothing: QEMU opens such an image as having no backing file.
         return (features & FEATURE_BACKING_FILE) != 0 && backingFilenameSize != 0;
     }
 
-    /** True when the image was not closed cleanly and its metadata must be checked. */
+    /** {@return true when the image was not closed cleanly and its metadata must be checked} */
     public boolean needsCheck() {
         return (features & FEATURE_NEED_CHECK) != 0;
     }
@@ -68,31 +68,31 @@ public record QedHeader(
         return hasBackingFile() && (features & FEATURE_BACKING_FORMAT_NO_PROBE) != 0 ? "raw" : null;
     }
 
-    /** Bytes per table: {@code tableSize × clusterSize}. */
+    /** {@return bytes per table: {@code tableSize × clusterSize}} */
     public long tableBytes() {
         return (long) tableSize * clusterSize;
     }
 
-    /** Entries per L1 or L2 table. */
+    /** {@return entries per L1 or L2 table} */
     public long entriesPerTable() {
         return tableBytes() / Long.BYTES;
     }
 
-    /** A copy with other feature bits. */
+    /** {@return A copy with other feature bits} */
     public QedHeader withFeatures(long newFeatures) {
         return new QedHeader(clusterSize, tableSize, headerSize, newFeatures, compatFeatures,
                 autoclearFeatures, l1TableOffset, imageSize, backingFilenameOffset,
                 backingFilenameSize, backingFilename);
     }
 
-    /** A copy with other auto-clear feature bits. */
+    /** {@return A copy with other auto-clear feature bits} */
     public QedHeader withAutoclearFeatures(long newAutoclear) {
         return new QedHeader(clusterSize, tableSize, headerSize, features, compatFeatures,
                 newAutoclear, l1TableOffset, imageSize, backingFilenameOffset,
                 backingFilenameSize, backingFilename);
     }
 
-    /** A copy with another guest size. */
+    /** {@return A copy with another guest size} */
     public QedHeader withImageSize(long newImageSize) {
         return new QedHeader(clusterSize, tableSize, headerSize, features, compatFeatures,
                 autoclearFeatures, l1TableOffset, newImageSize, backingFilenameOffset,

@@ -94,7 +94,7 @@ public final class QedImage implements AutoCloseable {
         this.durability = parts.options().durability();
     }
 
-    /** @return the existing image at {@code path}, opened read-write */
+    /** {@return the existing image at {@code path}, opened read-write} */
     public static QedImage open(Path path) throws IOException {
         return open(path, OpenOptions.READ_WRITE);
     }
