@@ -9,15 +9,14 @@ import java.io.PrintWriter;
  * program's prefix, because scripts and QEMU's own tests match on it. qedkit's diagnosis
  * (the field, the value, the rule) follows as one more line on standard error, starting
  * {@code qed: detail: }, when a person is at a terminal, or always with
- * {@code QED_DETAIL=1} (or the system property {@code qed.detail=1}); {@code QED_DETAIL=0}
- * turns it off. Piped output stays QEMU's.
+ * {@code QED_DETAIL=1}; {@code QED_DETAIL=0} turns it off. Piped output stays QEMU's.
  */
 final class Detail {
     private Detail() {
     }
 
     static boolean enabled() {
-        String setting = System.getProperty("qed.detail", System.getenv("QED_DETAIL"));
+        String setting = System.getenv("QED_DETAIL");
         if (setting != null && !setting.isEmpty()) {
             return !setting.equals("0") && !setting.equalsIgnoreCase("off");
         }

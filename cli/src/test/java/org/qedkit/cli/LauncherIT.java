@@ -59,4 +59,21 @@ class LauncherIT {
         String after = Files.exists(userDemo) ? Files.size(userDemo) + "@" + Files.getLastModifiedTime(userDemo) : "none";
         assertThat(after).as("the project root's demo.qed").isEqualTo(before);
     }
+
+    @Test
+    void qedDetailAddsTheFieldTheValueAndTheRuleBelowQemusLine() throws Exception {
+        Path p = dir.resolve("c.qed");
+        QemuTools.run(List.of(LAUNCHER, "create", "-q", "-f", "qed", p.toString(), "1M")).ok();
+        byte[] bytes = Files.readAllBytes(p);
+        bytes[4] = 0x01; // cluster_size 65537
+        Files.write(p, bytes);
+        ProcessBuilder pb = new ProcessBuilder(LAUNCHER, "info", p.toString()).redirectErrorStream(true);
+        pb.environment().put("QED_DETAIL", "1");
+        Process process = pb.start();
+        String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(process.waitFor()).isEqualTo(1);
+        assertThat(output).isEqualTo("qemu-img: Could not open '" + p + "': QED cluster size is invalid\n"
+                + "qed: detail: cluster_size is 65537: "
+                + "must be a power of two from 4096 (4 KiB) to 67108864 (64 MiB)\n");
+    }
 }

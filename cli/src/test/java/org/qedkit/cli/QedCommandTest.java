@@ -85,15 +85,7 @@ class QedCommandTest {
         assertThat(run.exitCode()).isEqualTo(1);
         assertThat(run.stderr()).as("QEMU's line, word for word; no detail when nobody is at a terminal")
                 .isEqualTo("qemu-img: Could not open '" + p + "': QED cluster size is invalid\n");
-        System.setProperty("qed.detail", "1");
-        try {
-            assertThat(QedRun.of("info", p).stderr()).as("the detail line names the field, the value and the rule")
-                    .isEqualTo("qemu-img: Could not open '" + p + "': QED cluster size is invalid\n"
-                            + "qed: detail: cluster_size is 65537: "
-                            + "must be a power of two from 4096 (4 KiB) to 67108864 (64 MiB)\n");
-        } finally {
-            System.clearProperty("qed.detail");
-        }
+        // The detail line (QED_DETAIL=1) is LauncherIT's: it needs an environment of its own.
     }
 
     @Test

@@ -56,6 +56,9 @@ public final class ClusterMap {
         this.geometry = geometry;
         this.cache = cachedTables == 0 ? null : new L2Cache(cachedTables);
         this.overlay = overlay;
+        long tables = (geometry.imageSize() + geometry.bytesPerL2Table() - 1) / geometry.bytesPerL2Table();
+        this.cleanTables = new java.util.concurrent.atomic.AtomicLongArray(
+                cachedTables == 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, (tables + 63) >>> 6));
     }
 
     /** Tables the cache holds at most (0 without one). */
@@ -153,14 +156,17 @@ public final class ClusterMap {
         long l2Index = geometry.l2Index(guestOffset);
         long entry;
         L2Cache.Table cached = cache == null ? null : cache.get(l1Index);
+        boolean checkMetadata;
         if (cached != null) {
             entry = file.getEntryAcquire(cached.entries(), l2Index << 3);
+            checkMetadata = cached.suspect();
         } else {
             long table = walkL1(l1Index, guestOffset);
             if (table == 0) {
                 return UNALLOCATED;
             }
             entry = file.getEntryAcquire(table + (l2Index << 3));
+            checkMetadata = true; // an uncached table was not looked over: check each entry
         }
         if (entry == UNALLOCATED || entry == ZERO) {
             return entry;
@@ -168,6 +174,12 @@ public final class ClusterMap {
         if (!isValidCluster(entry, geometry.clusterSize())) {
             throw corruptEntry("L2[" + l1Index + "][" + l2Index + "]", entry,
                     geometry.clusterSize());
+        }
+        if (checkMetadata) {
+            String inside = metadataAt(entry);
+            if (inside != null) {
+                throw overlapsMetadata("L2[" + l1Index + "][" + l2Index + "]", entry, inside);
+            }
         }
         return entry;
     }
@@ -196,10 +208,107 @@ public final class ClusterMap {
         if (cache != null) {
             MemorySegment view = file.readOnlyView(entry, geometry.tableBytes());
             if (view != null) { // null: the table straddles two mapped chunks; walk it every time
-                cache.install(new L2Cache.Table(l1Index, entry, view));
+                boolean suspect = !lookedOverAndClean(l1Index) && pointsIntoMetadata(entry);
+                if (!suspect) {
+                    rememberClean(l1Index);
+                }
+                cache.install(new L2Cache.Table(l1Index, entry, view, suspect));
             }
         }
         return entry;
+    }
+
+    /*
+     * Data entries that point into metadata (issue 13, bug 2). A corrupt L2 entry can name a
+     * cluster of the header, of the L1 table or of an L2 table (its own, another, or one that
+     * names it back): a write through it would overwrite tables. Every L2 table is looked
+     * over once, when it enters the cache, against the tables the L1 table names (a sorted
+     * array built on first need); a table with such an entry is marked suspect, and lookups
+     * through it, and through any table that is not cached, test the entry they return.
+     * Lookups through a clean cached table pay one field read. Tables this process creates
+     * lie past the file's end at open, where no entry that passed the bounds check points,
+     * and entries it writes point at fresh clusters: neither needs the test.
+     */
+    private volatile long[] tableStarts; // sorted file offsets of the L2 tables the L1 table names
+    // One bit per L1 index inside the image: the table there was looked over and is clean, so
+    // a table evicted from the cache and installed again is not looked over again.
+    private final java.util.concurrent.atomic.AtomicLongArray cleanTables;
+
+    private boolean lookedOverAndClean(long l1Index) {
+        return l1Index < (long) cleanTables.length() * 64
+                && (cleanTables.get((int) (l1Index >>> 6)) & (1L << l1Index)) != 0;
+    }
+
+    private void rememberClean(long l1Index) {
+        if (l1Index < (long) cleanTables.length() * 64) {
+            cleanTables.getAndAccumulate((int) (l1Index >>> 6), 1L << l1Index, (a, b) -> a | b);
+        }
+    }
+
+    private boolean pointsIntoMetadata(long table) {
+        long end = table + geometry.tableBytes();
+        for (long at = file.skipZeroEntries(table, end); at < end; at = file.skipZeroEntries(at + 8, end)) {
+            long entry = file.getEntryAcquire(at);
+            if (entry != ZERO && isValidCluster(entry, geometry.clusterSize()) && metadataAt(entry) != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** What metadata the cluster at {@code offset} belongs to ("the L1 table", "the L2 table at …"), or null. */
+    private String metadataAt(long offset) {
+        long l1 = geometry.l1Offset();
+        if (offset >= l1 && offset < l1 + geometry.tableBytes()) {
+            return "the L1 table";
+        }
+        long[] starts = tableStarts();
+        int i = java.util.Arrays.binarySearch(starts, offset);
+        int floor = i >= 0 ? i : -i - 2;
+        if (floor >= 0 && offset < starts[floor] + geometry.tableBytes()) {
+            return "the L2 table at 0x" + Long.toHexString(starts[floor]);
+        }
+        return null;
+    }
+
+    private long[] tableStarts() {
+        long[] starts = tableStarts;
+        if (starts == null) {
+            synchronized (this) {
+                starts = tableStarts;
+                if (starts == null) {
+                    starts = readTableStarts();
+                    tableStarts = starts;
+                }
+            }
+        }
+        return starts;
+    }
+
+    private long[] readTableStarts() {
+        long l1 = geometry.l1Offset();
+        long end = l1 + geometry.tableBytes();
+        long[] starts = new long[16];
+        int n = 0;
+        for (long at = file.skipZeroEntries(l1, end); at < end; at = file.skipZeroEntries(at + 8, end)) {
+            long table = file.getEntryAcquire(at);
+            if (isValidCluster(table, geometry.tableBytes())) {
+                if (n == starts.length) {
+                    starts = java.util.Arrays.copyOf(starts, n * 2);
+                }
+                starts[n++] = table;
+            }
+        }
+        starts = java.util.Arrays.copyOf(starts, n);
+        java.util.Arrays.sort(starts);
+        return starts;
+    }
+
+    private QedFormatException overlapsMetadata(String field, long value, String inside) {
+        file.noteCorruption();
+        return new QedFormatException(field, "0x" + Long.toHexString(value),
+                "a data cluster must not overlap the image's metadata, and this one lies in " + inside
+                        + "; the image is corrupt (qed check -r all repairs it)");
     }
 
     /** File offset of the L2 entry for {@code guestOffset} in the table at {@code table}. */
@@ -215,6 +324,7 @@ public final class ClusterMap {
     }
 
     private QedFormatException corruptEntry(String field, long value, long extent) {
+        file.noteCorruption();
         return new QedFormatException(field, "0x" + Long.toHexString(value),
                 "an entry must be 0, 1 (L2 only) or a cluster-aligned offset at or after the header ("
                         + geometry.headerBytes() + ") whose " + extent + " bytes lie inside the file ("

@@ -37,6 +37,9 @@ final class HeaderState {
 
     /** Clears NEED_CHECK and syncs it. Caller holds the plan lock and has made everything else durable. */
     void markClean() throws IOException {
+        if (file.corruptionSeen()) {
+            return; // a corrupt entry was met: the next open must check (MappedImageFile#noteCorruption)
+        }
         QedHeader h = current;
         QedHeader clean = h.withFeatures(h.features() & ~QedHeader.FEATURE_NEED_CHECK);
         HeaderCodec.write(clean, file);

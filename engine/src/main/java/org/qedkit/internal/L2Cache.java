@@ -52,8 +52,10 @@ final class L2Cache {
      * @param l1Index the L1 index it serves
      * @param offset  its validated file offset
      * @param entries a view of its entries in the mapping
+     * @param suspect  true when, as found on disk, one of its entries points into the
+     *                 image's metadata: lookups through it check each entry they return
      */
-    record Table(long l1Index, long offset, MemorySegment entries) {
+    record Table(long l1Index, long offset, MemorySegment entries, boolean suspect) {
     }
 
     private final Table[] slots;

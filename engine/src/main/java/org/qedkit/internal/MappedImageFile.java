@@ -456,6 +456,25 @@ public final class MappedImageFile implements AutoCloseable {
         return new MappedFault(io);
     }
 
+    private volatile boolean corruptionSeen;
+
+    /**
+     * A table entry was found corrupt (the engine refused to follow it): NEED_CHECK is set
+     * in the header now, best effort, and a clean close will not clear it, so the next open
+     * checks the image. Read-only opens note nothing: they change no header.
+     */
+    public void noteCorruption() {
+        if (writable && !corruptionSeen) {
+            corruptionSeen = true;
+            keepNeedCheck();
+        }
+    }
+
+    /** True once {@link #noteCorruption()} was called on a writable file. */
+    public boolean corruptionSeen() {
+        return corruptionSeen;
+    }
+
     /** Offset of the header's features field, and its NEED_CHECK bit (the QED format's). */
     private static final long FEATURES_OFFSET = 16;
     private static final long NEED_CHECK = 0x2;

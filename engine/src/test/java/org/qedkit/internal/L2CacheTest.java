@@ -17,7 +17,7 @@ class L2CacheTest {
     private static final MemorySegment VIEW = Arena.global().allocate(64);
 
     private static L2Cache.Table table(long l1Index) {
-        return new L2Cache.Table(l1Index, 0x10000L * (l1Index + 1), VIEW);
+        return new L2Cache.Table(l1Index, 0x10000L * (l1Index + 1), VIEW, false);
     }
 
     @Test
