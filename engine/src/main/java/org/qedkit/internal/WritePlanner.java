@@ -124,6 +124,10 @@ public final class WritePlanner {
 
     /** Pieces placed in one go; bounds the scratch arrays for a huge zero write. */
     private static final int SLICE_PIECES = 4096;
+    // Scratch for placeSlice, used only under the plan lock: a write allocates no arrays.
+    private long[] slicePositions = new long[16];
+    private long[] sliceValues = new long[16];
+    private long[] sliceTables = new long[16];
 
     /**
      * Places up to {@link #SLICE_PIECES} pieces from {@code offset}; returns the bytes placed.
@@ -136,14 +140,21 @@ public final class WritePlanner {
      */
     private long placeSlice(long offset, long length, MemorySegment src, long srcOffset,
                             List<PendingEntry> planned) throws IOException {
-        long[] positions = new long[(int) Math.min(SLICE_PIECES, geometry.clusterCount(offset, length))];
-        long[] values = new long[positions.length];
-        long[] tables = new long[positions.length];
+        int pieces = (int) Math.min(SLICE_PIECES, geometry.clusterCount(offset, length));
+        if (slicePositions.length < pieces) { // scratch of the plan lock's holder: grown, never shrunk
+            slicePositions = new long[pieces];
+            sliceValues = new long[pieces];
+            sliceTables = new long[pieces];
+        }
+        long[] positions = slicePositions;
+        long[] values = sliceValues;
+        long[] tables = sliceTables;
+        java.util.Arrays.fill(tables, 0, pieces, 0L);
         int count = 0;
         long mark = allocator.usedEnd();
         long done = 0;
         try {
-            for (int piece = 0; piece < positions.length && done < length; piece++) {
+            for (int piece = 0; piece < pieces && done < length; piece++) {
                 long pos = offset + done;
                 long n = geometry.pieceLength(pos, length - done);
                 long entry = map.lookup(pos);
