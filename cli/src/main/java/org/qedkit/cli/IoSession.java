@@ -171,33 +171,7 @@ final class IoSession implements AutoCloseable {
         }
         Path at = Path.of(file);
         try {
-            if (nested) {
-                target = Nested.open(at, request.readOnly(), inner -> QedImage.open(inner, request.readOnly()
-                        ? OpenOptions.READ_ONLY : OpenOptions.READ_WRITE.toBuilder()
-                        .durability(durabilityOf(request.cache())).build()));
-                path = at;
-                openedWith = request;
-                return true;
-            }
-            if (request.snapshot()) {
-                target = openSnapshot(at, driver, request);
-                path = at;
-                openedWith = request;
-                return true;
-            }
-            target = switch (driver) {
-                case "qed" -> IoTarget.of(QedImage.open(at, request.readOnly()
-                        ? OpenOptions.READ_ONLY.withForceShare(request.forceShare())
-                        : OpenOptions.READ_WRITE.toBuilder().copyOnRead(request.copyOnRead())
-                        .durability(durabilityOf(request.cache())).build()));
-                case "raw" -> new IoTarget.Raw(at, request.readOnly());
-                default -> {
-                    if (!FILE_PROTOCOLS.contains(driver)) {
-                        throw new CliException("Unknown driver '" + driver + "'");
-                    }
-                    yield openProtocol(driver, file, at, request.readOnly());
-                }
-            };
+            target = openTarget(at, file, driver, nested, request);
         } catch (CliException e) {
             err.println("qemu-io: " + label + e.getMessage());
             return false;
@@ -210,6 +184,33 @@ final class IoSession implements AutoCloseable {
         path = at;
         openedWith = request;
         return true;
+    }
+
+    private IoTarget openTarget(Path at, String file, String driver, boolean nested, Request request)
+            throws IOException {
+        if (nested) {
+            return Nested.open(at, request.readOnly(), inner -> QedImage.open(inner, qedOptions(request)));
+        }
+        if (request.snapshot()) {
+            return openSnapshot(at, driver, request);
+        }
+        return switch (driver) {
+            case "qed" -> IoTarget.of(QedImage.open(at, qedOptions(request)));
+            case "raw" -> new IoTarget.Raw(at, request.readOnly());
+            default -> {
+                if (!FILE_PROTOCOLS.contains(driver)) {
+                    throw new CliException("Unknown driver '" + driver + "'");
+                }
+                yield openProtocol(driver, file, at, request.readOnly());
+            }
+        };
+    }
+
+    /** The engine's options for a QED open as qemu-io's flags ask for it. */
+    private static OpenOptions qedOptions(Request request) {
+        return request.readOnly() ? OpenOptions.READ_ONLY.withForceShare(request.forceShare())
+                : OpenOptions.READ_WRITE.toBuilder().copyOnRead(request.copyOnRead())
+                .durability(durabilityOf(request.cache())).build();
     }
 
     /**
@@ -254,8 +255,7 @@ final class IoSession implements AutoCloseable {
         try {
             QedImage.create(overlay, CreateOptions.ofSize(size)
                     .withBackingFile(image.toAbsolutePath().toString(), driver));
-            QedImage opened = QedImage.open(overlay, OpenOptions.READ_WRITE.toBuilder()
-                    .durability(durabilityOf(request.cache())).build());
+            QedImage opened = QedImage.open(overlay, qedOptions(request.readOnly(false).copyOnRead(false)));
             snapshotOverlay = overlay;
             return IoTarget.of(opened);
         } catch (IOException | RuntimeException e) {
