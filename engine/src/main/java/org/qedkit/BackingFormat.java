@@ -17,6 +17,8 @@ public enum BackingFormat {
      * The format QEMU's tools name {@code name} ({@code "raw"}, {@code "qed"}), or
      * {@link #PROBE} for null.
      *
+     * @param name a format name as {@code -F} takes it, or null
+     * @return the format
      * @throws IllegalArgumentException for any other name
      */
     public static BackingFormat fromName(String name) {

@@ -25,6 +25,9 @@ public record BackingPolicy(boolean allowAbsolutePaths, Path root, boolean allow
     /**
      * For images from untrusted sources: relative names only, resolving inside
      * {@code root}, formats as the header records them (raw), never probed.
+     *
+     * @param root the folder every backing file must resolve into
+     * @return the policy
      */
     public static BackingPolicy untrusted(Path root) {
         return new BackingPolicy(false, Objects.requireNonNull(root, "root"), false);

@@ -21,6 +21,7 @@ public record CheckResult(long corruptions, long leaks, long corruptionsFixed, l
                           long checkErrors, long totalClusters, long allocatedClusters,
                           long fragmentedClusters, List<String> problems) {
 
+    /** Copies {@code problems}, so a result never changes after it is made. */
     public CheckResult {
         problems = List.copyOf(problems);
     }

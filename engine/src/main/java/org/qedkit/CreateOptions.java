@@ -20,6 +20,7 @@ public record CreateOptions(long size, int clusterSize, int tableSize, String ba
     public static final int DEFAULT_CLUSTER_SIZE = 64 * 1024;
     public static final int DEFAULT_TABLE_SIZE = 4;
 
+    /** Refuses a negative size and a backing format without a backing file. */
     public CreateOptions {
         if (size < 0) {
             throw new IllegalArgumentException("size must not be negative: " + size);
@@ -29,19 +30,42 @@ public record CreateOptions(long size, int clusterSize, int tableSize, String ba
         }
     }
 
-    /** {@return an image of {@code size} bytes with QEMU's default cluster and table sizes} */
+    /**
+     * {@return an image of {@code size} bytes with QEMU's default cluster and table sizes}
+     *
+     * @param size guest size in bytes
+     */
     public static CreateOptions ofSize(long size) {
         return new CreateOptions(size, DEFAULT_CLUSTER_SIZE, DEFAULT_TABLE_SIZE, null, null);
     }
 
+    /**
+     * Returns these options with another cluster size.
+     *
+     * @param newClusterSize bytes per cluster, a power of two from 4 KiB to 64 MiB
+     * @return the options
+     */
     public CreateOptions withClusterSize(int newClusterSize) {
         return new CreateOptions(size, newClusterSize, tableSize, backingFile, backingFormat);
     }
 
+    /**
+     * Returns these options with another table size.
+     *
+     * @param newTableSize clusters per table, a power of two from 1 to 16
+     * @return the options
+     */
     public CreateOptions withTableSize(int newTableSize) {
         return new CreateOptions(size, clusterSize, newTableSize, backingFile, backingFormat);
     }
 
+    /**
+     * Returns these options with a backing file, named as the header is to hold it.
+     *
+     * @param file   the backing file's name (relative names resolve against the image's folder)
+     * @param format its format, {@code "raw"} or {@code "qed"}, or null to have it probed
+     * @return the options
+     */
     public CreateOptions withBackingFile(String file, String format) {
         return new CreateOptions(size, clusterSize, tableSize, file, format);
     }

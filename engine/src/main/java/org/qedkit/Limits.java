@@ -33,6 +33,7 @@ public record Limits(long maxVirtualSize, int maxBackingDepth, long maxMetadataM
     /** The defaults named above. */
     public static final Limits DEFAULT = new Limits(Long.MAX_VALUE, 16, 256L << 20, Duration.ofSeconds(60));
 
+    /** Refuses negative bounds and a check time that is not positive. */
     public Limits {
         Objects.requireNonNull(maxCheckTime, "maxCheckTime");
         if (maxVirtualSize < 0) {
@@ -49,18 +50,42 @@ public record Limits(long maxVirtualSize, int maxBackingDepth, long maxMetadataM
         }
     }
 
+    /**
+     * Returns these limits with another bound.
+     *
+     * @param bytes the largest guest size accepted
+     * @return the limits
+     */
     public Limits withMaxVirtualSize(long bytes) {
         return new Limits(bytes, maxBackingDepth, maxMetadataMemory, maxCheckTime);
     }
 
+    /**
+     * Returns these limits with another bound.
+     *
+     * @param depth the longest backing chain accepted
+     * @return the limits
+     */
     public Limits withMaxBackingDepth(int depth) {
         return new Limits(maxVirtualSize, depth, maxMetadataMemory, maxCheckTime);
     }
 
+    /**
+     * Returns these limits with another bound.
+     *
+     * @param bytes the most memory a check may use for its metadata
+     * @return the limits
+     */
     public Limits withMaxMetadataMemory(long bytes) {
         return new Limits(maxVirtualSize, maxBackingDepth, bytes, maxCheckTime);
     }
 
+    /**
+     * Returns these limits with another bound.
+     *
+     * @param time the longest a check may run
+     * @return the limits
+     */
     public Limits withMaxCheckTime(Duration time) {
         return new Limits(maxVirtualSize, maxBackingDepth, maxMetadataMemory, time);
     }

@@ -349,8 +349,8 @@ public record OpenOptions(boolean readOnly, Durability durability, boolean force
         /**
          * Returns the options, checked together.
          *
-         * @throws IllegalArgumentException when an option or a combination is not allowed
          * @return the options, checked together
+         * @throws IllegalArgumentException when an option or a combination is not allowed
          */
         public OpenOptions build() {
             return new OpenOptions(readOnly, durability, forceShare, limits, openBackingChain, backingPolicy,

@@ -9,10 +9,21 @@ import java.io.IOException;
 public class QedException extends IOException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An engine failure.
+     *
+     * @param message what went wrong, naming the file
+     */
     public QedException(String message) {
         super(message);
     }
 
+    /**
+     * An engine failure with the failure behind it.
+     *
+     * @param message what went wrong, naming the file
+     * @param cause   the failure behind it
+     */
     public QedException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -23,6 +23,7 @@ public final class QedFiles {
      * @param path any file
      * @return whether it starts with QED's magic: how a backing file whose format the header
         does not record is probed (anything else is taken as raw)
+     * @throws IOException when it fails: the subclass of {@link QedException} says how (the package documentation has the rule)
      */
     public static boolean isQedImage(Path path) throws IOException {
         return BackingChain.isQedImage(path);
@@ -35,6 +36,7 @@ public final class QedFiles {
      * @param path any file
      * @return bytes it occupies on disk (st_blocks × 512), as {@code du} and qemu-img's
         actual-size count them
+     * @throws IOException when it fails: the subclass of {@link QedException} says how (the package documentation has the rule)
      */
     public static long allocatedBytes(Path path) throws IOException {
         return MappedImageFile.allocatedBytes(path);

@@ -15,6 +15,13 @@ public class QedFormatException extends QedException {
     private final String value;
     private final String rule;
 
+    /**
+     * A broken rule of the format.
+     *
+     * @param field the header field or table entry that broke the rule
+     * @param value the value found
+     * @param rule  the rule, in words
+     */
     public QedFormatException(String field, String value, String rule) {
         super(field + " is " + value + ": " + rule);
         this.field = field;

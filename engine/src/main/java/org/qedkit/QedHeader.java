@@ -63,6 +63,8 @@ public record QedHeader(
     /**
      * The backing file's format as the header records it: {@code "raw"} when the no-probe
      * bit is set, otherwise {@code null} (the format must be probed), as QEMU reads it.
+     *
+     * @return the format, or null
      */
     public String backingFormat() {
         return hasBackingFile() && (features & FEATURE_BACKING_FORMAT_NO_PROBE) != 0 ? "raw" : null;
@@ -78,21 +80,33 @@ public record QedHeader(
         return tableBytes() / Long.BYTES;
     }
 
-    /** {@return A copy with other feature bits} */
+    /**
+     * {@return A copy with other feature bits}
+     *
+     * @param newFeatures the feature bits
+     */
     public QedHeader withFeatures(long newFeatures) {
         return new QedHeader(clusterSize, tableSize, headerSize, newFeatures, compatFeatures,
                 autoclearFeatures, l1TableOffset, imageSize, backingFilenameOffset,
                 backingFilenameSize, backingFilename);
     }
 
-    /** {@return A copy with other auto-clear feature bits} */
+    /**
+     * {@return A copy with other auto-clear feature bits}
+     *
+     * @param newAutoclear the auto-clear feature bits
+     */
     public QedHeader withAutoclearFeatures(long newAutoclear) {
         return new QedHeader(clusterSize, tableSize, headerSize, features, compatFeatures,
                 newAutoclear, l1TableOffset, imageSize, backingFilenameOffset,
                 backingFilenameSize, backingFilename);
     }
 
-    /** {@return A copy with another guest size} */
+    /**
+     * {@return A copy with another guest size}
+     *
+     * @param newImageSize the guest size in bytes
+     */
     public QedHeader withImageSize(long newImageSize) {
         return new QedHeader(clusterSize, tableSize, headerSize, features, compatFeatures,
                 autoclearFeatures, l1TableOffset, newImageSize, backingFilenameOffset,
@@ -103,6 +117,10 @@ public record QedHeader(
      * The largest image size the format can address with these cluster and table sizes:
      * {@code entriesPerTable² × clusterSize}, saturated at {@link Long#MAX_VALUE} where
      * the product does not fit in 63 bits (QEMU overflows here and refuses every size).
+     *
+     * @param clusterSize cluster size in bytes
+     * @param tableSize clusters per table
+     * @return the largest guest size in bytes
      */
     public static long maxImageSize(int clusterSize, int tableSize) {
         int clusterBits = Integer.numberOfTrailingZeros(clusterSize);

@@ -94,7 +94,12 @@ public final class QedImage implements AutoCloseable {
         this.durability = parts.options().durability();
     }
 
-    /** {@return the existing image at {@code path}, opened read-write} */
+    /**
+     * {@return the existing image at {@code path}, opened read-write}
+     *
+     * @param path the image file
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public static QedImage open(Path path) throws IOException {
         return open(path, OpenOptions.READ_WRITE);
     }
@@ -103,6 +108,9 @@ public final class QedImage implements AutoCloseable {
      * Opens an existing image, its header validated against every rule of the format. A read-write
      * open clears unknown auto-clear bits and repairs an image left with NEED_CHECK.
      *
+     * @param path the image file
+     * @param options how to open it: read-only or read-write, durability, limits, backing policy
+     * @return the open image; close it when done
      * @throws QedFormatException when the header breaks a rule
      * @throws QedIoException    when the file cannot be opened or mapped
      */
@@ -116,6 +124,8 @@ public final class QedImage implements AutoCloseable {
      * Creates an empty image, replacing any file there, laid out as {@code qemu-img create -f qed}
      * does.
      *
+     * @param path the image file
+     * @param options size and layout of the new image, and its backing file
      * @throws QedFormatException when an option breaks a rule of the format (nothing is touched then)
      */
     public static void create(Path path, CreateOptions options) throws IOException {
@@ -126,6 +136,9 @@ public final class QedImage implements AutoCloseable {
      * Checks a closed image against every invariant of the format and repairs it as {@code mode}
      * says, taking QEMU's locks. A repair that leaves no corruption also clears NEED_CHECK.
      *
+     * @param path the image file
+     * @param mode what to repair: nothing, leaks, or everything that can be
+     * @return what the check found and repaired, with qemu-img's counts
      * @throws QedFormatException when the header itself is invalid (nothing to check against)
      */
     public static CheckResult check(Path path, CheckMode mode) throws IOException {
@@ -136,6 +149,13 @@ public final class QedImage implements AutoCloseable {
      * As {@link #check(Path, CheckMode)}: {@link LockPolicy#FORCE_SHARE} inspects an image in use
      * (report only, as {@code qemu-img check -U}); an image past {@code limits} is refused with a
      * {@link QedLimitException} before anything is written.
+     *
+     * @param path the image file
+     * @param mode what to repair: nothing, leaks, or everything that can be
+     * @param locking whether QEMU's locks are taken ({@link LockPolicy#FORCE_SHARE}: report only)
+     * @param limits bounds for an untrusted image
+     * @return what the check found and repaired, with qemu-img's counts
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public static CheckResult check(Path path, CheckMode mode, LockPolicy locking, Limits limits) throws IOException {
         return OfflineImages.check(path, mode, locking, limits);
@@ -146,6 +166,9 @@ public final class QedImage implements AutoCloseable {
      * shrinking (QEMU cannot, for QED) drops the entries past the end and frees their clusters,
      * cutting data only with {@link DataPastEnd#DISCARD}.
      *
+     * @param path the image file
+     * @param newSize the new guest size in bytes, a multiple of 512
+     * @param dataPastEnd what shrinking may do with data past the new end
      * @throws QedFormatException when {@code newSize} is not a size the image can have
      * @throws QedException       when shrinking would drop data and that is refused
      */
@@ -157,64 +180,81 @@ public final class QedImage implements AutoCloseable {
      * Names another backing file in a closed image's header (none when {@code name} is null),
      * copying nothing: {@code qemu-img rebase -u}. Crash-safe (the name is durable first).
      *
+     * @param path the image file
+     * @param name the backing file's name as the header is to hold it, or null for none
+     * @param format the backing file's format
      * @throws QedFormatException when the name does not fit in the header area beside the old one
      */
     public static void setBackingFile(Path path, String name, BackingFormat format) throws IOException {
         OfflineImages.setBackingFile(path, name, format);
     }
 
-    /** Empties a closed image: every cluster is freed, so it reads through its backing file again. */
+    /**
+     * Empties a closed image: every cluster is freed, so it reads through its backing file again.
+     *
+     * @param path the image file
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public static void makeEmpty(Path path) throws IOException {
         OfflineImages.makeEmpty(path);
     }
 
-    /** @return the header as it stands now (NEED_CHECK comes and goes as writes come and go) */
+    /** {@return the header as it stands now (NEED_CHECK comes and goes as writes come and go)} */
     public QedHeader header() {
         return pipeline != null ? pipeline.currentHeader() : headerAtOpen;
     }
 
-    /** @return the check open ran because NEED_CHECK was set (a repair if read-write, in memory if read-only) */
+    /** {@return the check open ran because NEED_CHECK was set (a repair if read-write, in memory if read-only)} */
     public Optional<CheckResult> checkAtOpen() {
         return Optional.ofNullable(checkAtOpen);
     }
 
-    /** @return when writes to this image count as done */
+    /** {@return when writes to this image count as done} */
     public Durability durability() {
         return durability;
     }
 
-    /** @return the guest-visible size in bytes */
+    /** {@return the guest-visible size in bytes} */
     public long size() {
         return geometry.imageSize();
     }
 
-    /** @return whether the image was opened read-only */
+    /** {@return whether the image was opened read-only} */
     public boolean isReadOnly() {
         return pipeline == null;
     }
 
-    /** @return the image file's path, as it was opened */
+    /** {@return the image file's path, as it was opened} */
     public Path path() {
         return file.path();
     }
 
-    /** @return bytes the image file occupies on disk, as {@code du} (and qemu-img's actual-size) count them */
+    /**
+     * {@return bytes the image file occupies on disk, as {@code du} (and qemu-img's actual-size) count them}
+     *
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public long actualSize() throws IOException {
         ensureOpen();
         return file.allocatedBytes();
     }
 
-    /** @return the image file's length in bytes */
+    /** {@return the image file's length in bytes} */
     public long fileLength() {
         return file.size();
     }
 
-    /** @return copy-on-read copies not made (full disk, failed commit); those reads still succeeded */
+    /** {@return copy-on-read copies not made (full disk, failed commit); those reads still succeeded} */
     public long copyOnReadFailures() {
         return planner == null ? 0 : planner.copyOnReadFailures();
     }
 
-    /** @return the run from {@code offset} with one allocation state in this image (data runs: contiguous in the file) */
+    /**
+     * {@return the run from {@code offset} with one allocation state in this image (data runs: contiguous in the file)}
+     *
+     * @param offset guest offset in bytes
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public Extent extentAt(long offset) throws IOException {
         ensureOpen();
         if (offset < 0 || offset >= size()) {
@@ -228,19 +268,37 @@ public final class QedImage implements AutoCloseable {
      * (which image holds it, data or zeros, where in its file), as {@code qemu-img map} reports it.
      * Runs are at most as long as one state in one image lasts; callers merge neighbours that
      * continue each other, as qemu-img does.
+     *
+     * @param offset guest offset in bytes
+     * @return the run from {@code offset}
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public MapEntry mapEntryAt(long offset) throws IOException {
         return BackingChain.mapEntryAt(extentAt(offset), backing);
     }
 
-    /** Fills {@code dst} with the guest bytes at {@code offset}. */
+    /**
+     * Fills {@code dst} with the guest bytes at {@code offset}.
+     *
+     * @param offset guest offset in bytes
+     * @param dst where the bytes go
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public void read(long offset, MemorySegment dst) throws IOException {
         ensureOpen();
         checkRange(offset, dst.byteSize());
         reader.read(offset, dst);
     }
 
-    /** Reads {@code length} guest bytes at {@code offset} into {@code dst} at {@code dstOffset}. */
+    /**
+     * Reads {@code length} guest bytes at {@code offset} into {@code dst} at {@code dstOffset}.
+     *
+     * @param offset guest offset in bytes
+     * @param dst where the bytes go
+     * @param dstOffset where in {@code dst} they start
+     * @param length number of bytes
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public void read(long offset, byte[] dst, int dstOffset, int length) throws IOException {
         ensureOpen();
         Objects.checkFromIndexSize(dstOffset, length, dst.length);
@@ -248,12 +306,24 @@ public final class QedImage implements AutoCloseable {
         reader.read(offset, dst, dstOffset, length);
     }
 
-    /** Fills {@code dst} completely with the guest bytes at {@code offset}. */
+    /**
+     * Fills {@code dst} completely with the guest bytes at {@code offset}.
+     *
+     * @param offset guest offset in bytes
+     * @param dst where the bytes go
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public void read(long offset, byte[] dst) throws IOException {
         read(offset, dst, 0, dst.length);
     }
 
-    /** Reads {@code dst.remaining()} guest bytes at {@code offset}; advances the buffer's position. */
+    /**
+     * Reads {@code dst.remaining()} guest bytes at {@code offset}; advances the buffer's position.
+     *
+     * @param offset guest offset in bytes
+     * @param dst where the bytes go
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public void read(long offset, ByteBuffer dst) throws IOException {
         int n = dst.remaining();
         read(offset, MemorySegment.ofBuffer(dst));
@@ -269,6 +339,11 @@ public final class QedImage implements AutoCloseable {
      * <p>The view is live: a later write to those guest bytes shows through it. It is valid until
      * the image is closed; after that, any access to it throws {@link IllegalStateException} (never
      * a crash).
+     *
+     * @param offset guest offset in bytes
+     * @param length number of bytes
+     * @return the view, or empty when the bytes are not in one data cluster of this image
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public Optional<MemorySegment> view(long offset, long length) throws IOException {
         ensureOpen();
@@ -287,6 +362,10 @@ public final class QedImage implements AutoCloseable {
     /**
      * Writes all of {@code src} at guest {@code offset}. Returns when the data is visible to every
      * reader of this process; with {@link Durability#WRITE_THROUGH}, when it is durable.
+     *
+     * @param offset guest offset in bytes
+     * @param src the bytes to write
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public void write(long offset, MemorySegment src) throws IOException {
         write(offset, src, durability);
@@ -296,6 +375,11 @@ public final class QedImage implements AutoCloseable {
      * Writes all of {@code src} at guest {@code offset} with the durability given for this write
      * alone: {@link Durability#WRITE_THROUGH} on a write-back image is a FUA (force unit access)
      * write, durable when it returns, data and table entries alike.
+     *
+     * @param offset guest offset in bytes
+     * @param src the bytes to write
+     * @param writeDurability when this write counts as done
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public void write(long offset, MemorySegment src, Durability writeDurability) throws IOException {
         Objects.requireNonNull(writeDurability, "writeDurability");
@@ -309,6 +393,11 @@ public final class QedImage implements AutoCloseable {
      * flight, sharing their syncs. Errors (range, read-only, a full disk, closed) complete it
      * exceptionally too; completion runs on the commit thread, so dependents should be short.
      * {@code src} may be reused as soon as this returns.
+     *
+     * @param offset guest offset in bytes
+     * @param src the bytes to write
+     * @param writeDurability when this write counts as done
+     * @return a future completed when the write is done as {@code writeDurability} says
      */
     public CompletableFuture<Void> writeAsync(long offset, MemorySegment src, Durability writeDurability) {
         Objects.requireNonNull(writeDurability, "writeDurability");
@@ -320,18 +409,38 @@ public final class QedImage implements AutoCloseable {
         }
     }
 
-    /** Writes {@code length} bytes of {@code src} from {@code srcOffset} at guest {@code offset}. */
+    /**
+     * Writes {@code length} bytes of {@code src} from {@code srcOffset} at guest {@code offset}.
+     *
+     * @param offset guest offset in bytes
+     * @param src the bytes to write
+     * @param srcOffset where in {@code src} they start
+     * @param length number of bytes
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public void write(long offset, byte[] src, int srcOffset, int length) throws IOException {
         Objects.checkFromIndexSize(srcOffset, length, src.length);
         write(offset, MemorySegment.ofArray(src).asSlice(srcOffset, length));
     }
 
-    /** Writes all of {@code src} at guest {@code offset}. */
+    /**
+     * Writes all of {@code src} at guest {@code offset}.
+     *
+     * @param offset guest offset in bytes
+     * @param src the bytes to write
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public void write(long offset, byte[] src) throws IOException {
         write(offset, MemorySegment.ofArray(src));
     }
 
-    /** Writes {@code src.remaining()} bytes at guest {@code offset}; advances the buffer's position. */
+    /**
+     * Writes {@code src.remaining()} bytes at guest {@code offset}; advances the buffer's position.
+     *
+     * @param offset guest offset in bytes
+     * @param src the bytes to write
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public void write(long offset, ByteBuffer src) throws IOException {
         int n = src.remaining();
         write(offset, MemorySegment.ofBuffer(src));
@@ -343,6 +452,10 @@ public final class QedImage implements AutoCloseable {
      * unallocated clusters become zero-cluster entries (no data cluster is spent, and a backing
      * file is hidden); everything else gets real zeros, written in place where the cluster exists
      * (so no space leaks) and into a new cluster where not.
+     *
+     * @param offset guest offset in bytes
+     * @param length number of bytes
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public void writeZeroes(long offset, long length) throws IOException {
         pipeline.awaitDurable(place(offset, length, null, durability, "write-zeroes"));
@@ -369,7 +482,11 @@ public final class QedImage implements AutoCloseable {
         }
     }
 
-    /** Makes every write that returned before this call durable. Concurrent flushes share the work. */
+    /**
+     * Makes every write that returned before this call durable. Concurrent flushes share the work.
+     *
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
     public void flush() throws IOException {
         ensureOpen();
         if (pipeline != null) {
@@ -377,7 +494,7 @@ public final class QedImage implements AutoCloseable {
         }
     }
 
-    /** @return a future completed when every write placed before this call is durable: {@link #flush()} without waiting */
+    /** {@return a future completed when every write placed before this call is durable: {@link #flush()} without waiting} */
     public CompletableFuture<Void> flushAsync() {
         try {
             ensureOpen();

@@ -13,6 +13,8 @@ public final class QedIoException extends QedException {
     private final String description;
 
     /**
+     * A failed system call on the image file.
+     *
      * @param operation   the system call or step that failed, e.g. {@code fdatasync}
      * @param file        the file it failed on
      * @param errno       the Linux error number
@@ -24,17 +26,17 @@ public final class QedIoException extends QedException {
         this.description = description;
     }
 
-    /** The C library's text for {@link #errno()}, e.g. {@code No space left on device}. */
+    /** {@return the C library's text for {@link #errno()}, e.g. {@code No space left on device}} */
     public String description() {
         return description;
     }
 
-    /** The Linux errno value the system call returned. */
+    /** {@return the Linux errno value the system call returned} */
     public int errno() {
         return errno;
     }
 
-    /** True when the file system ran out of space (ENOSPC). */
+    /** {@return true when the file system ran out of space (ENOSPC)} */
     public boolean isNoSpace() {
         return errno == ENOSPC;
     }

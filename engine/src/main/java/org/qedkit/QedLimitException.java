@@ -10,12 +10,18 @@ public final class QedLimitException extends QedException {
 
     private final String limit;
 
+    /**
+     * A refusal by one of the {@link Limits}.
+     *
+     * @param limit   the name of the {@link Limits} component that refused, e.g. {@code maxVirtualSize}
+     * @param message what was refused, naming the file
+     */
     public QedLimitException(String limit, String message) {
         super(message + " (Limits." + limit + ")");
         this.limit = limit;
     }
 
-    /** The name of the {@link Limits} component that was exceeded, e.g. {@code maxVirtualSize}. */
+    /** {@return the name of the {@link Limits} component that was exceeded, e.g. {@code maxVirtualSize}} */
     public String limit() {
         return limit;
     }

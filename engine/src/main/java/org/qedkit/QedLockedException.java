@@ -9,6 +9,11 @@ package org.qedkit;
 public final class QedLockedException extends QedException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An image another user holds.
+     *
+     * @param message which lock is held, and by what kind of user, naming the file
+     */
     public QedLockedException(String message) {
         super(message);
     }
