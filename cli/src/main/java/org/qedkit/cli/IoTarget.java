@@ -137,7 +137,7 @@ interface IoTarget extends AutoCloseable {
             try {
                 return channel.size();
             } catch (IOException e) {
-                return 0;
+                throw new java.io.UncheckedIOException(e); // the interpreter reports it as the command's failure
             }
         }
 
