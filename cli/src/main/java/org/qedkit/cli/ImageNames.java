@@ -33,11 +33,16 @@ final class ImageNames {
             return fromOptions(IoSession.parseOptions(name), name);
         }
         if (name.startsWith("json:")) {
-            Map<String, String> options = new LinkedHashMap<>();
-            flatten("", new JsonReader(name.substring("json:".length())).value(), options);
-            return fromOptions(options, name);
+            return fromOptions(jsonOptions(name), name);
         }
         return new Named(plainFile(name), null);
+    }
+
+    /** The option tree of a {@code json:{…}} name, flattened to dotted keys ({@code file.filename}). */
+    static Map<String, String> jsonOptions(String name) {
+        Map<String, String> options = new LinkedHashMap<>();
+        flatten("", new JsonReader(name.substring("json:".length())).value(), options);
+        return options;
     }
 
     /** A plain name: {@code file:} dropped, and {@code ./} before a relative name whose first part has a colon. */

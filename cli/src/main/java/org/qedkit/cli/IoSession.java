@@ -135,8 +135,12 @@ final class IoSession implements AutoCloseable {
         Map<String, String> options;
         try {
             options = parseOptions(request.options());
-        } catch (IllegalArgumentException e) {
-            err.println("qemu-io: " + e.getMessage());
+            if (name != null && name.startsWith("json:")) { // QEMU's option tree as the file name
+                options.putAll(ImageNames.jsonOptions(name));
+                name = null;
+            }
+        } catch (IllegalArgumentException | CliException e) {
+            err.println("qemu-io: " + label + e.getMessage());
             return false;
         }
         String file = name != null ? name : options.getOrDefault("filename",

@@ -236,4 +236,16 @@ class QemuHarnessCompatibilityTest {
         assertThat(QedRun.of("io", "-c", "read -P 42 0 512", outer).exitCode())
                 .as("without the nesting, the outer image's first bytes are the inner header").isEqualTo(1);
     }
+
+    @Test
+    void imagesNamedAsQemuNamesThemOpenInIoAndTheImageCommands() throws IOException {
+        Path p = image();
+        assertThat(QedRun.of("io", "-c", "write -P 5 0 4k", p).exitCode()).isZero();
+        String json = "json:{'driver': 'qed', 'file': {'driver': 'file', 'filename': '" + p + "'}}";
+        assertThat(QedRun.of("io", "-c", "read -P 5 0 4k", json).exitCode()).as("qed io json:{…}").isZero();
+        assertThat(QedRun.of("io", "--image-opts", "-c", "read -P 5 0 4k", "driver=qed,file.filename=" + p)
+                .exitCode()).as("qed io --image-opts").isZero();
+        assertThat(QedRun.of("info", json).stdout()).startsWith("image: " + p + "\n");
+        assertThat(QedRun.of("info", "file:" + p).exitCode()).as("file: prefix").isZero();
+    }
 }
