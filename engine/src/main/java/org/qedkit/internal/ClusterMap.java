@@ -227,7 +227,9 @@ public final class ClusterMap {
      * through it, and through any table that is not cached, test the entry they return.
      * Lookups through a clean cached table pay one field read. Tables this process creates
      * lie past the file's end at open, where no entry that passed the bounds check points,
-     * and entries it writes point at fresh clusters: neither needs the test.
+     * and entries it writes point at fresh clusters: neither needs the test. Space reuse
+     * (issue 14) ends that second premise: once a freed table's clusters can be handed out
+     * again, or a freed data cluster can become a table, this reasoning must be revisited.
      */
     private volatile long[] tableStarts; // sorted file offsets of the L2 tables the L1 table names
     // One bit per L1 index inside the image: the table there was looked over and is clean, so
