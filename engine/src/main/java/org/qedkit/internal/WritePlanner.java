@@ -209,18 +209,6 @@ public final class WritePlanner {
         return cluster;
     }
 
-    private void newCluster(List<PendingEntry> planned, long pos, long n, MemorySegment src, long srcOffset,
-                            boolean overBacking) throws IOException {
-        long mark = allocator.usedEnd();
-        try {
-            long cluster = fillNewCluster(pos, n, src, srcOffset, overBacking);
-            publish(planned, pos, cluster, tableMissing(pos) ? allocator.allocate(geometry.tableBytes()) : 0);
-        } catch (IOException | RuntimeException e) {
-            allocator.rollBackTo(mark);
-            throw e;
-        }
-    }
-
     /**
      * Copy-on-read of the cluster holding guest offset {@code pos}, just read from the
      * backing file. Best effort by design: the read has its bytes already, and a guest read
@@ -259,12 +247,10 @@ public final class WritePlanner {
             pipeline.header().markNeedCheck();
             MemorySegment buffer = arena.allocate(geometry.clusterSize());
             backing.read(clusterGuestOffset, buffer, 0, geometry.clusterSize());
-            if (buffer.mismatch(arena.allocate(geometry.clusterSize())) < 0) {
-                publish(planned, clusterGuestOffset, ClusterMap.ZERO,
-                        tableMissing(clusterGuestOffset) ? allocator.allocate(geometry.tableBytes()) : 0);
-                return;
-            }
-            newCluster(planned, clusterGuestOffset, geometry.clusterSize(), buffer, 0, false);
+            boolean zeros = buffer.mismatch(arena.allocate(geometry.clusterSize())) < 0;
+            // Placed as a write of the whole cluster is: zeros become a zero entry, data a new
+            // cluster (and its table, if the range has none).
+            placeSlice(clusterGuestOffset, geometry.clusterSize(), zeros ? null : buffer, 0, planned);
         } finally {
             if (!planned.isEmpty()) {
                 pipeline.enqueue(planned);
