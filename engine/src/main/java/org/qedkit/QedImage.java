@@ -5,6 +5,7 @@ import org.qedkit.internal.BackingFile;
 import org.qedkit.internal.Cleanup;
 import org.qedkit.internal.ClusterMap;
 import org.qedkit.internal.CommitPipeline;
+import org.qedkit.internal.Discarder;
 import org.qedkit.internal.EngineAccess;
 import org.qedkit.internal.Geometry;
 import org.qedkit.internal.GuestReader;
@@ -12,6 +13,7 @@ import org.qedkit.internal.ImageOpener;
 import org.qedkit.internal.MappedImageFile;
 import org.qedkit.internal.OfflineImages;
 import org.qedkit.internal.OpenedImage;
+import org.qedkit.internal.SpaceReclaimer;
 import org.qedkit.internal.WritePlanner;
 import org.qedkit.internal.hooks.OpenContext;
 
@@ -74,6 +76,8 @@ public final class QedImage implements AutoCloseable {
     private final ClusterMap map;
     private final CommitPipeline pipeline; // null when read-only
     private final WritePlanner planner;    // null when read-only
+    private final Discarder discarder;     // null when read-only
+    private final SpaceReclaimer reclaimer; // null when read-only
     private final QedHeader headerAtOpen;
     private final CheckResult checkAtOpen;
     private final BackingFile backing;     // null without a backing file
@@ -87,6 +91,8 @@ public final class QedImage implements AutoCloseable {
         this.geometry = map.geometry();
         this.pipeline = parts.pipeline();
         this.planner = parts.planner();
+        this.discarder = parts.discarder();
+        this.reclaimer = parts.reclaimer();
         this.headerAtOpen = parts.header();
         this.checkAtOpen = parts.checkAtOpen();
         this.backing = parts.backing();
@@ -338,7 +344,9 @@ public final class QedImage implements AutoCloseable {
      *
      * <p>The view is live: a later write to those guest bytes shows through it. It is valid until
      * the image is closed; after that, any access to it throws {@link IllegalStateException} (never
-     * a crash).
+     * a crash). It shows the cluster, not the guest offset: once the bytes are discarded, the
+     * cluster may be punched (the view reads zeros) or reused for other guest bytes (the view
+     * shows those). A caller that discards must not keep views of what it discards.
      *
      * @param offset guest offset in bytes
      * @param length number of bytes
@@ -461,7 +469,61 @@ public final class QedImage implements AutoCloseable {
         pipeline.awaitDurable(place(offset, length, null, durability, "write-zeroes"));
     }
 
-    /** Places {@code src} (zeros when null), admitted; returns the ticket a durable write waits for, or 0. */
+    /**
+     * Makes {@code length} guest bytes at {@code offset} read as zeros, and with {@code unmap}
+     * gives the space of the whole clusters among them back, as {@link #discard} does. Without
+     * {@code unmap} it is {@link #writeZeroes(long, long)}: clusters that exist stay allocated
+     * and are zeroed. The partial clusters at the ends get zeros either way.
+     *
+     * @param offset guest offset in bytes
+     * @param length number of bytes
+     * @param unmap whether whole clusters may stop being allocated
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
+    public void writeZeroes(long offset, long length, boolean unmap) throws IOException {
+        if (!unmap) {
+            writeZeroes(offset, length);
+            return;
+        }
+        pipeline.awaitDurable(place(offset, length, UNMAP_ZEROES, durability, "write-zeroes"));
+    }
+
+    /**
+     * Gives the space of the whole clusters in {@code length} guest bytes at {@code offset}
+     * back: they stop being allocated and read as zeros (an image with a backing file gets
+     * zero-cluster entries, so the backing file does not show through). The partial clusters
+     * at the ends are left as they are, as a discard may. The freed space is punched out of
+     * the file (the host file system gets it back) and reused by later writes, lowest offset
+     * first, once the change is durable and no read can still be copying from it
+     * (docs/design.md, "Discard and space reuse"). A range of nothing but partial clusters
+     * is a no-op.
+     *
+     * @param offset guest offset in bytes
+     * @param length number of bytes
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
+    public void discard(long offset, long length) throws IOException {
+        pipeline.awaitDurable(place(offset, length, DISCARD, durability, "discard")); // read-only: refused in place
+    }
+
+    /**
+     * {@return bytes of the image file that are free: given back by discards (punched), and
+     * handed out again before the file grows}
+     * Space a discard freed waits for the next commit (and for reads that were copying from it)
+     * before it counts here. 0 for a read-only image.
+     */
+    public long freeBytes() {
+        return reclaimer == null ? 0 : reclaimer.freeBytes();
+    }
+
+    /** Stand-ins for a source in {@link #place}: not data, but a discard, or zeros with unmap. */
+    private static final MemorySegment DISCARD = MemorySegment.ofArray(new byte[0]);
+    private static final MemorySegment UNMAP_ZEROES = MemorySegment.ofArray(new byte[0]);
+
+    /**
+     * Places {@code src} (zeros when null; {@link #DISCARD} and {@link #UNMAP_ZEROES} go to the
+     * discarder), admitted; returns the ticket a durable write waits for, or 0.
+     */
     private long place(long offset, long length, MemorySegment src, Durability writeDurability, String operation)
             throws IOException {
         ensureOpen();
@@ -471,7 +533,11 @@ public final class QedImage implements AutoCloseable {
         long admitted = pipeline.admit();
         try {
             checkRange(offset, length);
-            planner.write(offset, length, src, 0);
+            if (src == DISCARD || src == UNMAP_ZEROES) {
+                discarder.discard(offset, length, src == UNMAP_ZEROES);
+            } else {
+                planner.write(offset, length, src, 0);
+            }
             return writeDurability == Durability.WRITE_THROUGH ? pipeline.requestSync() : 0;
         } catch (MappedImageFile.MappedFault fault) {
             throw fault.getCause(); // the file was cut short under the mapping: EIO, and the image failed

@@ -1,11 +1,18 @@
 package org.qedkit.internal;
 
 import java.io.IOException;
+import java.util.Arrays;
 
 /**
- * Hands out new clusters at the end of the file. Space is reserved with {@code fallocate}
- * in large steps (so most allocations make no system call), and given back at a clean
- * close, when the file is cut to the last used cluster, as a clean QED image must end.
+ * Hands out space for new clusters and tables: freed space first, lowest offset first
+ * ({@link FreeSpace}), then fresh space at the end of the file. Either way the space reads
+ * as zeros and is backed by real blocks before a page of it is touched. Space is taken in
+ * large steps, so most allocations make no system call: at the end, the file grows with
+ * {@code fallocate} by 8 MiB at a time; from the free space, a run of up to 8 MiB is
+ * reserved again with {@code fallocate} (it was punched) and becomes the window that the
+ * next allocations come from. At a clean close the unused window goes back to the free
+ * space, free space at the end of the file is cut off, and the file ends at its last used
+ * cluster, as a clean QED image must.
  *
  * <p>Not thread-safe: callers hold the pipeline's plan lock.
  */
@@ -15,20 +22,68 @@ final class ClusterAllocator {
     private static final long MIN_STEP_CLUSTERS = 16;
 
     private final MappedImageFile file;
+    private final FreeSpace free; // null: no reuse (offline tools)
     private final long step;
     private long usedEnd;
+    private long windowNext;      // the reuse window: [windowNext, windowEnd) is reserved, zeroed, unused
+    private long windowEnd;
+    // What was handed out since the last mark(), as offset/length pairs, for rollBack().
+    private long[] log = new long[32];
+    private int logged;
 
     ClusterAllocator(MappedImageFile file, int clusterSize) {
+        this(file, clusterSize, null);
+    }
+
+    ClusterAllocator(MappedImageFile file, int clusterSize, FreeSpace free) {
         this.file = file;
+        this.free = free;
         this.step = Math.max(STEP_BYTES, MIN_STEP_CLUSTERS * clusterSize);
         this.usedEnd = file.size();
     }
 
     /**
-     * Returns the file offset of {@code bytes} of fresh, zeroed space. A full disk fails
-     * here with an exception and allocates nothing; a smaller reservation is tried first.
+     * Returns the file offset of {@code bytes} of zeroed space. A full disk fails here with an
+     * exception and allocates nothing; at the end of the file a smaller reservation is tried
+     * first.
      */
     long allocate(long bytes) throws IOException {
+        long at = windowNext + bytes <= windowEnd ? windowNext : refillWindow(bytes);
+        if (at >= 0) {
+            windowNext = at + bytes;
+        } else {
+            at = allocateAtEnd(bytes);
+        }
+        if (logged + 2 > log.length) {
+            log = Arrays.copyOf(log, log.length * 2); // grown, never shrunk: allocations allocate nothing
+        }
+        log[logged++] = at;
+        log[logged++] = bytes;
+        return at;
+    }
+
+    /** A new window of freed space holding {@code bytes}, reserved again; -1 when there is none. */
+    private long refillWindow(long bytes) throws IOException {
+        if (free == null) {
+            return -1;
+        }
+        long[] run = free.takeLowest(bytes, Math.max(bytes, step));
+        if (run == null) {
+            return -1;
+        }
+        try {
+            file.reserve(run[0], run[1]);
+        } catch (IOException | RuntimeException e) {
+            free.add(run[0], run[1]);
+            throw e;
+        }
+        returnWindow();
+        windowNext = run[0];
+        windowEnd = run[0] + run[1];
+        return windowNext;
+    }
+
+    private long allocateAtEnd(long bytes) throws IOException {
         long end = usedEnd + bytes;
         if (end > file.size()) {
             try {
@@ -42,27 +97,67 @@ final class ClusterAllocator {
         return at;
     }
 
-    /** End of the last cluster handed out. */
+    /** The rest of the window back to the free space (reserved, zeroed: still free). */
+    private void returnWindow() {
+        if (windowNext < windowEnd) {
+            free.add(windowNext, windowEnd - windowNext);
+        }
+        windowNext = 0;
+        windowEnd = 0;
+    }
+
+    /** End of the last cluster handed out at the end of the file. */
     long usedEnd() {
         return usedEnd;
     }
 
-    /**
-     * Takes back everything handed out since {@code mark} (an earlier {@link #usedEnd()}):
-     * for a piece of a write that failed before anything referenced its new clusters, so
-     * they do not leak. The space stays reserved for the next allocation, zeroed again:
-     * {@link #allocate} promises zeroed space, and a partial write relies on it for the
-     * rest of its cluster (else the failed write's bytes would show there).
-     */
-    void rollBackTo(long mark) {
-        if (mark < usedEnd) {
-            file.fillZero(mark, usedEnd - mark);
-            usedEnd = mark;
-        }
+    /** Starts a new record of what is handed out, for {@link #rollBack()}. */
+    void mark() {
+        logged = 0;
     }
 
-    /** Gives reserved but unused space back: the file ends at its last used cluster. */
+    /**
+     * Takes back everything handed out since {@link #mark()}: for a piece of a write that
+     * failed before anything referenced its new clusters, so they do not leak. The space is
+     * zeroed again ({@link #allocate} promises zeroed space, and a partial write relies on it
+     * for the rest of its cluster, else the failed write's bytes would show there) and stays
+     * reserved for the next allocation.
+     */
+    void rollBack() {
+        for (int i = logged - 2; i >= 0; i -= 2) {
+            long at = log[i];
+            long bytes = log[i + 1];
+            file.fillZero(at, bytes);
+            if (windowEnd > 0 && at + bytes == windowNext) {
+                windowNext = at; // reserved and zeroed, just below the window: the window again
+            } else if (at + bytes == usedEnd) {
+                usedEnd = at;
+            } else if (free != null) {
+                free.add(at, bytes);
+            }
+        }
+        logged = 0;
+    }
+
+    /**
+     * Gives space back at a clean point: the unused window goes back to the free space and
+     * is punched, free space at the end of the file is cut off, and reserved space past the
+     * last used cluster is given back: the file ends at its last used cluster.
+     */
     void trimToUsed() throws IOException {
+        if (free != null) {
+            long from = windowNext;
+            long length = windowEnd - windowNext;
+            windowNext = 0;
+            windowEnd = 0;
+            if (length > 0) {
+                file.punchHole(from, length);
+                free.add(from, length);
+            }
+            for (long cut = free.cutTail(usedEnd); cut != usedEnd; cut = free.cutTail(usedEnd)) {
+                usedEnd = cut;
+            }
+        }
         if (file.size() > usedEnd) {
             file.truncate(usedEnd);
         }

@@ -4,6 +4,7 @@ import org.qedkit.Extent;
 import org.qedkit.QedFormatException;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
 
 /**
  * Translates guest offsets to file offsets by walking the L1 and L2 tables in the mapping.
@@ -196,6 +197,51 @@ public final class ClusterMap {
         return walkL1(l1Index, guestOffset);
     }
 
+    /**
+     * The validated file offset of the L2 table the L1 table links for {@code guestOffset}
+     * now, or 0, past the cache: for the planner and the committer, which must not act on a
+     * record a racing lookup may have left in the cache for a moment (see {@link L2Cache}).
+     */
+    public long linkedTable(long guestOffset) throws QedFormatException {
+        long entry = file.getEntryAcquire(geometry.l1EntryOffset(guestOffset));
+        if (entry != 0 && !isValidCluster(entry, geometry.tableBytes())) {
+            throw corruptEntry("L1[" + geometry.l1Index(guestOffset) + "]", entry, geometry.tableBytes());
+        }
+        return entry;
+    }
+
+    /**
+     * The L2 entry for {@code guestOffset} in the table at {@code table} (from
+     * {@link #linkedTable}), validated as {@link #committed} validates it.
+     */
+    public long entryIn(long table, long guestOffset) throws QedFormatException {
+        long entry = file.getEntryAcquire(l2EntryOffset(table, guestOffset));
+        if (entry == UNALLOCATED || entry == ZERO) {
+            return entry;
+        }
+        String field = "L2[" + geometry.l1Index(guestOffset) + "][" + geometry.l2Index(guestOffset) + "]";
+        if (!isValidCluster(entry, geometry.clusterSize())) {
+            throw corruptEntry(field, entry, geometry.clusterSize());
+        }
+        String inside = metadataAt(entry);
+        if (inside != null) {
+            throw overlapsMetadata(field, entry, inside);
+        }
+        return entry;
+    }
+
+    /**
+     * After the L1 entry of {@code l1Index} was set to 0: the cache forgets the table, and
+     * the list of table offsets the metadata test uses is built again on its next use.
+     */
+    void forgetTable(long l1Index) {
+        if (cache != null) {
+            cache.forget(l1Index);
+        }
+        tablesUnlinked++;
+        tableStarts = null;
+    }
+
     /** {@link #l2Table} past the cache: reads and validates the L1 entry, and caches a table it names. */
     private long walkL1(long l1Index, long guestOffset) throws QedFormatException {
         long entry = file.getEntryAcquire(geometry.l1EntryOffset(guestOffset));
@@ -212,7 +258,14 @@ public final class ClusterMap {
                 if (!suspect) {
                     rememberClean(l1Index);
                 }
-                cache.install(new L2Cache.Table(l1Index, entry, view, suspect));
+                L2Cache.Table record = new L2Cache.Table(l1Index, entry, view, suspect);
+                cache.install(record);
+                // A discard may have unlinked the table after the read above and forgotten it
+                // before the install: then take the record out again (see L2Cache).
+                VarHandle.fullFence();
+                if (file.getEntryAcquire(geometry.l1EntryOffset(guestOffset)) != entry) {
+                    cache.withdraw(record);
+                }
             }
         }
         return entry;
@@ -225,13 +278,15 @@ public final class ClusterMap {
      * over once, when it enters the cache, against the tables the L1 table names (a sorted
      * array built on first need); a table with such an entry is marked suspect, and lookups
      * through it, and through any table that is not cached, test the entry they return.
-     * Lookups through a clean cached table pay one field read. Tables this process creates
-     * lie past the file's end at open, where no entry that passed the bounds check points,
-     * and entries it writes point at fresh clusters: neither needs the test. Space reuse
-     * (issue 14) ends that second premise: once a freed table's clusters can be handed out
-     * again, or a freed data cluster can become a table, this reasoning must be revisited.
+     * Lookups through a clean cached table pay one field read. Entries this process writes
+     * point at clusters its allocator handed out, which are never metadata, and tables it
+     * creates come from space that no valid entry referenced (past the file's end at open, or
+     * freed and reclaimed: FreeSpace). With space reuse a freed table's space can become a
+     * data cluster: the list of table offsets is dropped whenever a table is unlinked
+     * (forgetTable), so it never names a table that is gone.
      */
     private volatile long[] tableStarts; // sorted file offsets of the L2 tables the L1 table names
+    private volatile int tablesUnlinked; // written under the plan lock; a list built across a change is not kept
     // One bit per L1 index inside the image: the table there was looked over and is clean, so
     // a table evicted from the cache and installed again is not looked over again.
     private final java.util.concurrent.atomic.AtomicLongArray cleanTables;
@@ -279,7 +334,11 @@ public final class ClusterMap {
             synchronized (this) {
                 starts = tableStarts;
                 if (starts == null) {
-                    starts = readTableStarts();
+                    int version;
+                    do { // a table unlinked while the list was read: read it again
+                        version = tablesUnlinked;
+                        starts = readTableStarts();
+                    } while (version != tablesUnlinked);
                     tableStarts = starts;
                 }
             }

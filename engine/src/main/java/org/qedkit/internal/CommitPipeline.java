@@ -96,12 +96,12 @@ public final class CommitPipeline implements AutoCloseable {
      * {@code doWork()} otherwise (then {@link #close} drives it to the end itself).
      */
     CommitPipeline(MappedImageFile file, ClusterMap map, PendingOverlay overlay, ClusterAllocator allocator,
-                   HeaderState header, CommitSettings settings, boolean startThread) {
+                   SpaceReclaimer reclaimer, HeaderState header, CommitSettings settings, boolean startThread) {
         this.file = file;
         this.header = header;
         this.settings = settings;
         this.commitIntervalNanos = settings.commitIntervalNanos();
-        this.committer = new Committer(this, file, map, overlay, allocator, settings.clock());
+        this.committer = new Committer(this, file, map, overlay, allocator, reclaimer, settings.clock());
         if (startThread) {
             this.runner = new AgentRunner(new Committer.IdleUntilWork(committer),
                     file::recordFailure,
@@ -167,9 +167,9 @@ public final class CommitPipeline implements AutoCloseable {
     private long enqueue(List<PendingEntry> entries, boolean durabilityWanted) {
         queueLock.lock();
         try {
-            boolean wasEmpty = queue.isEmpty();
-            if (wasEmpty && !entries.isEmpty()) {
-                firstQueuedAt = settings.clock().nanoTime();
+            boolean wasEmpty = nothingQueuedLocked();
+            if (wasEmpty) {
+                firstQueuedAt = settings.clock().nanoTime(); // the interval starts with the first work
             }
             queue.addAll(entries);
             long ticket = ++ticketsIssued;
@@ -186,6 +186,14 @@ public final class CommitPipeline implements AutoCloseable {
         } finally {
             queueLock.unlock();
         }
+    }
+
+    /**
+     * Asks for a commit within the commit interval, without waiting for it: for a discard,
+     * whose stored entries need a sync before the space they freed can be reclaimed.
+     */
+    void commitSoon() {
+        enqueue(List.of(), false);
     }
 
     /**
@@ -396,6 +404,7 @@ public final class CommitPipeline implements AutoCloseable {
         }
         stranded.forEach(w -> w.future().completeExceptionally(failure()));
         throwIfFailed();
+        committer.reclaimAtClose();
         committer.markClean();
         throwIfFailed();
     }

@@ -40,6 +40,8 @@ final class Committer implements Agent {
     private static final long IDLE_BEFORE_CLEAN_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** Entries dropped from the overlay per hold of its write lock: a few microseconds. */
     private static final int DROP_SLICE = 256;
+    /** How often retired space waiting for readers to finish is looked at again. */
+    private static final long RECLAIM_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
     /** One batch on its way through the steps; {@code done} once every step it needs has a sync behind it. */
     static final class Batch {
@@ -65,6 +67,7 @@ final class Committer implements Agent {
     private final Geometry geometry;
     private final PendingOverlay overlay;
     private final ClusterAllocator allocator;
+    private final SpaceReclaimer reclaimer;
     private final NanoClock clock;
 
     private final ArrayDeque<Batch> inFlight = new ArrayDeque<>(); // oldest first
@@ -74,13 +77,14 @@ final class Committer implements Agent {
     private boolean markedClean;
 
     Committer(CommitPipeline pipeline, MappedImageFile file, ClusterMap map, PendingOverlay overlay,
-              ClusterAllocator allocator, NanoClock clock) {
+              ClusterAllocator allocator, SpaceReclaimer reclaimer, NanoClock clock) {
         this.pipeline = pipeline;
         this.file = file;
         this.map = map;
         this.geometry = map.geometry();
         this.overlay = overlay;
         this.allocator = allocator;
+        this.reclaimer = reclaimer;
         this.clock = clock;
         this.lastWorkAt = clock.nanoTime();
     }
@@ -97,8 +101,12 @@ final class Committer implements Agent {
         Batch fresh = pipeline.takeBatchIfDue(now, !inFlight.isEmpty());
         if (fresh != null || !inFlight.isEmpty()) {
             advance(fresh);
+            reclaim();
             lastWorkAt = now;
             markedClean = false;
+            return 1;
+        }
+        if (reclaimer.hasWaiting() && reclaim() > 0) {
             return 1;
         }
         if (pipeline.settled() && !markedClean && now - lastWorkAt >= IDLE_BEFORE_CLEAN_NANOS) {
@@ -117,7 +125,36 @@ final class Committer implements Agent {
         }
         long untilDue = pipeline.nanosUntilDue(now);
         long untilClean = markedClean ? IDLE_BEFORE_CLEAN_NANOS : Math.max(0, lastWorkAt + IDLE_BEFORE_CLEAN_NANOS - now);
-        return Math.min(untilDue, untilClean);
+        long untilReclaim = reclaimer.hasWaiting() ? RECLAIM_POLL_NANOS : Long.MAX_VALUE;
+        return Math.min(Math.min(untilDue, untilClean), untilReclaim);
+    }
+
+    /**
+     * Frees what retired space is due (synced, and past its readers); a failure to punch is
+     * a failure of the image, like a failed commit step. Returns the ranges freed.
+     */
+    private int reclaim() {
+        if (file.hasFailed()) {
+            return 0;
+        }
+        try {
+            return reclaimer.reclaimDue();
+        } catch (IOException | RuntimeException e) {
+            file.recordFailure(e);
+            return 0;
+        }
+    }
+
+    /** At close, after the last commit: frees every retired range that readers allow within a second. */
+    void reclaimAtClose() {
+        if (file.hasFailed()) {
+            return;
+        }
+        try {
+            reclaimer.reclaimAll(TimeUnit.SECONDS.toNanos(1));
+        } catch (IOException | RuntimeException e) {
+            file.recordFailure(e);
+        }
     }
 
     /** See the class comment: one sync moves every batch in flight one step on. */
@@ -199,7 +236,7 @@ final class Committer implements Agent {
 
     private long tableOf(long guestOffset) throws IOException {
         long fresh = overlay.newTable(geometry.l1Index(guestOffset));
-        return fresh != 0 ? fresh : map.l2Table(guestOffset);
+        return fresh != 0 ? fresh : map.linkedTable(guestOffset); // past the cache: see L2Cache
     }
 
     /**
@@ -214,6 +251,7 @@ final class Committer implements Agent {
                     || !pipeline.settled()) {
                 return;
             }
+            reclaim();
             allocator.trimToUsed();
             file.sync();
             pipeline.header().markClean();

@@ -23,6 +23,7 @@ public final class GuestReader {
     private final BackingFile backing;   // null without a backing file
     private final WritePlanner planner;  // null when read-only
     private final boolean copyOnRead;
+    private final ReaderEpochs epochs;   // null when read-only: nothing is ever freed under a read
 
     public GuestReader(OpenedImage parts) {
         this.file = parts.file();
@@ -31,11 +32,19 @@ public final class GuestReader {
         this.backing = parts.backing();
         this.planner = parts.planner();
         this.copyOnRead = parts.options().copyOnRead() && backing != null && planner != null;
+        this.epochs = parts.epochs();
     }
+
+    /*
+     * Every read runs inside a ReaderEpochs section: a discard may unlink a cluster between
+     * the lookup and the copy, and the section keeps the cluster from being punched or reused
+     * until the copy is done (the copy then returns what the range held just before).
+     */
 
     /** Fills {@code dst} with the guest bytes at {@code offset}. */
     public void read(long offset, MemorySegment dst) throws IOException {
         long length = dst.byteSize();
+        int token = epochs == null ? 0 : epochs.enter();
         try {
             for (long done = 0, n; done < length; done += n) {
                 long pos = offset + done;
@@ -53,11 +62,16 @@ public final class GuestReader {
             throw fault.getCause();
         } catch (InternalError late) {
             throw file.faultOf(late, "read");
+        } finally {
+            if (epochs != null) {
+                epochs.exit(token);
+            }
         }
     }
 
     /** Reads {@code length} guest bytes at {@code offset} into {@code dst} at {@code dstOffset}, without wrapping it. */
     public void read(long offset, byte[] dst, int dstOffset, int length) throws IOException {
+        int token = epochs == null ? 0 : epochs.enter();
         try {
             for (int done = 0, n; done < length; done += n) {
                 long pos = offset + done;
@@ -75,17 +89,26 @@ public final class GuestReader {
             throw fault.getCause();
         } catch (InternalError late) {
             throw file.faultOf(late, "read");
+        } finally {
+            if (epochs != null) {
+                epochs.exit(token);
+            }
         }
     }
 
     /** The run from {@code offset} with one allocation state in this image. */
     public Extent extentAt(long offset) throws IOException {
+        int token = epochs == null ? 0 : epochs.enter();
         try {
             return map.extentAt(offset);
         } catch (MappedImageFile.MappedFault fault) {
             throw fault.getCause();
         } catch (InternalError late) {
             throw file.faultOf(late, "read");
+        } finally {
+            if (epochs != null) {
+                epochs.exit(token);
+            }
         }
     }
 

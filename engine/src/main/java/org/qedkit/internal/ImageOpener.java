@@ -77,15 +77,21 @@ public final class ImageOpener {
         Geometry geometry = Geometry.of(header);
         if (options.readOnly()) {
             ClusterMap map = new ClusterMap(file, geometry, options.l2CacheTables(), null);
-            return new OpenedImage(file, map, header, check, backing, null, null, options);
+            return new OpenedImage(file, map, header, check, backing, null, null, options, null, null, null);
         }
         PendingOverlay overlay = new PendingOverlay();
         ClusterMap map = new ClusterMap(file, geometry, options.l2CacheTables(), overlay);
-        ClusterAllocator allocator = new ClusterAllocator(file, geometry.clusterSize());
-        CommitPipeline pipeline = new CommitPipeline(file, map, overlay, allocator, new HeaderState(file, header),
+        FreeSpace free = new FreeSpace();
+        ReaderEpochs epochs = new ReaderEpochs();
+        SpaceReclaimer reclaimer = new SpaceReclaimer(file, free, epochs);
+        ClusterAllocator allocator = new ClusterAllocator(file, geometry.clusterSize(), free);
+        CommitPipeline pipeline = new CommitPipeline(file, map, overlay, allocator, reclaimer,
+                new HeaderState(file, header),
                 new CommitSettings(options.commitInterval(), options.maxQueuedEntries(), context.clock()), true);
-        WritePlanner planner = new WritePlanner(file, map, overlay, allocator, backing, pipeline);
-        return new OpenedImage(file, map, header, check, backing, pipeline, planner, options);
+        WritePlanner planner = new WritePlanner(file, map, overlay, allocator, backing, pipeline, epochs);
+        Discarder discarder = new Discarder(file, map, overlay, planner, pipeline, reclaimer, epochs, backing != null);
+        return new OpenedImage(file, map, header, check, backing, pipeline, planner, options, epochs, discarder,
+                reclaimer);
     }
 
     /** Refuses a header past the size limits, before anything reads a table or writes. */

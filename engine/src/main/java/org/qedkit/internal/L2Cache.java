@@ -28,11 +28,16 @@ import java.util.concurrent.ThreadLocalRandom;
  * Random replacement needs no per-slot bookkeeping on hits (an LRU would write on every
  * read); with four ways, a hot table survives a while against a stream of cold ones.
  *
- * <h2>Why a cached table never goes stale</h2>
- * While an image is open, its L1 entries change only from 0 to a new table (a commit links
- * it); tables are moved or dropped only by a repair or a cut, which run before an open, on
- * their own handle. An L1 entry of 0 is never cached. A view stays valid as long as the
- * mapping, which outlives the image's use; after close, touching it throws.
+ * <h2>Why a cached table does not go stale</h2>
+ * While an image is open, its L1 entries change from 0 to a new table (a commit links it)
+ * and, since discard, from a table whose entries are all free back to 0. An L1 entry of 0
+ * is never cached. The discard that unlinks a table then {@link #forget}s it, and the table's
+ * space is reused only after the grace periods of {@link SpaceReclaimer}: a lookup that
+ * still holds the old view reads the table's free entries, never another table's or a data
+ * cluster's bytes. An installer that raced the unlinking (it read the L1 entry before, and
+ * installs after the forget) re-reads the L1 entry after installing and
+ * {@link #withdraw}s its record when it changed (see {@link ClusterMap}). A view stays valid
+ * as long as the mapping, which outlives the image's use; after close, touching it throws.
  *
  * <h2>What the cache does not hold</h2>
  * Uncommitted entries: a new L2 entry must not be stored into the mapped table before its
@@ -100,6 +105,25 @@ final class L2Cache {
         int victim = base + ThreadLocalRandom.current().nextInt(WAYS);
         Table old = (Table) SLOT.getAcquire(slots, victim);
         SLOT.compareAndSet(slots, victim, old, table); // lost to another install: fine
+    }
+
+    /** Removes every record of {@code l1Index}: its table was unlinked. */
+    void forget(long l1Index) {
+        int base = setOf(l1Index);
+        for (int way = 0; way < WAYS; way++) {
+            Table t = (Table) SLOT.getAcquire(slots, base + way);
+            if (t != null && t.l1Index == l1Index) {
+                SLOT.compareAndSet(slots, base + way, t, null);
+            }
+        }
+    }
+
+    /** Removes {@code table} if it is still cached: its installer found it unlinked meanwhile. */
+    void withdraw(Table table) {
+        int base = setOf(table.l1Index);
+        for (int way = 0; way < WAYS; way++) {
+            SLOT.compareAndSet(slots, base + way, table, null);
+        }
     }
 
     private int setOf(long l1Index) {

@@ -77,6 +77,10 @@ public final class MappedImageFile implements AutoCloseable {
     private volatile long size;
     private volatile IOException failure; // the first failed fdatasync or commit step: final (see sync)
     private volatile String failedStep;   // what failed: "fdatasync" or "commit"
+    // Sync tickets: a store made before syncsStarted was read is durable once a sync with a
+    // later ticket has completed (see syncTicket and durableSince).
+    private final java.util.concurrent.atomic.AtomicLong syncsStarted = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong syncsCompleted = new java.util.concurrent.atomic.AtomicLong();
     private int advice = Posix.MADV_NORMAL;        // under mapLock
     private long grownFrom;                         // under mapLock; see "Readahead" above
     private boolean closed;
@@ -713,23 +717,15 @@ public final class MappedImageFile implements AutoCloseable {
                 throw failure("fallocate", path, injected);
             }
         }
-        try (Arena call = Posix.scratch()) {
-            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
-            int rc;
-            do {
-                rc = Posix.fallocate(capture, fd, 0, old, newSize - old);
-            } while (rc != 0 && Posix.errno(capture) == Posix.EINTR);
-            if (rc != 0) {
-                int errno = Posix.errno(capture);
-                if (errno != Posix.EOPNOTSUPP) {
-                    throw failure("fallocate", path, errno);
-                }
-                // File systems without fallocate: glibc writes zeros instead.
-                errno = Posix.posixFallocate(fd, old, newSize - old);
-                if (errno != 0) {
-                    throw failure("posix_fallocate", path, errno);
-                }
+        int errno = fallocate(0, old, newSize - old);
+        if (errno == Posix.EOPNOTSUPP) {
+            // File systems without fallocate: glibc writes zeros instead.
+            errno = Posix.posixFallocate(fd, old, newSize - old);
+            if (errno != 0) {
+                throw failure("posix_fallocate", path, errno);
             }
+        } else if (errno != 0) {
+            throw failure("fallocate", path, errno);
         }
         size = newSize;
     }
@@ -800,6 +796,7 @@ public final class MappedImageFile implements AutoCloseable {
                 throw recordFailure("fdatasync", failure("fdatasync", path, injected));
             }
         }
+        long ticket = syncsStarted.incrementAndGet(); // before the call: it covers every store made before this
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
             int rc;
@@ -809,6 +806,80 @@ public final class MappedImageFile implements AutoCloseable {
             if (rc != 0) {
                 throw recordFailure("fdatasync", failure("fdatasync", path, Posix.errno(capture)));
             }
+        }
+        syncsCompleted.accumulateAndGet(ticket, Math::max);
+    }
+
+    /**
+     * A ticket for "everything stored so far": read it after the stores, and once
+     * {@link #durableSince} says so for it, a sync that began after them has completed.
+     */
+    public long syncTicket() {
+        return syncsStarted.get();
+    }
+
+    /** True when a sync that began after {@code ticket} was taken has completed successfully. */
+    public boolean durableSince(long ticket) {
+        return syncsCompleted.get() > ticket;
+    }
+
+    /**
+     * Gives the blocks of {@code length} bytes at {@code fileOffset} back to the file system
+     * ({@code fallocate(PUNCH_HOLE | KEEP_SIZE)}): the range reads as zeros and costs no disk.
+     * Where the file system cannot punch holes (EOPNOTSUPP, or a block device), the range is
+     * zeroed in place instead and stays allocated. Returns true when a hole was punched.
+     * Callers make sure nothing reads or writes the range meanwhile.
+     */
+    public boolean punchHole(long fileOffset, long length) throws IOException {
+        checkWritableRange(fileOffset, length);
+        int errno = observer == null ? StorageObserver.PROCEED : observer.beforePunch(path, fileOffset, length);
+        if (errno == StorageObserver.PROCEED && !blockDevice) {
+            errno = fallocate(Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, fileOffset, length);
+            if (errno == 0) {
+                return true;
+            }
+        }
+        if (errno != Posix.EOPNOTSUPP && !blockDevice) {
+            throw failure("fallocate(PUNCH_HOLE)", path, errno);
+        }
+        fillZero(fileOffset, length); // no holes here: the space stays, zeroed
+        return false;
+    }
+
+    /**
+     * Makes sure {@code length} bytes at {@code fileOffset}, inside the file, are backed by
+     * real blocks before a page of them is touched ({@code fallocate} without changing the
+     * length): space that was punched earlier must be reserved again, or a store into it on
+     * a full disk would raise SIGBUS. A full disk fails here with
+     * {@link QedIoException#isNoSpace()}.
+     */
+    public void reserve(long fileOffset, long length) throws IOException {
+        checkWritableRange(fileOffset, length);
+        if (blockDevice) {
+            return; // a device's blocks are always there
+        }
+        if (observer != null) {
+            int injected = observer.beforeReserve(path, fileOffset, length);
+            if (injected != StorageObserver.PROCEED) {
+                throw failure("fallocate", path, injected);
+            }
+        }
+        int errno = fallocate(Posix.FALLOC_FL_KEEP_SIZE, fileOffset, length);
+        if (errno != 0 && errno != Posix.EOPNOTSUPP) {
+            throw failure("fallocate", path, errno);
+        }
+        // EOPNOTSUPP: such a file system cannot punch either, so the range was never given back.
+    }
+
+    /** {@code fallocate(fd, mode, offset, length)}, retried on EINTR; returns 0 or the errno. */
+    private int fallocate(int mode, long offset, long length) {
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            int rc;
+            do {
+                rc = Posix.fallocate(capture, fd, mode, offset, length);
+            } while (rc != 0 && Posix.errno(capture) == Posix.EINTR);
+            return rc == 0 ? 0 : Posix.errno(capture);
         }
     }
 

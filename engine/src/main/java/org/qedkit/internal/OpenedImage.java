@@ -16,7 +16,11 @@ import org.qedkit.QedHeader;
  * @param pipeline    the commit pipeline, or null for a read-only image
  * @param planner     where writes are planned, or null for a read-only image
  * @param options     how the image was opened
+ * @param epochs      the grace periods of freed space, or null for a read-only image
+ * @param discarder   where discards are decided, or null for a read-only image
+ * @param reclaimer   freed space on its way to reuse, and the free space, or null for a read-only image
  */
 public record OpenedImage(MappedImageFile file, ClusterMap map, QedHeader header, CheckResult checkAtOpen,
-                          BackingFile backing, CommitPipeline pipeline, WritePlanner planner, OpenOptions options) {
+                          BackingFile backing, CommitPipeline pipeline, WritePlanner planner, OpenOptions options,
+                          ReaderEpochs epochs, Discarder discarder, SpaceReclaimer reclaimer) {
 }

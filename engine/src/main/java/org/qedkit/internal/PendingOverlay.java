@@ -120,6 +120,41 @@ final class PendingOverlay {
         }
     }
 
+    /**
+     * True when a cluster entry in {@code [fromCluster, toCluster)} or a new table for an L1
+     * index in {@code [fromL1, toL1)} is pending. Under the read lock; costs the smaller of
+     * the range and what is pending. For discards, which leave pending entries to the commit.
+     */
+    boolean anyPendingIn(long fromCluster, long toCluster, long fromL1, long toL1) {
+        long stamp = lock.readLock();
+        try {
+            return anyKeyIn(clusters, fromCluster, toCluster) || anyKeyIn(tables, fromL1, toL1);
+        } finally {
+            lock.unlockRead(stamp);
+        }
+    }
+
+    private static boolean anyKeyIn(Long2LongHashMap map, long from, long to) {
+        if (map.isEmpty()) {
+            return false;
+        }
+        if (to - from <= map.size()) {
+            for (long key = from; key < to; key++) {
+                if (map.containsKey(key)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        for (Long2LongHashMap.KeyIterator keys = map.keySet().iterator(); keys.hasNext(); ) {
+            long key = keys.nextValue();
+            if (key >= from && key < to) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** How many cluster entries are pending (for tests and the committer's idle check). */
     int size() {
         return pendingEntries;

@@ -68,6 +68,9 @@ final class Posix {
     static final int MADV_SEQUENTIAL = 2;
     static final int SEEK_HOLE = 4;
     static final int EOPNOTSUPP = 95;
+    /** {@code fallocate} modes: keep the file's length; give the range's blocks back (reads as zeros). */
+    static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    static final int FALLOC_FL_PUNCH_HOLE = 0x02;
 
     /** Offsets into {@code struct stat} that agree on x86-64 and the generic (AArch64) layout. */
     static final long STAT_MODE_OFFSET = 24;

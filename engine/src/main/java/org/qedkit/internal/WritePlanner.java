@@ -48,10 +48,11 @@ public final class WritePlanner {
     private final ClusterAllocator allocator;
     private final BackingFile backing; // null without a backing file
     private final CommitPipeline pipeline;
+    private final ReaderEpochs epochs;
     private final AtomicLong copyOnReadFailures = new AtomicLong();
 
     WritePlanner(MappedImageFile file, ClusterMap map, PendingOverlay overlay, ClusterAllocator allocator,
-                 BackingFile backing, CommitPipeline pipeline) {
+                 BackingFile backing, CommitPipeline pipeline, ReaderEpochs epochs) {
         this.file = file;
         this.map = map;
         this.geometry = map.geometry();
@@ -59,6 +60,7 @@ public final class WritePlanner {
         this.allocator = allocator;
         this.backing = backing;
         this.pipeline = pipeline;
+        this.epochs = epochs;
     }
 
     private Placement decide(long entry, boolean zeros, long pieceLength) {
@@ -79,6 +81,15 @@ public final class WritePlanner {
      * mapping and any new entries are published and queued.
      */
     public void write(long offset, long length, MemorySegment src, long srcOffset) throws IOException {
+        int token = epochs.enter(); // the clusters looked up stay ours until exit (ReaderEpochs)
+        try {
+            placeAll(offset, length, src, srcOffset);
+        } finally {
+            epochs.exit(token);
+        }
+    }
+
+    private void placeAll(long offset, long length, MemorySegment src, long srcOffset) throws IOException {
         long done = 0;
         while (done < length) { // lock-free while every cluster exists
             long pos = offset + done;
@@ -151,7 +162,7 @@ public final class WritePlanner {
         long[] tables = sliceTables;
         java.util.Arrays.fill(tables, 0, pieces, 0L);
         int count = 0;
-        long mark = allocator.usedEnd();
+        allocator.mark();
         long done = 0;
         try {
             for (int piece = 0; piece < pieces && done < length; piece++) {
@@ -183,7 +194,7 @@ public final class WritePlanner {
                 }
             }
         } catch (IOException | RuntimeException e) {
-            allocator.rollBackTo(mark);
+            allocator.rollBack();
             throw e;
         }
         for (int i = 0; i < count; i++) {
@@ -281,6 +292,6 @@ public final class WritePlanner {
 
     /** True when no L2 table, committed or pending, covers guest offset {@code pos}. */
     private boolean tableMissing(long pos) throws IOException {
-        return overlay.newTable(geometry.l1Index(pos)) == 0 && map.l2Table(pos) == 0;
+        return overlay.newTable(geometry.l1Index(pos)) == 0 && map.linkedTable(pos) == 0; // past the cache: see L2Cache
     }
 }

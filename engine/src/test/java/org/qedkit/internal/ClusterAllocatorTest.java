@@ -65,10 +65,10 @@ class ClusterAllocatorTest {
     void spaceRolledBackIsZeroedAndHandedOutAgain() throws IOException {
         try (MappedImageFile file = file(1, Long.MAX_VALUE)) {
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER);
-            long mark = allocator.usedEnd();
+            allocator.mark();
             long cluster = allocator.allocate(CLUSTER);
             file.copyIn(new byte[]{1, 2, 3}, 0, cluster + 100, 3); // a write that then failed
-            allocator.rollBackTo(mark);
+            allocator.rollBack();
             assertThat(allocator.allocate(CLUSTER)).isEqualTo(cluster);
             byte[] back = new byte[3];
             file.copyOut(cluster + 100, back, 0, 3);

@@ -64,10 +64,12 @@ final class PipelineRig implements AutoCloseable {
         var header = HeaderCodec.read(file);
         geometry = Geometry.of(header);
         map = new ClusterMap(file, geometry, 0, overlay);
-        ClusterAllocator allocator = new ClusterAllocator(file, geometry.clusterSize());
-        pipeline = new CommitPipeline(file, map, overlay, allocator, new HeaderState(file, header),
-                new CommitSettings(commitInterval, maxQueuedEntries, clock), false);
-        planner = new WritePlanner(file, map, overlay, allocator, null, pipeline);
+        FreeSpace free = new FreeSpace();
+        ReaderEpochs epochs = new ReaderEpochs();
+        ClusterAllocator allocator = new ClusterAllocator(file, geometry.clusterSize(), free);
+        pipeline = new CommitPipeline(file, map, overlay, allocator, new SpaceReclaimer(file, free, epochs),
+                new HeaderState(file, header), new CommitSettings(commitInterval, maxQueuedEntries, clock), false);
+        planner = new WritePlanner(file, map, overlay, allocator, null, pipeline, epochs);
     }
 
     private SyncSnapshot snapshot() {

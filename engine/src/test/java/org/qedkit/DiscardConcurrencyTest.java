@@ -1,0 +1,115 @@
+package org.qedkit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Space reuse under lock-free readers: while writers keep writing, discarding and rewriting
+ * a small set of clusters (so freed clusters are punched and handed out again all the
+ * time), readers of those same offsets never see a byte that was written at another offset.
+ *
+ * <p>Every 8-byte word a writer stores at guest cluster {@code c} carries {@code c + 1} in
+ * its upper half. A reader may see zeros (a discard), any generation of its own cluster, or a
+ * mix while a write or discard of that very offset is under way; a word with another
+ * cluster's number means it copied from a cluster that had been freed and reused for another
+ * offset under its feet, which is what the grace periods of {@code ReaderEpochs} prevent.
+ */
+class DiscardConcurrencyTest {
+    private static final int CLUSTER = 4096;
+    private static final int CLUSTERS = 256;
+    private static final Duration RUN = Duration.ofSeconds(3);
+
+    @TempDir
+    Path dir;
+
+    private static byte[] stamped(int cluster, int generation) {
+        ByteBuffer b = ByteBuffer.allocate(CLUSTER).order(ByteOrder.LITTLE_ENDIAN);
+        while (b.hasRemaining()) {
+            b.putLong(((long) (cluster + 1) << 32) | (generation & 0xffffffffL));
+        }
+        return b.array();
+    }
+
+    @Test
+    void readersNeverSeeAnotherOffsetsBytesWhileFreedClustersAreReused() throws Exception {
+        Path p = dir.resolve("churn.qed");
+        QedImage.create(p, CreateOptions.ofSize((long) CLUSTERS * CLUSTER * 4).withClusterSize(CLUSTER));
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicReference<String> violation = new AtomicReference<>();
+        AtomicLong allocatingWrites = new AtomicLong();
+        AtomicLong reads = new AtomicLong();
+        try (QedImage image = QedImage.open(p, OpenOptions.READ_WRITE.withCommitInterval(Duration.ofMillis(2)))) {
+            List<Thread> threads = new ArrayList<>();
+            for (int w = 0; w < 2; w++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    ThreadLocalRandom random = ThreadLocalRandom.current();
+                    int generation = 0;
+                    try {
+                        while (!stop.get()) {
+                            int c = random.nextInt(CLUSTERS);
+                            if (random.nextInt(3) == 0) {
+                                image.discard((long) c * CLUSTER, (long) CLUSTER * (1 + random.nextInt(4)));
+                            } else {
+                                if (image.extentAt((long) c * CLUSTER).kind() != Extent.Kind.DATA) {
+                                    allocatingWrites.incrementAndGet();
+                                }
+                                image.write((long) c * CLUSTER, stamped(c, ++generation));
+                            }
+                        }
+                    } catch (Exception | AssertionError e) {
+                        violation.compareAndSet(null, "writer: " + e);
+                    }
+                }));
+            }
+            for (int r = 0; r < 2; r++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    ThreadLocalRandom random = ThreadLocalRandom.current();
+                    byte[] buffer = new byte[CLUSTER];
+                    ByteBuffer words = ByteBuffer.wrap(buffer).order(ByteOrder.LITTLE_ENDIAN);
+                    try {
+                        while (!stop.get()) {
+                            int c = random.nextInt(CLUSTERS);
+                            image.read((long) c * CLUSTER, buffer);
+                            reads.incrementAndGet();
+                            for (int i = 0; i < CLUSTER; i += 8) {
+                                long word = words.getLong(i);
+                                if (word != 0 && (word >>> 32) != c + 1) {
+                                    violation.compareAndSet(null, "cluster " + c + " word " + i / 8
+                                            + " holds 0x" + Long.toHexString(word) + ", written at cluster "
+                                            + ((word >>> 32) - 1));
+                                }
+                            }
+                        }
+                    } catch (Exception e) {
+                        violation.compareAndSet(null, "reader: " + e);
+                    }
+                }));
+            }
+            Thread.sleep(RUN.toMillis());
+            stop.set(true);
+            for (Thread t : threads) {
+                t.join();
+            }
+            assertThat(violation.get()).isNull();
+            assertThat(reads.get()).as("reads made").isGreaterThan(1000);
+        }
+        // Without reuse every allocating write would have taken a new cluster at the end; the
+        // file (cut to its last used cluster at close) holds a fraction of that.
+        long clustersInFile = java.nio.file.Files.size(p) / CLUSTER;
+        assertThat(allocatingWrites.get()).as("allocating writes, against %d clusters in the file", clustersInFile)
+                .isGreaterThan(4L * clustersInFile);
+    }
+}
