@@ -7,6 +7,7 @@ import org.qedkit.internal.ClusterMap;
 import org.qedkit.internal.CommitPipeline;
 import org.qedkit.internal.Discarder;
 import org.qedkit.internal.EngineAccess;
+import org.qedkit.internal.FreeSpaceScan;
 import org.qedkit.internal.Geometry;
 import org.qedkit.internal.GuestReader;
 import org.qedkit.internal.ImageOpener;
@@ -509,11 +510,16 @@ public final class QedImage implements AutoCloseable {
     /**
      * {@return bytes of the image file that are free: given back by discards (punched), and
      * handed out again before the file grows}
-     * Space a discard freed waits for the next commit (and for reads that were copying from it)
-     * before it counts here. 0 for a read-only image.
+     * On a read-write image, space a discard freed counts once the change is durable and no
+     * read can still be copying from it, and the free space earlier sessions left counts once
+     * the scan that open starts in the background has found it. A read-only image counts it
+     * from its tables when asked (clusters no table names that are holes in the file).
+     *
+     * @throws IOException when the read-only count cannot read the file
      */
-    public long freeBytes() {
-        return reclaimer == null ? 0 : reclaimer.freeBytes();
+    public long freeBytes() throws IOException {
+        ensureOpen();
+        return reclaimer != null ? reclaimer.freeBytes() : FreeSpaceScan.countFreeBytes(file, geometry);
     }
 
     /** Stand-ins for a source in {@link #place}: not data, but a discard, or zeros with unmap. */

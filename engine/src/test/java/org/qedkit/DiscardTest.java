@@ -43,7 +43,7 @@ class DiscardTest {
     }
 
     /** Waits until the reclaimer has freed at least {@code bytes} (it runs after the commit's sync). */
-    private static void awaitFree(QedImage image, long bytes) throws InterruptedException {
+    private static void awaitFree(QedImage image, long bytes) throws InterruptedException, IOException {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (image.freeBytes() < bytes) {
             assertThat(System.nanoTime() - deadline).as("free bytes %d, waiting for %d", image.freeBytes(), bytes)
@@ -221,6 +221,36 @@ class DiscardTest {
             assertThat(java.util.Arrays.copyOfRange(first, 0, CLUSTER)).containsOnly(4);
             assertThat(java.util.Arrays.copyOfRange(first, CLUSTER, 2 * CLUSTER)).containsOnly(0);
         }
+        QemuTools.qemuImg("check", p).ok();
+    }
+
+    @Test
+    void theFreeSpaceOutlivesCloseAndIsFoundAgainAtTheNextOpen() throws Exception {
+        Path p = image(256 * MIB);
+        byte[] data = Bytes.random(5, (int) (8 * MIB));
+        try (QedImage image = open(p)) {
+            image.write(0, data);
+            image.write(64 * MIB, data);
+            image.discard(0, 8 * MIB);
+        }
+        long length = Files.size(p);
+        CheckResult check = QedImage.check(p, CheckMode.REPORT);
+        assertThat(check.leaks()).as("punched space is free space, not a leak").isZero();
+        assertThat(check.freeClusters()).isEqualTo(8 * MIB / CLUSTER);
+        assertThat(check.exitCode()).isZero();
+        QemuTools.Result qemu = QemuTools.qemuImg("check", p);
+        assertThat(qemu.stdout()).as("QEMU knows no free space").contains((8 * MIB / CLUSTER) + " leaked clusters");
+        try (QedImage image = open(p)) {
+            awaitFree(image, 8 * MIB); // found by the scan at open, in the background
+            image.write(128 * MIB, data);
+            image.flush();
+            byte[] back = new byte[data.length];
+            image.read(64 * MIB, back);
+            assertThat(back).isEqualTo(data);
+            image.read(128 * MIB, back);
+            assertThat(back).isEqualTo(data);
+        }
+        assertThat(Files.size(p)).as("the second write went into the freed space").isEqualTo(length);
         QemuTools.qemuImg("check", p).ok();
     }
 }

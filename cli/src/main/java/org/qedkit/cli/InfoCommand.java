@@ -75,10 +75,12 @@ final class InfoCommand implements Callable<Integer> {
         QedHeader h;
         long actualSize;
         long virtualSize;
+        long freeBytes;
         try (QedImage img = QedImage.open(image, OpenOptions.READ_ONLY.withForceShare(forceShare.on).withBackingChain(false))) {
             h = img.header();
             actualSize = img.actualSize();
             virtualSize = img.size();
+            freeBytes = img.freeBytes();
         } catch (QedException e) {
             throw CliException.couldNotOpen(image, e);
         }
@@ -91,6 +93,9 @@ final class InfoCommand implements Callable<Integer> {
         o.put("cluster-size", h.clusterSize());
         o.put("format", "qed");
         o.put("actual-size", actualSize);
+        if (freeBytes > 0) { // qedkit's key: space discards gave back, reused before the file grows
+            o.put("free-space", freeBytes);
+        }
         if (backing != null) {
             o.put("full-backing-filename", backing.toString());
             o.put("backing-filename", h.backingFilename());
@@ -115,6 +120,10 @@ final class InfoCommand implements Callable<Integer> {
                 .append("virtual size: ").append(Sizes.qemuImgHuman(virtualSize)).append(" (").append(virtualSize).append(" bytes)\n")
                 .append("disk size: ").append(Sizes.qemuImgHuman(actualSize)).append('\n')
                 .append("cluster_size: ").append(h.clusterSize()).append('\n');
+        if (freeBytes > 0) {
+            human.append("free space: ").append(Sizes.qemuImgHuman(freeBytes))
+                    .append(" (given back by discards; reused before the file grows)\n");
+        }
         if (backing != null) {
             String actual = backing.toString().equals(h.backingFilename()) ? "" : " (actual path: " + backing + ")";
             human.append("backing file: ").append(h.backingFilename()).append(actual).append('\n');

@@ -47,8 +47,9 @@ final class IoCommand implements Callable<Integer> {
     @Option(names = {"-i", "--aio"}, paramLabel = "MODE", defaultValue = "threads",
             description = "Accepted as qemu-io accepts it (threads, native, io_uring); the engine writes through its mappings.")
     String aio;
-    @Option(names = {"-d", "--discard"}, paramLabel = "MODE", defaultValue = "ignore",
-            description = "Accepted as qemu-io accepts it (ignore, off, unmap, on).")
+    @Option(names = {"-d", "--discard"}, paramLabel = "MODE", defaultValue = "unmap",
+            description = "What discards do, as in qemu-io: unmap or on (the default: whole clusters are freed and "
+                    + "their space reused), ignore or off (discards succeed and change nothing).")
     String discard;
     @Option(names = {"-n", "--nocache"}, description = "As --cache none.") boolean nocache;
     @Option(names = {"-k", "--native-aio"}, description = "As --aio native.") boolean nativeAio;
@@ -89,7 +90,7 @@ final class IoCommand implements Callable<Integer> {
             throw new CliException("can't open device " + file + ": Can't use copy-on-read on read-only device");
         }
         IoSession.Request defaults = new IoSession.Request(format == null ? "qed" : format, readOnly, copyOnRead,
-                forceShare.on, mode, snapshot, "");
+                forceShare.on, mode, snapshot, "", true).discard(discard);
         boolean allOk = true;
         try (IoSession session = new IoSession(defaults, err)) {
             if (file != null) {

@@ -174,6 +174,7 @@ final class IoInterpreter {
                         err.println("qemu-io: Invalid discard option: " + o.value());
                         return false;
                     }
+                    request = request.discard(o.value());
                 }
                 case 'o' -> options.add(o.value());
                 case 's' -> request = request.snapshot(true);

@@ -19,8 +19,8 @@ import java.util.List;
  * <p>The aio forms complete before the command returns and report at once: the engine's
  * calls are synchronous, so "in flight" never outlives the command, and {@code aio_flush}
  * has nothing left to wait for. Vectored requests are one buffer of the summed lengths.
- * {@code discard} succeeds without freeing anything, as QEMU's QED driver does (it has no
- * discard); space reuse is a separate issue.
+ * {@code discard} frees the whole clusters of its range (the engine's discard), unless the
+ * image was opened with {@code -d ignore} (or {@code off}), as qemu-io's block layer drops it.
  */
 final class IoRequests {
     /** QEMU's largest single request: INT_MAX rounded down to whole 512-byte sectors. */
@@ -278,7 +278,9 @@ final class IoRequests {
         long start = System.nanoTime();
         try {
             // -c (compressed): QED stores no compressed clusters; the data is written as is.
-            if (zeroes) {
+            if (zeroes && p.has('u') && session.openedWith().unmap()) {
+                target().writeZeroesUnmapping(offset, count);
+            } else if (zeroes) {
                 target().writeZeroes(offset, count);
             } else {
                 target().write(offset, buffer, p.has('f'));
@@ -332,7 +334,9 @@ final class IoRequests {
         }
         long start = System.nanoTime();
         try {
-            if (zeroes) {
+            if (zeroes && p.has('u') && session.openedWith().unmap()) {
+                target().writeZeroesUnmapping(offset, count);
+            } else if (zeroes) {
                 target().writeZeroes(offset, count);
             } else {
                 target().write(offset, buffer, p.has('f'));
@@ -361,6 +365,14 @@ final class IoRequests {
         if (offset < 0 || offset > target().size() - count) {
             out.println("discard failed: Input/output error");
             return false;
+        }
+        if (session.openedWith().unmap()) { // -d ignore: qemu-io's block layer drops the request
+            try {
+                target().discard(offset, count);
+            } catch (IOException | RuntimeException e) {
+                failed("discard", e);
+                return false;
+            }
         }
         if (!p.has('q')) {
             QemuIoText.report(out, "discard", System.nanoTime() - start, offset, count, count, 1, p.has('C'));

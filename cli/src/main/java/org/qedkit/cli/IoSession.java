@@ -30,29 +30,35 @@ final class IoSession implements AutoCloseable {
 
     /** How to open: qemu-io's flags and options. Immutable; each {@code with…} returns a copy. */
     record Request(String format, boolean readOnly, boolean copyOnRead, boolean forceShare, String cache,
-                   boolean snapshot, String options) {
+                   boolean snapshot, String options, boolean unmap) {
         Request readOnly(boolean on) {
-            return new Request(format, on, copyOnRead, forceShare, cache, snapshot, options);
+            return new Request(format, on, copyOnRead, forceShare, cache, snapshot, options, unmap);
         }
 
         Request copyOnRead(boolean on) {
-            return new Request(format, readOnly, on, forceShare, cache, snapshot, options);
+            return new Request(format, readOnly, on, forceShare, cache, snapshot, options, unmap);
         }
 
         Request forceShare(boolean on) {
-            return new Request(format, readOnly, copyOnRead, on, cache, snapshot, options);
+            return new Request(format, readOnly, copyOnRead, on, cache, snapshot, options, unmap);
         }
 
         Request cache(String mode) {
-            return new Request(format, readOnly, copyOnRead, forceShare, mode, snapshot, options);
+            return new Request(format, readOnly, copyOnRead, forceShare, mode, snapshot, options, unmap);
         }
 
         Request snapshot(boolean on) {
-            return new Request(format, readOnly, copyOnRead, forceShare, cache, on, options);
+            return new Request(format, readOnly, copyOnRead, forceShare, cache, on, options, unmap);
         }
 
         Request withOptions(String text) {
-            return new Request(format, readOnly, copyOnRead, forceShare, cache, snapshot, text);
+            return new Request(format, readOnly, copyOnRead, forceShare, cache, snapshot, text, unmap);
+        }
+
+        /** qemu-io's {@code -d}: {@code unmap}/{@code on} let discards free space, {@code ignore}/{@code off} drop them. */
+        Request discard(String mode) {
+            return new Request(format, readOnly, copyOnRead, forceShare, cache, snapshot, options,
+                    mode.equals("unmap") || mode.equals("on"));
         }
     }
 

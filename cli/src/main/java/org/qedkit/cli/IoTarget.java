@@ -37,6 +37,21 @@ interface IoTarget extends AutoCloseable {
     /** Makes the range read as zeros. */
     void writeZeroes(long offset, long length) throws IOException;
 
+    /**
+     * Zeros with unmap ({@code write -z -u}): whole clusters may stop being allocated. A raw
+     * file is written with zeros.
+     */
+    default void writeZeroesUnmapping(long offset, long length) throws IOException {
+        writeZeroes(offset, length);
+    }
+
+    /**
+     * Discards {@code length} bytes at {@code offset}: a QED image frees the whole clusters
+     * (partial ones stay as they are); a raw file keeps its bytes (a discard may).
+     */
+    default void discard(long offset, long length) throws IOException {
+    }
+
     void flush() throws IOException;
 
     /**
@@ -98,6 +113,16 @@ interface IoTarget extends AutoCloseable {
         @Override
         public void writeZeroes(long offset, long length) throws IOException {
             image.writeZeroes(offset, length);
+        }
+
+        @Override
+        public void writeZeroesUnmapping(long offset, long length) throws IOException {
+            image.writeZeroes(offset, length, true);
+        }
+
+        @Override
+        public void discard(long offset, long length) throws IOException {
+            image.discard(offset, length);
         }
 
         @Override

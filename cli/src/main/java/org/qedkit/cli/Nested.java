@@ -123,6 +123,16 @@ final class Nested {
         }
 
         @Override
+        public void writeZeroesUnmapping(long offset, long length) throws IOException {
+            innerTarget.writeZeroesUnmapping(offset, length);
+        }
+
+        @Override
+        public void discard(long offset, long length) throws IOException {
+            innerTarget.discard(offset, length);
+        }
+
+        @Override
         public void flush() throws IOException {
             innerTarget.flush();
         }

@@ -371,6 +371,7 @@ public final class CommitPipeline implements AutoCloseable {
     @Override
     public void close() throws IOException {
         admission.writeLock(); // never released: nothing is admitted after close
+        committer.stopScan();   // its system calls must not outlive the file's descriptor
         queueLock.lock();
         try {
             closing = true;

@@ -107,6 +107,7 @@ final class Committer implements Agent {
             return 1;
         }
         if (reclaimer.hasWaiting() && reclaim() > 0) {
+            markedClean = false; // the clean-up may have waited for this: it tries again after its idle second
             return 1;
         }
         if (pipeline.settled() && !markedClean && now - lastWorkAt >= IDLE_BEFORE_CLEAN_NANOS) {
@@ -143,6 +144,11 @@ final class Committer implements Agent {
             file.recordFailure(e);
             return 0;
         }
+    }
+
+    /** At the start of close: the free-space scan of this open stops, whatever happens next. */
+    void stopScan() {
+        reclaimer.stopScan();
     }
 
     /** At close, after the last commit: frees every retired range that readers allow within a second. */
@@ -242,7 +248,8 @@ final class Committer implements Agent {
     /**
      * Clears NEED_CHECK when everything is committed and nothing failed. A clean image
      * ends at its last used cluster: the reservation goes back first, or a crash after
-     * this would leave leaks that nothing is told to reclaim.
+     * this would leave leaks that nothing is told to reclaim; for the same reason, space a
+     * discard freed must be punched first (free space is a hole, not a leak).
      */
     void markClean() {
         pipeline.planLock().lock();
@@ -252,6 +259,9 @@ final class Committer implements Agent {
                 return;
             }
             reclaim();
+            if (reclaimer.hasWaiting()) {
+                return; // freed space not yet punched would be a leak nothing is told to reclaim
+            }
             allocator.trimToUsed();
             file.sync();
             pipeline.header().markClean();

@@ -162,7 +162,7 @@ public final class ImageChecker {
         long leaksFixed = Math.max(0, leaksBefore - after.countLeaks());
         List<String> all = new ArrayList<>(repair.problems);
         return new CheckResult(after.corruptions, after.countLeaks(), fixed, leaksFixed, 0,
-                after.totalClusters(), after.allocated, after.fragmented, all);
+                after.totalClusters(), after.allocated, after.fragmented, after.countFree(), all);
     }
 
     // ------------------------------------------------------------------ scan
@@ -343,14 +343,55 @@ public final class ImageChecker {
         return corruptionsFixed;
     }
 
-    private long countLeaks() {
-        long leaks = 0;
-        for (long c = Integer.toUnsignedLong(header.headerSize()); c < clusters; c++) {
-            if (!testBit(c)) {
-                leaks++;
+    /** Unreferenced clusters that hold data: leaks. */
+    private long countLeaks() throws IOException {
+        return countUnreferenced(false);
+    }
+
+    /**
+     * Unreferenced clusters that are holes in the file: free space that a discard punched,
+     * which the engine hands out again (QEMU counts them as leaks; they cost no disk).
+     */
+    private long countFree() throws IOException {
+        return countUnreferenced(true);
+    }
+
+    /** Unreferenced clusters that are holes ({@code holes}) or hold data (not). */
+    private long countUnreferenced(boolean holes) throws IOException {
+        long count = 0;
+        long c = Integer.toUnsignedLong(header.headerSize());
+        while (c < clusters) {
+            if (testBit(c)) {
+                c++;
+                continue;
             }
+            long runEnd = c;
+            while (runEnd < clusters && !testBit(runEnd)) {
+                runEnd++;
+            }
+            long holeClusters = holeClustersIn(c, runEnd);
+            count += holes ? holeClusters : (runEnd - c) - holeClusters;
+            c = runEnd;
         }
-        return leaks;
+        return count;
+    }
+
+    /** Whole clusters in {@code [from, to)} that the file system reports as holes. */
+    private long holeClustersIn(long from, long to) throws IOException {
+        long holes = 0;
+        long end = to * clusterSize;
+        for (long at = from * clusterSize; at < end; ) {
+            long found = file.seekData(at);
+            long data = found < 0 ? end : Math.min(end, found); // -1: no data up to the file's end
+            long firstWhole = (at + clusterSize - 1) / clusterSize;
+            holes += Math.max(0, data / clusterSize - firstWhole);
+            if (data >= end) {
+                break;
+            }
+            long hole = file.seekHole(data);
+            at = hole < 0 ? end : Math.min(end, hole);
+        }
+        return holes;
     }
 
     /** Gives up once the check has run longer than its limit (called per table or pass). */
@@ -594,6 +635,8 @@ public final class ImageChecker {
     }
 
     private void copyClusters(long from, long to, long n) throws IOException {
+        // The destination may be a punched hole: it gets real blocks before a page is touched.
+        file.reserve(to * clusterSize, n * clusterSize);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buffer = arena.allocate(clusterSize);
             for (long k = 0; k < n; k++) {
@@ -623,9 +666,9 @@ public final class ImageChecker {
         return Integer.toUnsignedLong(header.headerSize()) - 1;
     }
 
-    private CheckResult result(long corruptionsFixed, long leaksFixed) {
+    private CheckResult result(long corruptionsFixed, long leaksFixed) throws IOException {
         return new CheckResult(corruptions, countLeaks(), corruptionsFixed, leaksFixed, 0,
-                totalClusters(), allocated, fragmented, problems);
+                totalClusters(), allocated, fragmented, countFree(), problems);
     }
 
     private long totalClusters() {

@@ -90,6 +90,11 @@ public final class ImageOpener {
                 new CommitSettings(options.commitInterval(), options.maxQueuedEntries(), context.clock()), true);
         WritePlanner planner = new WritePlanner(file, map, overlay, allocator, backing, pipeline, epochs);
         Discarder discarder = new Discarder(file, map, overlay, planner, pipeline, reclaimer, epochs, backing != null);
+        try {
+            FreeSpaceScan.startIfWorthwhile(file, geometry, epochs, reclaimer, free);
+        } catch (IOException e) {
+            // No scan: the space earlier discards freed stays unused this time (the file only grows).
+        }
         return new OpenedImage(file, map, header, check, backing, pipeline, planner, options, epochs, discarder,
                 reclaimer);
     }

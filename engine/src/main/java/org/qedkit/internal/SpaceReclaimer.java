@@ -36,6 +36,8 @@ public final class SpaceReclaimer {
     private final ReaderEpochs epochs;
     private final ArrayDeque<Retired> waiting = new ArrayDeque<>(); // under this; oldest first
     private volatile int waitingCount;
+    private java.util.List<long[]> retiredWhileScanning; // under this; non-null while a FreeSpaceScan runs
+    private FreeSpaceScan scan; // under this: the scan open started, if any
     private long punchedBytes;   // under this: for info and tests
     private long zeroedBytes;    // under this: punched not supported, zeroed instead
 
@@ -59,9 +61,49 @@ public final class SpaceReclaimer {
         synchronized (this) {
             for (int i = 0; i < count; i++) {
                 waiting.addLast(new Retired(runs[2 * i], runs[2 * i + 1], ticket, epoch, tables ? 2 : 1));
+                if (retiredWhileScanning != null) {
+                    retiredWhileScanning.add(new long[] {runs[2 * i], runs[2 * i + 1]});
+                }
             }
             waitingCount = waiting.size();
         }
+    }
+
+    /** {@code scan} begins: every range retired from now on is recorded for it. */
+    synchronized void startRecording(FreeSpaceScan scan) {
+        retiredWhileScanning = new ArrayList<>();
+        this.scan = scan;
+    }
+
+    /** Stops a scan still running, and waits for it: before the file closes. */
+    void stopScan() {
+        FreeSpaceScan running;
+        synchronized (this) {
+            running = scan;
+        }
+        if (running != null) {
+            running.stopAndJoin();
+        }
+    }
+
+    /** The scan is over (or failed): nothing is recorded any more. */
+    synchronized void stopRecording() {
+        retiredWhileScanning = null;
+    }
+
+    /**
+     * Marks every range retired since the scan began as used in {@code used} (one bit per
+     * cluster of {@code clusterSize}), and stops recording: in one step, so that a range is
+     * either marked here or was retired after the scan had read its entry as used.
+     */
+    synchronized void markRetiredSinceOpen(java.util.BitSet used, int clusterSize) {
+        if (retiredWhileScanning != null) {
+            for (long[] r : retiredWhileScanning) {
+                used.set((int) Math.min(Integer.MAX_VALUE, r[0] / clusterSize),
+                        (int) Math.min(Integer.MAX_VALUE, (r[0] + r[1]) / clusterSize));
+            }
+        }
+        retiredWhileScanning = null;
     }
 
     /** True when retired space waits for a sync or a grace period. */

@@ -219,7 +219,7 @@ public final class CrashCampaign {
             Workload w = new Workload(seed, t, t * region, region, cs);
             for (int k = 0; k <= j.started[t]; k++) {
                 Workload.Op op = w.next();
-                if (op.kind() != Workload.Kind.WRITE && op.kind() != Workload.Kind.ZERO) {
+                if (!op.changesBytes()) {
                     continue;
                 }
                 byte[] data = op.data();

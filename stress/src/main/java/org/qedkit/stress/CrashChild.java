@@ -73,13 +73,15 @@ public final class CrashChild {
                         log("E " + worker + " " + k);
                     }
                     case REOPEN -> reopen();
-                    case WRITE, ZERO -> {
+                    case WRITE, ZERO, DISCARD -> {
                         log("S " + worker + " " + k);
                         if (op.kind() == Workload.Kind.WRITE) {
                             byte[] data = op.data();
                             withImage(i -> i.write(op.offset(), data));
-                        } else {
+                        } else if (op.kind() == Workload.Kind.ZERO) {
                             withImage(i -> i.writeZeroes(op.offset(), op.length()));
+                        } else {
+                            withImage(i -> i.discard(op.requestOffset(), op.requestLength()));
                         }
                         log("D " + worker + " " + k);
                     }

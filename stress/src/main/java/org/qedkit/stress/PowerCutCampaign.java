@@ -328,6 +328,12 @@ public final class PowerCutCampaign {
                         switch (op.kind()) {
                             case WRITE -> img.write(op.offset(), op.data());
                             case ZERO -> img.writeZeroes(op.offset(), op.length());
+                            case DISCARD -> {
+                                img.discard(op.requestOffset(), op.requestLength());
+                                // A guest's pause: time for the committer to reclaim what it may, so
+                                // the writes that follow reuse freed clusters between two syncs.
+                                Thread.sleep(3);
+                            }
                             case FLUSH -> img.flush();
                             case REOPEN -> {
                                 img.close();
@@ -615,7 +621,7 @@ public final class PowerCutCampaign {
         }
 
         private static boolean writes(Workload.Op op) {
-            return op.kind() == Workload.Kind.WRITE || op.kind() == Workload.Kind.ZERO;
+            return op.changesBytes();
         }
 
         private void allow(Workload.Op op) {

@@ -11,10 +11,19 @@ import java.util.SplittableRandom;
  * crash follow from one worker's sequence alone.
  */
 final class Workload {
-    enum Kind { WRITE, ZERO, FLUSH, REOPEN }
+    enum Kind { WRITE, ZERO, DISCARD, FLUSH, REOPEN }
 
-    /** One operation; {@code data} is derived from {@code dataSeed} on demand. */
-    record Op(Kind kind, long offset, int length, long dataSeed) {
+    /**
+     * One operation; {@code data} is derived from {@code dataSeed} on demand. For a discard,
+     * {@code offset} and {@code length} are the whole clusters it frees (what the model
+     * zeroes); the request itself reaches {@code headSlack} bytes before and
+     * {@code tailSlack} after them, into partial clusters that it leaves as they are.
+     */
+    record Op(Kind kind, long offset, int length, long dataSeed, int headSlack, int tailSlack) {
+        Op(Kind kind, long offset, int length, long dataSeed) {
+            this(kind, offset, length, dataSeed, 0, 0);
+        }
+
         byte[] data() {
             byte[] b = new byte[length];
             if (kind == Kind.WRITE) {
@@ -22,12 +31,35 @@ final class Workload {
             }
             return b;
         }
+
+        /** True for the operations that change guest bytes (a discard reads as zeros). */
+        boolean changesBytes() {
+            return kind == Kind.WRITE || kind == Kind.ZERO || kind == Kind.DISCARD;
+        }
+
+        /** The discard's request: its first byte. */
+        long requestOffset() {
+            return offset - headSlack;
+        }
+
+        /** The discard's request: its length. */
+        long requestLength() {
+            return (long) headSlack + length + tailSlack;
+        }
     }
 
     private final SplittableRandom random;
     private final long regionStart;
     private final long regionLength;
     private final int clusterSize;
+    private static final int RECENT = 6;
+    private final long[] recent = filled(); // offset and length of the last writes, newest first; -1: none
+
+    private static long[] filled() {
+        long[] r = new long[2 * RECENT];
+        java.util.Arrays.fill(r, -1);
+        return r;
+    }
 
     Workload(long seed, int worker, long regionStart, long regionLength, int clusterSize) {
         this.random = new SplittableRandom(seed * 1_000_003L + worker);
@@ -38,7 +70,8 @@ final class Workload {
 
     Op next() {
         int roll = random.nextInt(100);
-        Kind kind = roll < 70 ? Kind.WRITE : roll < 85 ? Kind.ZERO : roll < 98 ? Kind.FLUSH : Kind.REOPEN;
+        Kind kind = roll < 60 ? Kind.WRITE : roll < 72 ? Kind.ZERO : roll < 85 ? Kind.DISCARD
+                : roll < 98 ? Kind.FLUSH : Kind.REOPEN;
         if (kind == Kind.FLUSH || kind == Kind.REOPEN) {
             return new Op(kind, 0, 0, 0);
         }
@@ -51,6 +84,31 @@ final class Workload {
         } else {
             offset = regionStart + random.nextLong(regionLength);
             length = (int) Math.min(regionStart + regionLength - offset, random.nextInt(1, 2 * clusterSize));
+        }
+        if (kind == Kind.DISCARD && recent[0] >= 0 && random.nextInt(4) != 0) {
+            // Mostly what was written lately (else a discard would rarely meet data, and freed
+            // clusters would rarely be reused): that range, or its clusters whole.
+            int pick = random.nextInt(RECENT);
+            long[] r = recent[pick * 2] >= 0 ? new long[] {recent[pick * 2], recent[pick * 2 + 1]}
+                    : new long[] {recent[0], recent[1]};
+            offset = r[0];
+            length = (int) r[1];
+            if (random.nextBoolean()) {
+                long start = offset / clusterSize * clusterSize;
+                long end = Math.min(regionStart + regionLength, (offset + length + clusterSize - 1) / clusterSize * clusterSize);
+                offset = Math.max(regionStart, start);
+                length = (int) (end - offset);
+            }
+        }
+        if (kind == Kind.WRITE) {
+            System.arraycopy(recent, 0, recent, 2, recent.length - 2);
+            recent[0] = offset;
+            recent[1] = length;
+        }
+        if (kind == Kind.DISCARD) {
+            long first = Math.min(offset + length, (offset + clusterSize - 1) / clusterSize * clusterSize);
+            long end = Math.max(first, (offset + length) / clusterSize * clusterSize);
+            return new Op(kind, first, (int) (end - first), 0, (int) (first - offset), (int) (offset + length - end));
         }
         return new Op(kind, offset, length, random.nextLong());
     }
