@@ -63,8 +63,10 @@ import java.util.concurrent.TimeUnit;
  * write that needs space reports it ({@link QedIoException#isNoSpace()}) and the workload
  * goes on; an EIO fails that one call. What a failed write put in place before it failed
  * may or may not show, before and after later flushes.
+ * A file system that cannot punch holes ({@code PUNCH_EOPNOTSUPP}: every punch reports
+ * EOPNOTSUPP) is no error: discarded space is zeroed instead, and nothing may fail.
  * {@link #faultMatrix} runs every sync and every {@code fallocate} of a workload as the
- * failing one.
+ * failing one, and the workload once without hole punching if it punched.
  *
  * <p>Usage: {@code PowerCutCampaign [--states N | --minutes M] [--seed S] [--dir D]}.
  */
@@ -89,7 +91,7 @@ public final class PowerCutCampaign {
     /** A failure the storage injects in one run: the {@code nth} call of a kind fails. */
     public record Fault(Kind kind, int nth) {
         /** Which call fails, and how. */
-        public enum Kind { NONE, SYNC_EIO, EXTEND_ENOSPC, EXTEND_EIO }
+        public enum Kind { NONE, SYNC_EIO, EXTEND_ENOSPC, EXTEND_EIO, PUNCH_EOPNOTSUPP }
 
         /** No failure: the plain power-cut campaign. */
         public static final Fault NONE = new Fault(Kind.NONE, 0);
@@ -102,13 +104,19 @@ public final class PowerCutCampaign {
             return kind == Kind.EXTEND_ENOSPC || kind == Kind.EXTEND_EIO;
         }
 
+        /** A file system that cannot punch holes: every punch from the first on; not an error. */
+        boolean onPunch() {
+            return kind == Kind.PUNCH_EOPNOTSUPP;
+        }
+
         int errno() {
             return kind == Kind.EXTEND_ENOSPC ? StorageObserver.ENOSPC : StorageObserver.EIO;
         }
 
         @Override
         public String toString() {
-            return kind == Kind.NONE ? "no fault" : kind + " at call " + nth;
+            return kind == Kind.NONE ? "no fault" : kind == Kind.PUNCH_EOPNOTSUPP ? "punching unsupported"
+                    : kind + " at call " + nth;
         }
     }
 
@@ -117,7 +125,7 @@ public final class PowerCutCampaign {
      * and whether its fault was injected (timing decides how many syncs group commit makes,
      * so a late call number may not be reached).
      */
-    public record Run(long states, int syncs, int extensions, boolean faultInjected, boolean writeThrough,
+    public record Run(long states, int syncs, int extensions, int punches, boolean faultInjected, boolean writeThrough,
                       boolean backed) {
     }
 
@@ -209,9 +217,12 @@ public final class PowerCutCampaign {
             faults.add(new Fault(Fault.Kind.EXTEND_ENOSPC, n));
             faults.add(new Fault(Fault.Kind.EXTEND_EIO, n));
         }
-        log.printf("seed %d  %s%s: %d syncs, %d fallocate calls, %d faults to inject%n", seed,
+        if (clean.punches() > 0) {
+            faults.add(new Fault(Fault.Kind.PUNCH_EOPNOTSUPP, 1));
+        }
+        log.printf("seed %d  %s%s: %d syncs, %d fallocate calls, %d hole punches, %d faults to inject%n", seed,
                 clean.writeThrough() ? "write-through" : "write-back", clean.backed() ? ", on a raw backing file" : "",
-                clean.syncs(), clean.extensions(), faults.size());
+                clean.syncs(), clean.extensions(), clean.punches(), faults.size());
         for (Fault fault : faults) {
             List<String> found = new ArrayList<>();
             Run run = runOnce(seed, fault, found);
@@ -270,7 +281,7 @@ public final class PowerCutCampaign {
         List<Epoch> epochs = new ArrayList<>();
         int[] durable = {0};
         int[] started = {0};
-        int[] calls = {0, 0};       // syncs, fallocates of the image
+        int[] calls = {0, 0, 0};    // syncs, fallocates, hole punches of the image
         int[] injectedAt = {-1};    // epochs recorded when the fault was injected
         int[] syncsAfterFailure = {0};
         boolean closeFailed = false;
@@ -313,6 +324,23 @@ public final class PowerCutCampaign {
                     return PROCEED;
                 }
             }
+
+            @Override
+            public int beforePunch(Path file, long offset, long length) {
+                if (!file.equals(image)) {
+                    return PROCEED;
+                }
+                synchronized (epochs) {
+                    calls[2]++;
+                    if (fault.onPunch()) {
+                        if (injectedAt[0] < 0) {
+                            injectedAt[0] = epochs.size();
+                        }
+                        return EOPNOTSUPP; // the engine zeroes the range instead, without an error
+                    }
+                    return PROCEED;
+                }
+            }
         };
         OpenContext context = OpenContext.observedBy(storage);
         try {
@@ -336,7 +364,12 @@ public final class PowerCutCampaign {
                             }
                             case FLUSH -> img.flush();
                             case REOPEN -> {
-                                img.close();
+                                try {
+                                    img.close();
+                                } catch (IOException e) {
+                                    closeFailed = true; // a close that reports the failure counts as one
+                                    throw e;
+                                }
                                 img = EngineHooks.open(image, options, context);
                             }
                         }
@@ -371,7 +404,7 @@ public final class PowerCutCampaign {
             }
         } catch (Exception e) {
             problems.add("the workload failed: " + e);
-            return new Run(0, calls[0], calls[1], injectedAt[0] >= 0, writeThrough, backed);
+            return new Run(0, calls[0], calls[1], calls[2], injectedAt[0] >= 0, writeThrough, backed);
         }
         boolean injected = injectedAt[0] >= 0;
         if (fault.onSync() && injected) {
@@ -384,6 +417,13 @@ public final class PowerCutCampaign {
             // No sync completed after the failure: the disk may hold any part of what the
             // page cache held at the end.
             epochs.add(new Epoch(Files.readAllBytes(image), durable[0], ops.size()));
+        }
+        if (fault.onPunch() && !failedOps.isEmpty()) {
+            problems.add("a file system without hole punching made " + failedOps.cardinality()
+                    + " operation(s) fail; the engine must zero instead");
+        }
+        if (fault.onPunch() && closeFailed) {
+            problems.add("a file system without hole punching made closing the image fail");
         }
         if (fault.onExtend() && injected) {
             // An EIO may pass: the engine may try a smaller reservation, which can succeed.
@@ -420,7 +460,7 @@ public final class PowerCutCampaign {
                 verified++;
                 verify(state, expect, "epoch " + k + " of " + epochs.size(), problems, verified % QEMU_EVERY == 0);
                 if (problems.size() > 20) {
-                    return new Run(verified, calls[0], calls[1], injected, writeThrough, backed);
+                    return new Run(verified, calls[0], calls[1], calls[2], injected, writeThrough, backed);
                 }
             }
             base = epoch.content();
@@ -430,7 +470,7 @@ public final class PowerCutCampaign {
             Files.deleteIfExists(image);
             Files.deleteIfExists(backingFile);
         }
-        return new Run(verified, calls[0], calls[1], injected, writeThrough, backed);
+        return new Run(verified, calls[0], calls[1], calls[2], injected, writeThrough, backed);
     }
 
     /** An operation's error in a run with a fault must be that fault, reported as such. */
