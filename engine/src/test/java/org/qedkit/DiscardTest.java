@@ -253,4 +253,20 @@ class DiscardTest {
         assertThat(Files.size(p)).as("the second write went into the freed space").isEqualTo(length);
         QemuTools.qemuImg("check", p).ok();
     }
+
+    @Test
+    void aLargeDiscardIsFreeWhenItReturnsSoTheWritesAfterItReuseTheSpace() throws Exception {
+        Path p = image(256 * MIB);
+        byte[] data = Bytes.random(6, (int) (16 * MIB));
+        try (QedImage image = open(p)) {
+            image.write(0, data);
+            image.write(64 * MIB, data);
+            image.flush();
+            long length = image.fileLength();
+            image.discard(0, 16 * MIB); // 8 MiB or more: synced and freed before it returns
+            assertThat(image.freeBytes()).isGreaterThanOrEqualTo(16 * MIB);
+            image.write(128 * MIB, data); // no flush, no wait in between
+            assertThat(image.fileLength()).isEqualTo(length);
+        }
+    }
 }

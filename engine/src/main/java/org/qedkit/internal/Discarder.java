@@ -35,7 +35,11 @@ import java.util.Arrays;
  *
  * <p>Runs under the plan lock, inside a {@link ReaderEpochs} section (it reads tables the
  * way a lookup does). Afterwards the pipeline is asked for a commit within its interval, so
- * a sync makes the change durable and the reclaimer can free the space.
+ * a sync makes the change durable and the reclaimer can free the space; a discard that
+ * freed {@value #RECLAIM_AT_ONCE_BYTES} bytes or more syncs at once and frees the space
+ * before it returns, so that the writes a guest makes after a trim reuse it (the space
+ * cannot be reused before the change is durable, and a write cannot wait for that inside
+ * its own epoch section).
  */
 public final class Discarder {
     private final MappedImageFile file;
@@ -82,20 +86,33 @@ public final class Discarder {
             return;
         }
         pipeline.throwIfFailed();
-        while (!tryDiscard(first, end)) {
+        long freed;
+        while ((freed = tryDiscard(first, end)) < 0) {
             // Entries in the range are still pending: commit them, then look again.
             pipeline.awaitDurable(pipeline.requestSync());
         }
-        pipeline.commitSoon();
+        if (freed >= RECLAIM_AT_ONCE_BYTES) {
+            // Enough to matter for the writes that follow (a guest that trims, then writes
+            // again): make the change durable now and free the space on this thread, outside
+            // any epoch section, so those writes reuse it instead of growing the file.
+            pipeline.awaitDurable(pipeline.requestSync());
+            reclaimer.reclaimDue();
+        } else {
+            pipeline.commitSoon();
+        }
     }
 
-    private boolean tryDiscard(long first, long end) throws IOException {
+    /** A discard that frees this much syncs and reclaims before it returns; smaller ones wait for the commit interval. */
+    static final long RECLAIM_AT_ONCE_BYTES = 8L << 20;
+
+    /** Discards {@code [first, end)} if nothing in it is pending; returns the bytes freed, or -1 when something is. */
+    private long tryDiscard(long first, long end) throws IOException {
         int token = epochs.enter();
         pipeline.planLock().lock();
         try {
             if (overlay.anyPendingIn(first >>> geometry.clusterBits(), end >>> geometry.clusterBits(),
                     geometry.l1Index(first), geometry.l1Index(end - 1) + 1)) {
-                return false;
+                return -1;
             }
             pipeline.header().markNeedCheck();
             freedCount = 0;
@@ -111,7 +128,14 @@ public final class Discarder {
                 // Unallocated clusters would show the backing file: zero entries hide it.
                 planner.write(first, end - first, null, 0);
             }
-            return true;
+            long freed = 0;
+            for (int i = 0; i < freedCount; i++) {
+                freed += freedRuns[2 * i + 1];
+            }
+            for (int i = 0; i < freedTableCount; i++) {
+                freed += freedTables[2 * i + 1];
+            }
+            return freed;
         } finally {
             pipeline.planLock().unlock();
             epochs.exit(token);

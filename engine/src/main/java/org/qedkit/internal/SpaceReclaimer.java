@@ -35,6 +35,7 @@ public final class SpaceReclaimer {
     private final FreeSpace free;
     private final ReaderEpochs epochs;
     private final ArrayDeque<Retired> waiting = new ArrayDeque<>(); // under this; oldest first
+    private final Object reclaiming = new Object(); // held through a whole reclaimDue
     private volatile int waitingCount;
     private java.util.List<long[]> retiredWhileScanning; // under this; non-null while a FreeSpaceScan runs
     private FreeSpaceScan scan; // under this: the scan open started, if any
@@ -112,13 +113,18 @@ public final class SpaceReclaimer {
     }
 
     /**
-     * Moves what is due to the free space; returns how many ranges it freed. Advances the
-     * epoch as far as the readers allow. Never blocks on a reader.
+     * Moves what is due to the free space; returns how many ranges it freed (after merging
+     * neighbours). Advances the epoch as far as the readers allow. Never blocks on a reader.
      */
     int reclaimDue() throws IOException {
-        if (waitingCount == 0) {
-            return 0;
+        // One reclaim at a time (the committer, a large discard, close): when a call returns,
+        // what was due when it began is in the free space, even if another call took it.
+        synchronized (reclaiming) {
+            return waitingCount == 0 ? 0 : reclaimDueLocked();
         }
+    }
+
+    private int reclaimDueLocked() throws IOException {
         epochs.tryAdvance();
         epochs.tryAdvance();
         List<Retired> due = new ArrayList<>();
@@ -137,18 +143,28 @@ public final class SpaceReclaimer {
             }
             waitingCount = waiting.size();
         }
-        for (Retired r : due) {
-            boolean punched = file.punchHole(r.offset, r.length);
+        // A discard retires clusters in guest order, which is seldom file order: sorted and
+        // merged, a discard of many clusters written together costs a few punches, not one each.
+        due.sort(java.util.Comparator.comparingLong(Retired::offset));
+        int freed = 0;
+        for (int i = 0; i < due.size(); ) {
+            long start = due.get(i).offset;
+            long end = start + due.get(i).length;
+            for (i++; i < due.size() && due.get(i).offset == end; i++) {
+                end += due.get(i).length;
+            }
+            boolean punched = file.punchHole(start, end - start);
             synchronized (this) {
                 if (punched) {
-                    punchedBytes += r.length;
+                    punchedBytes += end - start;
                 } else {
-                    zeroedBytes += r.length;
+                    zeroedBytes += end - start;
                 }
             }
-            free.add(r.offset, r.length);
+            free.add(start, end - start);
+            freed++;
         }
-        return due.size();
+        return freed;
     }
 
     /**
