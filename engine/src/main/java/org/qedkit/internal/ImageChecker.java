@@ -38,10 +38,12 @@ import java.util.Map;
  *       of the file for its second reference; {@code fdatasync};</li>
  *   <li>L2 entries: second references point at their copies, invalid entries become 0;
  *       {@code fdatasync}; then the L1 entries likewise; {@code fdatasync};</li>
- *   <li>compaction: while a leaked cluster lies below the last used one, the last used
- *       data cluster (or L2 table, into a run of free clusters) is copied down into it;
- *       {@code fdatasync}; the entries are pointed at the copies; {@code fdatasync}; the
- *       file is cut after its last used cluster.</li>
+ *   <li>compaction ({@code REPAIR_ALL}): while a leaked cluster lies below the last used
+ *       one, the last used data cluster (or L2 table, into a run of free clusters) is
+ *       copied down into it; {@code fdatasync}; the entries are pointed at the copies;
+ *       {@code fdatasync}; the file is cut after its last used cluster. With
+ *       {@code REPAIR_LEAKS} nothing moves: leaked clusters are punched (free space, which
+ *       the next read-write open reuses) and the unused tail is cut.</li>
  * </ol>
  * Until an entry is switched, the old copy stays where it was; after, the new one is
  * durable. QEMU repairs only invalid entries; leaks and double references it leaves.
@@ -154,8 +156,18 @@ public final class ImageChecker {
         repair.scan();
         long fixed = repair.applyEntryRepairs();
         long leaksBefore = repair.countLeaks();
-        boolean compact = mode == CheckMode.REPAIR_ALL || repair.corruptions == 0;
-        repair.reclaimLeaks(compact);
+        if (mode == CheckMode.REPAIR_LEAKS) {
+            // Leaks become free space: punched (the host gets the blocks back at once), and
+            // reused by the next read-write open; nothing moves. QEMU counts them as leaks
+            // still (it knows no free space); -r all compacts instead. While corruptions
+            // remain, references cannot be trusted, and only the unused tail is cut.
+            if (repair.corruptions == 0) {
+                repair.punchLeaks();
+            }
+            repair.reclaimLeaks(false);
+        } else {
+            repair.reclaimLeaks(true);
+        }
 
         // Double-check the repaired image, as qemu-img does, and report what remains.
         ImageChecker after = new ImageChecker(file, repair.header, false, false, limits, deadline).scan();
@@ -392,6 +404,26 @@ public final class ImageChecker {
             at = hole < 0 ? end : Math.min(end, hole);
         }
         return holes;
+    }
+
+    /** Punches every run of unreferenced clusters that still holds data: leaks become free clusters. */
+    private void punchLeaks() throws IOException {
+        long c = Integer.toUnsignedLong(header.headerSize());
+        while (c < clusters) {
+            if (testBit(c)) {
+                c++;
+                continue;
+            }
+            long runEnd = c;
+            while (runEnd < clusters && !testBit(runEnd)) {
+                runEnd++;
+            }
+            if (holeClustersIn(c, runEnd) < runEnd - c) {
+                file.punchHole(c * clusterSize, (runEnd - c) * clusterSize);
+            }
+            c = runEnd;
+        }
+        file.sync();
     }
 
     /** Gives up once the check has run longer than its limit (called per table or pass). */
