@@ -3,7 +3,6 @@ package org.qedkit;
 import org.qedkit.internal.BackingChain;
 import org.qedkit.internal.BackingFile;
 import org.qedkit.internal.Cleanup;
-import org.qedkit.internal.ClusterMap;
 import org.qedkit.internal.CommitPipeline;
 import org.qedkit.internal.Discarder;
 import org.qedkit.internal.EngineAccess;
@@ -74,7 +73,6 @@ public final class QedImage implements AutoCloseable {
 
     private final MappedImageFile file;
     private final Geometry geometry;
-    private final ClusterMap map;
     private final CommitPipeline pipeline; // null when read-only
     private final WritePlanner planner;    // null when read-only
     private final Discarder discarder;     // null when read-only
@@ -88,8 +86,7 @@ public final class QedImage implements AutoCloseable {
 
     private QedImage(OpenedImage parts) {
         this.file = parts.file();
-        this.map = parts.map();
-        this.geometry = map.geometry();
+        this.geometry = parts.map().geometry();
         this.pipeline = parts.pipeline();
         this.planner = parts.planner();
         this.discarder = parts.discarder();
@@ -361,8 +358,8 @@ public final class QedImage implements AutoCloseable {
         if (length == 0 || inCluster + length > geometry.clusterSize()) {
             return Optional.empty();
         }
-        long entry = map.lookup(offset);
-        if (entry <= ClusterMap.ZERO) {
+        long entry = reader.dataClusterAt(offset);
+        if (entry == 0) {
             return Optional.empty();
         }
         return Optional.ofNullable(file.readOnlyView(entry + inCluster, length));

@@ -112,6 +112,28 @@ public final class GuestReader {
         }
     }
 
+    /**
+     * The entry of the data cluster holding {@code offset}, looked up inside an epoch section
+     * (a table freed and reused at that instant is never read as this image's), or 0 when the
+     * cluster is not a data cluster of this image. For {@code QedImage.view}: what the caller
+     * does with the view afterwards is outside any section, as its contract says.
+     */
+    public long dataClusterAt(long offset) throws IOException {
+        int token = epochs == null ? 0 : epochs.enter();
+        try {
+            long entry = map.lookup(offset);
+            return entry > ClusterMap.ZERO ? entry : 0;
+        } catch (MappedImageFile.MappedFault fault) {
+            throw fault.getCause();
+        } catch (InternalError late) {
+            throw file.faultOf(late, "read");
+        } finally {
+            if (epochs != null) {
+                epochs.exit(token);
+            }
+        }
+    }
+
     private void fromBacking(long pos, MemorySegment dst, long dstOffset, long n) throws IOException {
         backing.read(pos, dst, dstOffset, n);
         if (copyOnRead) {
