@@ -389,7 +389,7 @@ public final class QedImage implements AutoCloseable {
      */
     public void write(long offset, MemorySegment src, Durability writeDurability) throws IOException {
         Objects.requireNonNull(writeDurability, "writeDurability");
-        pipeline.awaitDurable(place(offset, src.byteSize(), src, writeDurability, "write")); // ticket 0: at once
+        pipeline.awaitDurable(place(offset, src.byteSize(), src, Change.DATA, writeDurability, "write")); // ticket 0: at once
     }
 
     /**
@@ -408,7 +408,7 @@ public final class QedImage implements AutoCloseable {
     public CompletableFuture<Void> writeAsync(long offset, MemorySegment src, Durability writeDurability) {
         Objects.requireNonNull(writeDurability, "writeDurability");
         try {
-            long ticket = place(offset, src.byteSize(), src, writeDurability, "write");
+            long ticket = place(offset, src.byteSize(), src, Change.DATA, writeDurability, "write");
             return ticket == 0 ? CompletableFuture.completedFuture(null) : pipeline.whenDurable(ticket);
         } catch (IOException | RuntimeException e) {
             return CompletableFuture.failedFuture(e);
@@ -464,7 +464,7 @@ public final class QedImage implements AutoCloseable {
      * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public void writeZeroes(long offset, long length) throws IOException {
-        pipeline.awaitDurable(place(offset, length, null, durability, "write-zeroes"));
+        pipeline.awaitDurable(place(offset, length, null, Change.DATA, durability, "write-zeroes"));
     }
 
     /**
@@ -483,7 +483,7 @@ public final class QedImage implements AutoCloseable {
             writeZeroes(offset, length);
             return;
         }
-        pipeline.awaitDurable(place(offset, length, UNMAP_ZEROES, durability, "write-zeroes"));
+        pipeline.awaitDurable(place(offset, length, null, Change.UNMAP_ZEROES, durability, "write-zeroes"));
     }
 
     /**
@@ -501,7 +501,7 @@ public final class QedImage implements AutoCloseable {
      * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public void discard(long offset, long length) throws IOException {
-        pipeline.awaitDurable(place(offset, length, DISCARD, durability, "discard")); // read-only: refused in place
+        pipeline.awaitDurable(place(offset, length, null, Change.DISCARD, durability, "discard")); // read-only: refused in place
     }
 
     /**
@@ -519,16 +519,12 @@ public final class QedImage implements AutoCloseable {
         return reclaimer != null ? reclaimer.freeBytes() : FreeSpaceScan.countFreeBytes(file, geometry);
     }
 
-    /** Stand-ins for a source in {@link #place}: not data, but a discard, or zeros with unmap. */
-    private static final MemorySegment DISCARD = MemorySegment.ofArray(new byte[0]);
-    private static final MemorySegment UNMAP_ZEROES = MemorySegment.ofArray(new byte[0]);
+    /** What {@link #place} does to a range: write {@code src} (zeros when null), or hand it to the discarder. */
+    private enum Change { DATA, DISCARD, UNMAP_ZEROES }
 
-    /**
-     * Places {@code src} (zeros when null; {@link #DISCARD} and {@link #UNMAP_ZEROES} go to the
-     * discarder), admitted; returns the ticket a durable write waits for, or 0.
-     */
-    private long place(long offset, long length, MemorySegment src, Durability writeDurability, String operation)
-            throws IOException {
+    /** Makes {@code change} to the range, admitted; returns the ticket a durable request waits for, or 0. */
+    private long place(long offset, long length, MemorySegment src, Change change, Durability writeDurability,
+                       String operation) throws IOException {
         ensureOpen();
         if (pipeline == null) {
             throw new QedReadOnlyException(operation);
@@ -536,10 +532,10 @@ public final class QedImage implements AutoCloseable {
         long admitted = pipeline.admit();
         try {
             checkRange(offset, length);
-            if (src == DISCARD || src == UNMAP_ZEROES) {
-                discarder.discard(offset, length, src == UNMAP_ZEROES);
-            } else {
+            if (change == Change.DATA) {
                 planner.write(offset, length, src, 0);
+            } else {
+                discarder.discard(offset, length, change == Change.UNMAP_ZEROES);
             }
             return writeDurability == Durability.WRITE_THROUGH ? pipeline.requestSync() : 0;
         } catch (MappedImageFile.MappedFault fault) {

@@ -106,24 +106,15 @@ public final class FreeSpaceScan implements Runnable {
         if (used == null) {
             return 0;
         }
-        long clusterSize = geometry.clusterSize();
-        long clusters = scan.scanEnd / clusterSize;
-        long free = 0;
-        for (int c = used.nextClearBit(0); c < clusters; ) {
-            int runEnd = (int) Math.min(clusters, used.nextSetBit(c) < 0 ? clusters : used.nextSetBit(c));
-            for (long at = c * clusterSize, end = runEnd * clusterSize; at < end; ) {
-                long data = file.seekData(at);
-                data = data < 0 ? end : Math.min(end, data);
-                free += data - at;
-                if (data >= end) {
-                    break;
-                }
-                long next = file.seekHole(data);
-                at = next < 0 ? end : Math.min(end, next);
-            }
-            c = runEnd >= clusters ? runEnd : used.nextClearBit(runEnd);
+        int clusterSize = geometry.clusterSize();
+        int clusters = (int) (scan.scanEnd / clusterSize);
+        long freeClusters = 0;
+        for (int c = used.nextClearBit(0); c < clusters; c = used.nextClearBit(c)) {
+            int runEnd = used.nextSetBit(c) < 0 ? clusters : Math.min(clusters, used.nextSetBit(c));
+            freeClusters += file.holeClusters(c, runEnd, clusterSize);
+            c = runEnd;
         }
-        return free - free % clusterSize;
+        return freeClusters * clusterSize;
     }
 
     @Override

@@ -155,7 +155,7 @@ public final class ImageChecker {
         ImageChecker repair = new ImageChecker(file, header, true, mode == CheckMode.REPAIR_ALL, limits, deadline);
         repair.scan();
         long fixed = repair.applyEntryRepairs();
-        long leaksBefore = repair.countLeaks();
+        long leaksBefore = repair.unreferenced().leaks();
         if (mode == CheckMode.REPAIR_LEAKS) {
             // Leaks become free space: punched (the host gets the blocks back at once), and
             // reused by the next read-write open; nothing moves. QEMU counts them as leaks
@@ -171,10 +171,11 @@ public final class ImageChecker {
 
         // Double-check the repaired image, as qemu-img does, and report what remains.
         ImageChecker after = new ImageChecker(file, repair.header, false, false, limits, deadline).scan();
-        long leaksFixed = Math.max(0, leaksBefore - after.countLeaks());
+        Unreferenced left = after.unreferenced();
+        long leaksFixed = Math.max(0, leaksBefore - left.leaks());
         List<String> all = new ArrayList<>(repair.problems);
-        return new CheckResult(after.corruptions, after.countLeaks(), fixed, leaksFixed, 0,
-                after.totalClusters(), after.allocated, after.fragmented, after.countFree(), all);
+        return new CheckResult(after.corruptions, left.leaks(), fixed, leaksFixed, 0,
+                after.totalClusters(), after.allocated, after.fragmented, left.free(), all);
     }
 
     // ------------------------------------------------------------------ scan
@@ -355,22 +356,17 @@ public final class ImageChecker {
         return corruptionsFixed;
     }
 
-    /** Unreferenced clusters that hold data: leaks. */
-    private long countLeaks() throws IOException {
-        return countUnreferenced(false);
+    /** Clusters past the header that nothing references: those that hold data (leaks) and those that are holes (free). */
+    private record Unreferenced(long leaks, long free) {
     }
 
-    /**
-     * Unreferenced clusters that are holes in the file: free space that a discard punched,
-     * which the engine hands out again (QEMU counts them as leaks; they cost no disk).
-     */
-    private long countFree() throws IOException {
-        return countUnreferenced(true);
+    /** A run of clusters {@code [from, to)} that nothing references. */
+    private interface RunVisitor {
+        void visit(long from, long to) throws IOException;
     }
 
-    /** Unreferenced clusters that are holes ({@code holes}) or hold data (not). */
-    private long countUnreferenced(boolean holes) throws IOException {
-        long count = 0;
+    /** Calls {@code visitor} for each maximal run of unreferenced clusters past the header. */
+    private void forEachUnreferencedRun(RunVisitor visitor) throws IOException {
         long c = Integer.toUnsignedLong(header.headerSize());
         while (c < clusters) {
             if (testBit(c)) {
@@ -381,48 +377,33 @@ public final class ImageChecker {
             while (runEnd < clusters && !testBit(runEnd)) {
                 runEnd++;
             }
-            long holeClusters = holeClustersIn(c, runEnd);
-            count += holes ? holeClusters : (runEnd - c) - holeClusters;
+            visitor.visit(c, runEnd);
             c = runEnd;
         }
-        return count;
     }
 
-    /** Whole clusters in {@code [from, to)} that the file system reports as holes. */
-    private long holeClustersIn(long from, long to) throws IOException {
-        long holes = 0;
-        long end = to * clusterSize;
-        for (long at = from * clusterSize; at < end; ) {
-            long found = file.seekData(at);
-            long data = found < 0 ? end : Math.min(end, found); // -1: no data up to the file's end
-            long firstWhole = (at + clusterSize - 1) / clusterSize;
-            holes += Math.max(0, data / clusterSize - firstWhole);
-            if (data >= end) {
-                break;
-            }
-            long hole = file.seekHole(data);
-            at = hole < 0 ? end : Math.min(end, hole);
-        }
-        return holes;
+    /**
+     * Leaks (unreferenced clusters that hold data) and free clusters (unreferenced holes in the
+     * file: space a discard punched, which the engine hands out again; QEMU counts them as
+     * leaks), in one walk.
+     */
+    private Unreferenced unreferenced() throws IOException {
+        long[] counts = new long[2]; // leaks, free
+        forEachUnreferencedRun((from, to) -> {
+            long holes = file.holeClusters(from, to, clusterSize);
+            counts[0] += (to - from) - holes;
+            counts[1] += holes;
+        });
+        return new Unreferenced(counts[0], counts[1]);
     }
 
     /** Punches every run of unreferenced clusters that still holds data: leaks become free clusters. */
     private void punchLeaks() throws IOException {
-        long c = Integer.toUnsignedLong(header.headerSize());
-        while (c < clusters) {
-            if (testBit(c)) {
-                c++;
-                continue;
+        forEachUnreferencedRun((from, to) -> {
+            if (file.holeClusters(from, to, clusterSize) < to - from) {
+                file.punchHole(from * clusterSize, (to - from) * clusterSize);
             }
-            long runEnd = c;
-            while (runEnd < clusters && !testBit(runEnd)) {
-                runEnd++;
-            }
-            if (holeClustersIn(c, runEnd) < runEnd - c) {
-                file.punchHole(c * clusterSize, (runEnd - c) * clusterSize);
-            }
-            c = runEnd;
-        }
+        });
         file.sync();
     }
 
@@ -699,8 +680,9 @@ public final class ImageChecker {
     }
 
     private CheckResult result(long corruptionsFixed, long leaksFixed) throws IOException {
-        return new CheckResult(corruptions, countLeaks(), corruptionsFixed, leaksFixed, 0,
-                totalClusters(), allocated, fragmented, countFree(), problems);
+        Unreferenced left = unreferenced();
+        return new CheckResult(corruptions, left.leaks(), corruptionsFixed, leaksFixed, 0,
+                totalClusters(), allocated, fragmented, left.free(), problems);
     }
 
     private long totalClusters() {

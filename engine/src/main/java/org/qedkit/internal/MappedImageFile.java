@@ -324,6 +324,28 @@ public final class MappedImageFile implements AutoCloseable {
         return hole < 0 ? size : hole;
     }
 
+    /**
+     * How many whole clusters of {@code clusterSize} bytes in clusters {@code [from, to)} the
+     * file system reports as holes ({@code SEEK_DATA}/{@code SEEK_HOLE}): freed space that
+     * costs no disk. Where the file system cannot tell, none.
+     */
+    public long holeClusters(long from, long to, int clusterSize) throws IOException {
+        long holes = 0;
+        long end = to * clusterSize;
+        for (long at = from * clusterSize; at < end; ) {
+            long found = seekData(at);
+            long data = found < 0 ? end : Math.min(end, found); // -1: no data up to the file's end
+            long firstWhole = (at + clusterSize - 1) / clusterSize;
+            holes += Math.max(0, data / clusterSize - firstWhole);
+            if (data >= end) {
+                break;
+            }
+            long hole = seekHole(data);
+            at = hole < 0 ? end : Math.min(end, hole);
+        }
+        return holes;
+    }
+
     private long seek(long offset, int whence) throws IOException {
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
