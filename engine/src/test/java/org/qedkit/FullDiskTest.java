@@ -39,6 +39,20 @@ class FullDiskTest {
         tiny.close();
     }
 
+    /**
+     * Gives the filler's blocks back at once. Truncating frees them even while another
+     * process holds the file open, and one may: a child the JVM spawns for a test class
+     * running beside this one inherits every open descriptor until it closes them before its
+     * exec. Deleting the file would free nothing until that child let go, and the write that
+     * follows would still find the disk full.
+     */
+    private static void giveBack(Path filler) throws IOException {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(filler,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(0);
+        }
+    }
+
     @Test
     void writesFailCleanlyWhenTheDiskIsFullAndWorkAgainAfterSpaceIsFreed() throws IOException {
         QemuTools.require("qemu-img");
@@ -72,7 +86,7 @@ class FullDiskTest {
         QemuTools.qemuImg("check", p).ok();
 
         // Space comes back: the same image takes new writes again.
-        Files.delete(filler);
+        giveBack(filler);
         try (QedImage image = QedImage.open(p)) {
             assertWrittenIntact(image, written);
             long offset = (63L << 20) + 5;
@@ -115,7 +129,7 @@ class FullDiskTest {
             assertThat(e.isNoSpace()).isTrue();
             // With room again, the next new cluster may be the one given back: it must read
             // as zeros where this write puts nothing, not as the failed write's bytes.
-            Files.delete(filler);
+            giveBack(filler);
             image.write((40L << 20) + 4096 + 200, Bytes.pattern(2, 10));
             byte[] cluster = new byte[4096];
             image.read((40L << 20) + 4096, cluster);
@@ -184,7 +198,7 @@ class FullDiskTest {
             }
         }
         QemuTools.qemuImg("check", p).ok();
-        Files.delete(filler);
+        giveBack(filler);
         try (QedImage image = QedImage.open(p)) {
             for (List<long[]> mine : written) {
                 assertWrittenIntact(image, mine);
