@@ -1,0 +1,179 @@
+package org.qedkit.nbd;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
+import java.nio.channels.NetworkChannel;
+import java.util.Map;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
+
+/**
+ * One client, from its handshake to its last reply.
+ *
+ * <h2>Threads and memory</h2>
+ * One thread reads the connection: the handshake, then request after request. A write's
+ * payload is read by that thread in pieces of {@link Commands#PIECE} bytes and stored in the
+ * image piece by piece as it arrives, so a 32 MiB write costs no 32 MiB buffer; the reply
+ * follows at once (a write with FUA waits for its flush on a thread of its own, so the next
+ * requests are read meanwhile). Every other request runs on a virtual thread of its own and
+ * replies when it is done, in whatever order requests finish. At most
+ * {@code maxInFlight} such requests run at a time: the reading thread waits for a slot before
+ * it reads the next request, which pushes back on a client that sends faster than the image
+ * answers. Each running request holds at most one piece buffer, so a connection holds at
+ * most {@code (maxInFlight + 1) * PIECE} bytes of buffers, whatever its clients send.
+ *
+ * <h2>Ending</h2>
+ * The client's {@code NBD_CMD_DISC}, its hanging up, a protocol violation, or the server's
+ * {@link #shutDown()}: the reading thread stops reading, waits until every request it
+ * started has replied, and closes the channel.
+ */
+final class Connection implements Runnable {
+    private final ByteChannel channel;
+    private final Map<String, NbdExport> exports;
+    private final boolean multiConn;
+    private final int maxInFlight;
+    private final Semaphore inFlight;
+    private final ThreadFactory requestThreads;
+    private final Runnable onHandshakeDone;
+    private volatile boolean shuttingDown;
+
+    Connection(ByteChannel channel, Map<String, NbdExport> exports, boolean multiConn, int maxInFlight,
+               ThreadFactory requestThreads, Runnable onHandshakeDone) {
+        this.channel = channel;
+        this.exports = exports;
+        this.multiConn = multiConn;
+        this.maxInFlight = maxInFlight;
+        this.inFlight = new Semaphore(maxInFlight);
+        this.requestThreads = requestThreads;
+        this.onHandshakeDone = onHandshakeDone;
+    }
+
+    @Override
+    public void run() {
+        try {
+            Handshake.Session session = new Handshake(channel, exports, multiConn).negotiate();
+            onHandshakeDone.run();
+            if (session != null && !shuttingDown) {
+                transmit(session);
+            }
+        } catch (IOException | RuntimeException e) {
+            // The client hung up or broke the protocol: this connection ends, nothing else.
+        } finally {
+            inFlight.acquireUninterruptibly(maxInFlight); // every started request has replied
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // already closed by a failed reply
+            }
+        }
+    }
+
+    /**
+     * Stops reading requests; the requests already read still get their replies, then the
+     * connection closes. Safe from any thread, any number of times.
+     */
+    void shutDown() {
+        shuttingDown = true;
+        try {
+            if (channel instanceof java.nio.channels.SocketChannel socket) {
+                socket.shutdownInput(); // the reading thread sees the end of the stream
+            } else {
+                channel.close();
+            }
+        } catch (IOException ignored) {
+            // the channel is closed already
+        }
+    }
+
+    /** Closes the connection at once: for a handshake that took too long. */
+    void abort() {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closed already
+        }
+    }
+
+    private void transmit(Handshake.Session session) throws IOException {
+        ReplySender replies = new ReplySender(channel);
+        Commands commands = new Commands(session, replies);
+        ByteBuffer header = ByteBuffer.allocate(NbdWire.REQUEST_HEADER_BYTES);
+        while (!shuttingDown && !replies.isBroken()) {
+            header.clear();
+            if (!readRequestHeader(header)) {
+                return; // the client hung up between requests
+            }
+            if (header.getInt() != NbdWire.REQUEST_MAGIC) {
+                return; // not a request: the stream cannot be trusted any more
+            }
+            int flags = Short.toUnsignedInt(header.getShort());
+            int type = Short.toUnsignedInt(header.getShort());
+            long cookie = header.getLong();
+            long offset = header.getLong();
+            long length = Integer.toUnsignedLong(header.getInt());
+            if (type == NbdWire.CMD_DISC) {
+                return;
+            }
+            if (type == NbdWire.CMD_WRITE) {
+                if (length > NbdWire.MAX_PAYLOAD) {
+                    return; // the client was told the limit; reading on would mean buffering or skipping gigabytes
+                }
+                inFlight.acquireUninterruptibly();
+                Runnable rest;
+                try {
+                    rest = commands.write(channel, flags, cookie, offset, length);
+                } catch (IOException | RuntimeException e) {
+                    inFlight.release();
+                    throw e;
+                }
+                if (rest == null) {
+                    inFlight.release();
+                } else {
+                    start(rest);
+                }
+                continue;
+            }
+            inFlight.acquireUninterruptibly();
+            start(() -> commands.run(type, flags, cookie, offset, length));
+        }
+    }
+
+    /** Starts {@code request} on its own thread; its slot is given back when it ends. */
+    private void start(Runnable request) {
+        Thread thread = requestThreads.newThread(() -> {
+            try {
+                request.run();
+            } finally {
+                inFlight.release();
+            }
+        });
+        if (thread == null) {
+            inFlight.release();
+            throw new IllegalStateException("no thread for a request");
+        }
+        thread.start();
+    }
+
+    /** Reads a request header; false when the client closed the connection cleanly before it. */
+    private boolean readRequestHeader(ByteBuffer header) throws IOException {
+        while (header.hasRemaining()) {
+            if (channel.read(header) < 0) {
+                if (header.position() == 0) {
+                    return false;
+                }
+                throw new EOFException("the client closed the connection within a request header");
+            }
+        }
+        header.flip();
+        return true;
+    }
+
+    /** TCP: replies go out as soon as they are written (Nagle's delay would add to every reply). */
+    static void tune(NetworkChannel channel) throws IOException {
+        if (channel.supportedOptions().contains(java.net.StandardSocketOptions.TCP_NODELAY)) {
+            channel.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
+        }
+    }
+}
