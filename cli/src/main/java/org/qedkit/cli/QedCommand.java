@@ -52,6 +52,7 @@ public final class QedCommand implements Runnable {
         commands.put("commit", CommitCommand.class);
         commands.put("measure", MeasureCommand.class);
         commands.put("bench", BenchCommand.class);
+        commands.put("serve", ServeCommand.class);
         commands.put("help", CommandLine.HelpCommand.class);
         return Collections.unmodifiableMap(commands);
     }
@@ -62,7 +63,7 @@ public final class QedCommand implements Runnable {
     @Override
     public void run() {
         throw new CommandLine.ParameterException(spec.commandLine(),
-                "a command is needed: create, info, check, compare, map, convert, dd, resize, rebase, commit, measure, bench or io (see qed --help)");
+                "a command is needed: create, info, check, compare, map, convert, dd, resize, rebase, commit, measure, bench, serve or io (see qed --help)");
     }
 
     public static void main(String[] args) {
@@ -126,7 +127,10 @@ public final class QedCommand implements Runnable {
      * these lines; docs/compatibility.md has the rule.
      */
     static String programFor(String[] args) {
-        return args.length > 0 && args[0].equals("io") ? "qemu-io: " : "qemu-img: ";
+        if (args.length > 0 && args[0].equals("io")) {
+            return "qemu-io: ";
+        }
+        return args.length > 0 && args[0].equals("serve") ? "qemu-nbd: " : "qemu-img: ";
     }
 
     private static String describe(Exception e) {

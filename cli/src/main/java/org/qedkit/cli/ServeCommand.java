@@ -1,0 +1,128 @@
+package org.qedkit.cli;
+
+import org.qedkit.Durability;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedException;
+import org.qedkit.QedImage;
+import org.qedkit.nbd.NbdExport;
+import org.qedkit.nbd.NbdServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code qed serve}: serves one QED image over NBD, with {@code qemu-nbd}'s option names so
+ * that its users switch by changing the program name. Differences, on purpose: it listens
+ * on 127.0.0.1 unless {@code -b} says otherwise (qemu-nbd: every interface), and with more
+ * than one connection allowed ({@code -e}) it advertises multi-connection (see
+ * {@link NbdServer}). SIGTERM and SIGINT stop it cleanly: no new client, every request read
+ * is answered, the image is flushed and closed clean.
+ */
+@Command(name = "serve", description = "Serve a QED image over NBD, as qemu-nbd does.")
+final class ServeCommand implements Callable<Integer> {
+
+    @Mixin SharedOptions.ImageFile image;
+    @Option(names = {"-r", "--read-only"}, description = "Export read-only: clients may not write.") boolean readOnly;
+    @Option(names = {"-x", "--export-name"}, paramLabel = "NAME", defaultValue = "",
+            description = "The export's name (default: the empty name, the default export).") String exportName;
+    @Option(names = {"-D", "--description"}, paramLabel = "TEXT", defaultValue = "",
+            description = "A description clients may show.") String description;
+    @Option(names = {"-k", "--socket"}, paramLabel = "PATH", description = "Listen on this Unix socket instead of TCP.") Path socket;
+    @Option(names = {"-b", "--bind"}, paramLabel = "ADDR", defaultValue = "127.0.0.1",
+            description = "TCP address to listen on (default: 127.0.0.1, this machine only).") String bind;
+    @Option(names = {"-p", "--port"}, paramLabel = "PORT", defaultValue = "10809",
+            description = "TCP port to listen on (default: 10809).") int port;
+    @Option(names = {"-t", "--persistent"}, description = "Keep serving after the last client leaves.") boolean persistent;
+    @Option(names = {"-e", "--shared"}, paramLabel = "NUM", defaultValue = "1",
+            description = "Clients served at a time (default 1; 0: no limit).") int shared;
+    @Option(names = "--cache", paramLabel = "MODE", defaultValue = "writeback",
+            description = "writeback (flush makes writes durable) or writethrough (every write is durable when it is answered); "
+                    + "none, directsync and unsafe as qemu-nbd maps them.") String cache;
+    @Option(names = "--discard", paramLabel = "MODE", defaultValue = "ignore",
+            description = "ignore (trims do nothing) or unmap (trims give clusters back to the file system).") String discard;
+    @Option(names = "--pid-file", paramLabel = "FILE", description = "Write the server's process id here.") Path pidFile;
+    @Option(names = "--handshake-limit", paramLabel = "SECONDS", defaultValue = "10",
+            description = "Drop a client that has not finished its handshake within this time.") int handshakeSeconds;
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+        Path file = this.image.qed("serve");
+        Durability durability = switch (cache) {
+            case "writeback", "none", "unsafe" -> Durability.WRITE_BACK;
+            case "writethrough", "directsync" -> Durability.WRITE_THROUGH;
+            default -> throw new CliException("Invalid cache mode '" + cache + "'");
+        };
+        boolean unmap = switch (discard) {
+            case "ignore", "off" -> false;
+            case "unmap", "on" -> true;
+            default -> throw new CliException("Invalid discard mode '" + discard + "'");
+        };
+        if (shared < 0) {
+            throw new CliException("Invalid shared device number '" + shared + "'");
+        }
+        if (port < 1 || port > 65535) {
+            throw new CliException("Invalid port number '" + port + "'");
+        }
+        SocketAddress address = socket != null
+                ? UnixDomainSocketAddress.of(socket.toAbsolutePath())
+                : new InetSocketAddress(InetAddress.getByName(bind), port);
+        OpenOptions options = (readOnly ? OpenOptions.READ_ONLY : OpenOptions.READ_WRITE).withDurability(durability);
+        QedImage opened;
+        try {
+            opened = QedImage.open(file, options);
+        } catch (QedException e) {
+            throw new CliException("Failed to blk_new_open '" + file + "': "
+                    + QemuMessages.openFailure(String.valueOf(file), e, readOnly), e.getMessage());
+        }
+        try (QedImage served = opened) {
+            NbdServer server = NbdServer.builder()
+                    .export(NbdExport.of(exportName, served).withReadOnly(readOnly)
+                            .withDescription(description).withUnmap(unmap))
+                    .listen(address)
+                    .maxConnections(shared)
+                    .multiConn(shared != 1)
+                    .exitWhenIdle(!persistent)
+                    .handshakeTimeout(java.time.Duration.ofSeconds(Math.max(1, handshakeSeconds)))
+                    .build();
+            server.start();
+            try {
+                stopOnSignals(server);
+                if (pidFile != null) {
+                    Files.writeString(pidFile, ProcessHandle.current().pid() + "\n");
+                }
+                server.awaitTermination();
+            } finally {
+                server.close();
+                if (pidFile != null) {
+                    Files.deleteIfExists(pidFile);
+                }
+            }
+            // Closing the image (try-with-resources) commits, flushes and marks it clean.
+        }
+        return 0;
+    }
+
+    /**
+     * SIGTERM and SIGINT close the server, and the command then ends as after its last
+     * client: the image is closed clean and the exit code is 0, as qemu-nbd's is.
+     */
+    private static void stopOnSignals(NbdServer server) {
+        for (String name : List.of("TERM", "INT")) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(name), s -> Thread.ofPlatform().start(server::close));
+            } catch (IllegalArgumentException e) {
+                // the signal is taken by the JVM (-Xrs): the default handling remains
+            }
+        }
+    }
+}

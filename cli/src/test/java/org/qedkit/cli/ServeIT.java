@@ -1,0 +1,108 @@
+package org.qedkit.cli;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.qedkit.CheckMode;
+import org.qedkit.CreateOptions;
+import org.qedkit.OpenOptions;
+import org.qedkit.QedImage;
+import org.qedkit.testing.QemuTools;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code qed serve} as a process, run through the {@code ./qed} launcher the way a user (or
+ * a service manager) runs it: it holds the image's lock while serving, stops cleanly on
+ * SIGTERM with exit code 0 and a clean image, and without {@code -t} ends when its client
+ * leaves, as {@code qemu-nbd} does.
+ */
+class ServeIT {
+    private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+    private static final String LAUNCHER = ROOT.resolve("qed").toString();
+
+    @TempDir
+    Path dir;
+    private final List<Process> started = new ArrayList<>();
+
+    @AfterEach
+    void stopServers() {
+        started.forEach(Process::destroyForcibly);
+    }
+
+    private Process serve(String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(LAUNCHER, "serve"));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectOutput(dir.resolve("serve.out").toFile())
+                .redirectError(dir.resolve("serve.err").toFile()).start();
+        started.add(p);
+        Path socket = dir.resolve("s.sock");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!Files.exists(socket)) {
+            assertThat(p.isAlive()).as("qed serve is running; stderr: %s", stderr()).isTrue();
+            assertThat(System.nanoTime()).as("the socket appears within 30 s").isLessThan(deadline);
+            Thread.sleep(20);
+        }
+        return p;
+    }
+
+    private String stderr() {
+        try {
+            return Files.readString(dir.resolve("serve.err"));
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    @Test
+    void servesUntilSigtermThenEndsWithACleanImageAndExitCodeZero() throws Exception {
+        Path image = dir.resolve("d.qed");
+        QedImage.create(image, CreateOptions.ofSize(64L << 20));
+        Path socket = dir.resolve("s.sock");
+        Path pidFile = dir.resolve("serve.pid");
+        Process server = serve("-k", socket.toString(), "-t", "--discard", "unmap", "--pid-file", pidFile.toString(),
+                image.toString());
+        String uri = "nbd+unix:///?socket=" + socket;
+        QemuTools.qemuIo("-f", "raw", "-c", "write -P 0x61 0 2M", "-c", "discard 1M 1M", uri).ok();
+        assertThat(Files.readString(pidFile).trim()).isEqualTo(Long.toString(server.pid()));
+
+        // The image's lock is held while serving: a writer is refused, a shared reader is not.
+        QemuTools.Result writer = QemuTools.qemuIo("-f", "qed", "-c", "write 0 4k", image);
+        assertThat(writer.exitCode()).isNotZero();
+        assertThat(writer.stderr()).contains("Failed to get \"write\" lock");
+        QemuTools.qemuImg("info", "-U", image).ok();
+
+        server.destroy(); // SIGTERM
+        assertThat(server.waitFor(30, TimeUnit.SECONDS)).as("qed serve ends after SIGTERM").isTrue();
+        assertThat(server.exitValue()).as("exit code after SIGTERM; stderr: %s", stderr()).isZero();
+        assertThat(Files.exists(socket)).as("the socket file is removed").isFalse();
+        assertThat(Files.exists(pidFile)).as("the pid file is removed").isFalse();
+
+        try (QedImage closed = QedImage.open(image, OpenOptions.READ_ONLY)) {
+            assertThat(closed.header().needsCheck()).as("closed clean: NEED_CHECK is clear").isFalse();
+        }
+        assertThat(QedImage.check(image, CheckMode.REPORT).isClean()).isTrue();
+        QemuTools.qemuImg("check", image).ok();
+        QemuTools.qemuIo("-f", "qed", "-c", "read -P 0x61 0 1M", "-c", "read -P 0 1M 1M", image).ok();
+    }
+
+    @Test
+    void withoutPersistentItEndsWhenItsClientLeaves() throws Exception {
+        Path image = dir.resolve("e.qed");
+        QedImage.create(image, CreateOptions.ofSize(16L << 20));
+        Path socket = dir.resolve("s.sock");
+        Process server = serve("-k", socket.toString(), image.toString());
+        QemuTools.qemuIo("-f", "raw", "-c", "write -P 7 0 64k", "nbd+unix:///?socket=" + socket).ok();
+        assertThat(server.waitFor(30, TimeUnit.SECONDS)).as("qed serve ends with its only client").isTrue();
+        assertThat(server.exitValue()).as("stderr: %s", stderr()).isZero();
+        QemuTools.qemuImg("check", image).ok();
+        QemuTools.qemuIo("-f", "qed", "-c", "read -P 7 0 64k", image).ok();
+    }
+}
