@@ -78,7 +78,7 @@ final class Commands {
                 if (error == 0) {
                     try {
                         image.write(offset + done, piece.flip());
-                    } catch (IOException | RuntimeException e) {
+                    } catch (IOException | IllegalStateException e) {
                         error = errno(e);
                         message = "write at " + (offset + done) + ": " + e.getMessage();
                     }
@@ -97,7 +97,7 @@ final class Commands {
                 try {
                     image.flush();
                     ok(cookie);
-                } catch (IOException | RuntimeException e) {
+                } catch (IOException | IllegalStateException e) {
                     failQuietly(cookie, errno(e), "write (FUA): " + e.getMessage());
                 }
             };
@@ -125,8 +125,12 @@ final class Commands {
                 case NbdWire.CMD_CACHE -> cache(flags, cookie, offset, length);
                 default -> fail(cookie, NbdWire.EINVAL, "command " + type + " is not known");
             }
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | IllegalStateException e) {
             failQuietly(cookie, errno(e), command(type) + " at " + offset + ": " + e.getMessage());
+        } catch (RuntimeException bug) {
+            // Not the client's fault, nor the image's: answer, then let the thread report it.
+            failQuietly(cookie, NbdWire.EIO, command(type) + " at " + offset + ": " + bug);
+            throw bug;
         }
     }
 

@@ -188,6 +188,30 @@ class RealClientsTest {
                 .contains("Images are identical.");
     }
 
+    @Test
+    void fioVerifiesItsRandomWritesOverBothTransports() throws Exception {
+        QemuTools.require("fio");
+        QedImage image = image("f.qed");
+        NbdServer server = NbdServer.builder().export(NbdExport.of("", image).withUnmap(true))
+                .listen(UnixDomainSocketAddress.of(dir.resolve("s.sock").toAbsolutePath()))
+                .listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).build().start();
+        open.add(server);
+        int port = ((InetSocketAddress) server.localAddresses().get(1)).getPort();
+        String[] uris = {unixUri(""), "nbd://127.0.0.1:" + port + "/"};
+        for (int i = 0; i < uris.length; i++) {
+            // Each run writes its half of the disk at random with a crc32c header in every
+            // block, at 16 requests in flight, then reads every block back and checks it.
+            QemuTools.Result fio = QemuTools.run(List.of("fio", "--name=verify" + i, "--ioengine=nbd", "--uri=" + uris[i],
+                    "--rw=randwrite", "--bs=4k", "--iodepth=16", "--offset=" + (i * SIZE / 2), "--size=" + (SIZE / 8),
+                    "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0", "--randseed=" + (42 + i),
+                    "--output-format=json"));
+            assertThat(fio.exitCode()).as("fio over %s:%n%s%n%s", uris[i], fio.stdout(), fio.stderr()).isZero();
+            assertThat(fio.stdout()).as("the verify pass read the blocks back")
+                    .containsPattern("\"read\" : \\{\\s*\"io_bytes\" : [1-9]");
+        }
+        QemuTools.qemuImg("check", closeAll(image)).ok();
+    }
+
     private static byte[] filled(int n, byte value) {
         byte[] b = new byte[n];
         java.util.Arrays.fill(b, value);
