@@ -166,7 +166,11 @@ public final class NbdServer implements AutoCloseable {
     private void acceptLoop(ServerSocketChannel listener) {
         while (!closed.get()) {
             if (slots != null) {
-                slots.acquireUninterruptibly();
+                try {
+                    slots.acquire(); // all taken: wait for a client to leave, or for close()
+                } catch (InterruptedException e) {
+                    return;
+                }
             }
             SocketChannel channel;
             try {
@@ -292,6 +296,7 @@ public final class NbdServer implements AutoCloseable {
         }
         closeListeners();
         for (Thread acceptor : acceptors) {
+            acceptor.interrupt(); // one waiting for a free connection slot is not in accept()
             joinQuietly(acceptor);
         }
         for (Connection connection : connections) {

@@ -319,6 +319,13 @@ class NbdProtocolTest {
         try (NbdTestClient c = second.get(10, java.util.concurrent.TimeUnit.SECONDS)) {
             c.request(NbdWire.CMD_FLUSH, 0, 1, 0, 0, null);
             assertThat(c.reply(0).error()).isZero();
+
+            // With every slot taken, close() still ends at once (the accept loop waits for a
+            // slot, not in accept(), and must be woken).
+            long started = System.nanoTime();
+            server.close();
+            assertThat(java.time.Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
+            assertThat(c.closedByServer(5000)).isTrue();
         }
     }
 }
