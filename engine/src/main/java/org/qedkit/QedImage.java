@@ -260,11 +260,26 @@ public final class QedImage implements AutoCloseable {
      * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public Extent extentAt(long offset) throws IOException {
+        return extentAt(offset, Long.MAX_VALUE);
+    }
+
+    /**
+     * The run from {@code offset} with one allocation state in this image, at most
+     * {@code maxLength} bytes long. The cost is that of the bytes looked at: a server that
+     * needs the state of one request's range asks for that range, and a run that goes on
+     * through the whole image is not walked to its end.
+     *
+     * @param offset    guest offset in bytes
+     * @param maxLength the most bytes the run may cover (at least one byte is covered)
+     * @return the run from {@code offset}, no longer than {@code maxLength}
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
+    public Extent extentAt(long offset, long maxLength) throws IOException {
         ensureOpen();
         if (offset < 0 || offset >= size()) {
             throw new QedRangeException(offset, 0, size());
         }
-        return reader.extentAt(offset);
+        return reader.extentAt(offset, Math.min(maxLength, size() - offset));
     }
 
     /**
@@ -278,7 +293,20 @@ public final class QedImage implements AutoCloseable {
      * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public MapEntry mapEntryAt(long offset) throws IOException {
-        return BackingChain.mapEntryAt(extentAt(offset), backing);
+        return mapEntryAt(offset, Long.MAX_VALUE);
+    }
+
+    /**
+     * {@link #mapEntryAt(long)}, at most {@code maxLength} bytes long, at the cost of those
+     * bytes (see {@link #extentAt(long, long)}).
+     *
+     * @param offset    guest offset in bytes
+     * @param maxLength the most bytes the run may cover (at least one byte is covered)
+     * @return the run from {@code offset}, no longer than {@code maxLength}
+     * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
+     */
+    public MapEntry mapEntryAt(long offset, long maxLength) throws IOException {
+        return BackingChain.mapEntryAt(extentAt(offset, maxLength), backing);
     }
 
     /**

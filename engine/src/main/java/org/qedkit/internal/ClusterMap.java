@@ -96,7 +96,17 @@ public final class ClusterMap {
      * allocated, not what is addressable.
      */
     public Extent extentAt(long guestOffset) throws QedFormatException {
-        long size = geometry.imageSize();
+        return extentAt(guestOffset, geometry.imageSize() - guestOffset);
+    }
+
+    /**
+     * The run from {@code guestOffset} with one state, at most {@code maxLength} bytes long:
+     * the walk stops there, so a caller that needs only a request's range pays for that
+     * range, not for a run that may go on through the whole image.
+     */
+    public Extent extentAt(long guestOffset, long maxLength) throws QedFormatException {
+        long size = maxLength >= geometry.imageSize() - guestOffset ? geometry.imageSize()
+                : guestOffset + Math.max(1, maxLength);
         long clusterSize = geometry.clusterSize();
         long first = lookup(guestOffset);
         Extent.Kind kind = kindOf(first);

@@ -96,11 +96,11 @@ public final class GuestReader {
         }
     }
 
-    /** The run from {@code offset} with one allocation state in this image. */
-    public Extent extentAt(long offset) throws IOException {
+    /** The run from {@code offset} with one allocation state in this image, at most {@code maxLength} bytes. */
+    public Extent extentAt(long offset, long maxLength) throws IOException {
         int token = epochs == null ? 0 : epochs.enter();
         try {
-            return map.extentAt(offset);
+            return map.extentAt(offset, maxLength);
         } catch (MappedImageFile.MappedFault fault) {
             throw fault.getCause();
         } catch (InternalError late) {

@@ -21,7 +21,7 @@ final class QedBackingFile implements BackingFile {
 
     @Override
     public MapEntry map(long offset, long length, int depth) throws IOException {
-        return base.mapEntryAt(offset).below(depth, length);
+        return base.mapEntryAt(offset, length).below(depth, length);
     }
 
     @Override

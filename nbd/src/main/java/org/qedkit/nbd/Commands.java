@@ -168,12 +168,12 @@ final class Commands {
         long end = offset + length;
         long pos = offset;
         while (pos < end) {
-            MapEntry entry = image.mapEntryAt(pos);
+            MapEntry entry = image.mapEntryAt(pos, end - pos);
             long runEnd = Math.min(end, entry.start() + entry.length());
             if (readsAsZeros(entry)) {
                 int lookups = 0;
                 while (runEnd < end && lookups++ < MAX_STATUS_LOOKUPS) {
-                    MapEntry next = image.mapEntryAt(runEnd);
+                    MapEntry next = image.mapEntryAt(runEnd, end - runEnd);
                     if (!readsAsZeros(next)) {
                         break;
                     }
@@ -309,7 +309,7 @@ final class Commands {
         long end = offset + length;
         long pos = offset;
         for (int lookups = 0; pos < end && lookups < MAX_STATUS_LOOKUPS; lookups++) {
-            MapEntry entry = image.mapEntryAt(pos);
+            MapEntry entry = image.mapEntryAt(pos, end - pos);
             long runEnd = Math.min(end, entry.start() + entry.length());
             int allocation = (entry.data() ? 0 : NbdWire.STATE_HOLE)
                     | (entry.zero() || !entry.present() ? NbdWire.STATE_ZERO : 0);

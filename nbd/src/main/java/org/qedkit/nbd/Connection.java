@@ -13,12 +13,16 @@ import java.util.concurrent.ThreadFactory;
  * One client, from its handshake to its last reply.
  *
  * <h2>Threads and memory</h2>
- * One thread reads the connection: the handshake, then request after request. A write's
- * payload is read by that thread in pieces of {@link Commands#PIECE} bytes and stored in the
- * image piece by piece as it arrives, so a 32 MiB write costs no 32 MiB buffer; the reply
- * follows at once (a write with FUA waits for its flush on a thread of its own, so the next
- * requests are read meanwhile). Every other request runs on a virtual thread of its own and
- * replies when it is done, in whatever order requests finish. At most
+ * One platform thread reads the connection: the handshake, then request after request. A
+ * write's payload is read by that thread in pieces of {@link Commands#PIECE} bytes and
+ * stored in the image piece by piece as it arrives, so a 32 MiB write costs no 32 MiB
+ * buffer; the reply follows at once (a write with FUA waits for its flush on a thread of its
+ * own, so the next requests are read meanwhile). Reads of up to one piece are answered by
+ * the reading thread too: from cached data that is a copy, cheaper than handing the request
+ * to another thread (measured: docs/performance.md, section 12), at the price that a read
+ * that must wait for the disk holds up the requests behind it on that connection. Every
+ * other request runs on a virtual thread of its own and replies when it is done, in whatever
+ * order requests finish. At most
  * {@code maxInFlight} such requests run at a time: the reading thread waits for a slot before
  * it reads the next request, which pushes back on a client that sends faster than the image
  * answers. Each running request holds at most one piece buffer, so a connection holds at
@@ -138,6 +142,16 @@ final class Connection implements Runnable {
                 continue;
             }
             inFlight.acquireUninterruptibly();
+            if (type == NbdWire.CMD_READ && length <= Commands.PIECE) {
+                // Small reads are answered by this thread: a hand-off to another thread costs
+                // more than a copy out of the page cache (docs/performance.md, section 12).
+                try {
+                    commands.run(type, flags, cookie, offset, length);
+                } finally {
+                    inFlight.release();
+                }
+                continue;
+            }
             start(() -> commands.run(type, flags, cookie, offset, length));
         }
     }

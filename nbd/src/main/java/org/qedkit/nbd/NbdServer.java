@@ -214,7 +214,7 @@ public final class NbdServer implements AutoCloseable {
                 });
         self[0] = connection;
         connections.add(connection);
-        Thread thread = Thread.ofVirtual().name("nbd-connection").unstarted(() -> {
+        Thread thread = Thread.ofPlatform().daemon().name("nbd-connection").unstarted(() -> {
             try {
                 connection.run();
             } finally {
