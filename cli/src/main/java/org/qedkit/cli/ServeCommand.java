@@ -7,8 +7,8 @@ import org.qedkit.QedImage;
 import org.qedkit.nbd.NbdExport;
 import org.qedkit.nbd.NbdServer;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -31,7 +31,13 @@ import java.util.concurrent.Callable;
 @Command(name = "serve", description = "Serve a QED image over NBD, as qemu-nbd does.")
 final class ServeCommand implements Callable<Integer> {
 
-    @Mixin SharedOptions.ImageFile image;
+    @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "Image format: qed.") String format;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE",
+            description = "The image: a file name, file:NAME, or json:{…} as QEMU takes them (not with --export-dir).")
+    String name;
+    @Option(names = "--export-dir", paramLabel = "DIR",
+            description = "Serve every QED image under DIR, named by its path relative to DIR, opened on first use; "
+                    + "names and backing files must stay inside DIR.") Path exportDir;
     @Option(names = {"-r", "--read-only"}, description = "Export read-only: clients may not write.") boolean readOnly;
     @Option(names = {"-x", "--export-name"}, paramLabel = "NAME", defaultValue = "",
             description = "The export's name (default: the empty name, the default export).") String exportName;
@@ -56,7 +62,17 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException, InterruptedException {
-        Path file = this.image.qed("serve");
+        if ((name == null) == (exportDir == null)) {
+            throw new CliException("Give one image FILE or --export-dir DIR");
+        }
+        Path file = null;
+        if (name != null) {
+            ImageNames.Named named = ImageNames.resolve(name, false);
+            CliException.requireQed("serve", format != null ? format : named.format() != null ? named.format() : "qed");
+            file = named.file();
+        } else if (!Files.isDirectory(exportDir)) {
+            throw new CliException("--export-dir '" + exportDir + "': not a directory");
+        }
         Durability durability = switch (cache) {
             case "writeback", "none", "unsafe" -> Durability.WRITE_BACK;
             case "writethrough", "directsync" -> Durability.WRITE_THROUGH;
@@ -77,17 +93,24 @@ final class ServeCommand implements Callable<Integer> {
                 ? UnixDomainSocketAddress.of(socket.toAbsolutePath())
                 : new InetSocketAddress(InetAddress.getByName(bind), port);
         OpenOptions options = (readOnly ? OpenOptions.READ_ONLY : OpenOptions.READ_WRITE).withDurability(durability);
-        QedImage opened;
-        try {
-            opened = QedImage.open(file, options);
-        } catch (QedException e) {
-            throw new CliException("Failed to blk_new_open '" + file + "': "
-                    + QemuMessages.openFailure(String.valueOf(file), e, readOnly), e.getMessage());
+        QedImage opened = null;
+        if (file != null) {
+            try {
+                opened = QedImage.open(file, options);
+            } catch (QedException e) {
+                throw new CliException("Failed to blk_new_open '" + file + "': "
+                        + QemuMessages.openFailure(String.valueOf(file), e, readOnly), e.getMessage());
+            }
         }
         try (QedImage served = opened) {
-            NbdServer server = NbdServer.builder()
-                    .export(NbdExport.of(exportName, served).withReadOnly(readOnly)
-                            .withDescription(description).withUnmap(unmap))
+            NbdServer.Builder builder = NbdServer.builder();
+            if (served != null) {
+                builder.export(NbdExport.of(exportName, served).withReadOnly(readOnly)
+                        .withDescription(description).withUnmap(unmap));
+            } else {
+                builder.exportDirectory(exportDir, options, unmap);
+            }
+            NbdServer server = builder
                     .listen(address)
                     .maxConnections(shared)
                     .multiConn(shared != 1)
@@ -107,7 +130,8 @@ final class ServeCommand implements Callable<Integer> {
                     Files.deleteIfExists(pidFile);
                 }
             }
-            // Closing the image (try-with-resources) commits, flushes and marks it clean.
+            // Closing the image (try-with-resources) commits, flushes and marks it clean; an
+            // export directory's images are closed by the server.
         }
         return 0;
     }

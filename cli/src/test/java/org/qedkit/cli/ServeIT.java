@@ -156,6 +156,25 @@ class ServeIT {
     }
 
     @Test
+    void anExportDirectoryServesEveryImageInItByItsRelativePath() throws Exception {
+        QemuTools.require("nbdinfo");
+        Path root = Files.createDirectory(dir.resolve("exports"));
+        Files.createDirectory(root.resolve("vm"));
+        QedImage.create(root.resolve("one.qed"), CreateOptions.ofSize(8L << 20));
+        QedImage.create(root.resolve("vm/two.qed"), CreateOptions.ofSize(8L << 20));
+        Path socket = dir.resolve("s.sock");
+        Process server = serve("-k", socket.toString(), "-t", "--export-dir", root.toString());
+        String list = QemuTools.run(List.of("nbdinfo", "--list", "nbd+unix:///?socket=" + socket)).ok().stdout();
+        assertThat(list).contains("export=\"one.qed\"").contains("export=\"vm/two.qed\"");
+        QemuTools.qemuIo("-f", "raw", "-c", "write -P 0x2f 0 64k", "nbd+unix:///vm/two.qed?socket=" + socket).ok();
+        server.destroy();
+        assertThat(server.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(server.exitValue()).as("stderr: %s", stderr()).isZero();
+        QemuTools.qemuImg("check", root.resolve("vm/two.qed")).ok();
+        QemuTools.qemuIo("-f", "qed", "-c", "read -P 0x2f 0 64k", root.resolve("vm/two.qed")).ok();
+    }
+
+    @Test
     void withoutPersistentItEndsWhenItsClientLeaves() throws Exception {
         Path image = dir.resolve("e.qed");
         QedImage.create(image, CreateOptions.ofSize(16L << 20));

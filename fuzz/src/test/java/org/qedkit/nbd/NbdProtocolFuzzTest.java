@@ -50,7 +50,7 @@ public final class NbdProtocolFuzzTest {
             };
             try (QedImage open = QedImage.open(image)) {
                 NbdExport export = NbdExport.of("", open).withReadOnly(readOnly).withUnmap(true);
-                Connection connection = new Connection(new ScriptedChannel(input, chunk), Map.of("", export),
+                Connection connection = new Connection(new ScriptedChannel(input, chunk), ExportCatalog.of(Map.of("", export)),
                         true, 8, threads, () -> { });
                 Thread reader = threads.newThread(connection);
                 reader.start();

@@ -108,7 +108,7 @@ final class Commands {
 
     // ------------------------------------------------------------------ everything else (own thread)
 
-    /** Runs one request that is not a write and replies; never throws. */
+    /** Runs one request that is not a write and replies; throws only a bug of the server, after answering EIO. */
     void run(int type, int flags, long cookie, long offset, long length) {
         try {
             switch (type) {

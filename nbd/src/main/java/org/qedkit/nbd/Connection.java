@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
 import java.nio.channels.NetworkChannel;
-import java.util.Map;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadFactory;
 
@@ -35,7 +34,7 @@ import java.util.concurrent.ThreadFactory;
  */
 final class Connection implements Runnable {
     private final ByteChannel channel;
-    private final Map<String, NbdExport> exports;
+    private final ExportCatalog exports;
     private final boolean multiConn;
     private final int maxInFlight;
     private final Semaphore inFlight;
@@ -43,7 +42,7 @@ final class Connection implements Runnable {
     private final Runnable onHandshakeDone;
     private volatile boolean shuttingDown;
 
-    Connection(ByteChannel channel, Map<String, NbdExport> exports, boolean multiConn, int maxInFlight,
+    Connection(ByteChannel channel, ExportCatalog exports, boolean multiConn, int maxInFlight,
                ThreadFactory requestThreads, Runnable onHandshakeDone) {
         this.channel = channel;
         this.exports = exports;

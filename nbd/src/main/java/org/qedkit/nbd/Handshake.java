@@ -7,7 +7,6 @@ import java.nio.channels.ByteChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.util.Map;
 
 /**
  * The fixed newstyle handshake of one connection: greets the client, answers its options one
@@ -31,7 +30,7 @@ final class Handshake {
     }
 
     private final ByteChannel channel;
-    private final Map<String, NbdExport> exports;
+    private final ExportCatalog exports;
     private final boolean multiConn;
     private final ByteBuffer head = ByteBuffer.allocate(16);
     private boolean noZeroes;
@@ -41,7 +40,7 @@ final class Handshake {
     private boolean baseAllocation;
     private boolean allocationDepth;
 
-    Handshake(ByteChannel channel, Map<String, NbdExport> exports, boolean multiConn) {
+    Handshake(ByteChannel channel, ExportCatalog exports, boolean multiConn) {
         this.channel = channel;
         this.exports = exports;
         this.multiConn = multiConn;
@@ -81,7 +80,12 @@ final class Handshake {
         switch (code) {
             case NbdWire.OPT_EXPORT_NAME -> {
                 String name = string(data, data.remaining());
-                NbdExport export = name == null ? null : exports.get(name);
+                NbdExport export;
+                try {
+                    export = name == null ? null : exports.find(name);
+                } catch (IOException cannotServe) {
+                    export = null;
+                }
                 if (export == null) {
                     return new Session(null, false, false, false); // the old way has no error reply
                 }
@@ -99,7 +103,7 @@ final class Handshake {
                 if (data.hasRemaining()) {
                     return error(code, NbdWire.REP_ERR_INVALID, "NBD_OPT_LIST carries no data");
                 }
-                for (NbdExport export : exports.values()) {
+                for (ExportCatalog.Listing export : exports.list()) {
                     // The name, then the description: the text the specification lets follow a name.
                     byte[] name = export.name().getBytes(StandardCharsets.UTF_8);
                     byte[] text = export.description().getBytes(StandardCharsets.UTF_8);
@@ -150,7 +154,12 @@ final class Handshake {
             return error(code, NbdWire.REP_ERR_INVALID, requests + " information requests need " + 2 * requests
                     + " bytes, the option has " + data.remaining());
         }
-        NbdExport export = exports.get(name);
+        NbdExport export;
+        try {
+            export = exports.find(name);
+        } catch (IOException cannotServe) {
+            return error(code, NbdWire.REP_ERR_UNKNOWN, "export '" + name + "' cannot be served: " + cannotServe.getMessage());
+        }
         if (export == null) {
             return error(code, NbdWire.REP_ERR_UNKNOWN, "no export named '" + name + "'");
         }
@@ -224,7 +233,13 @@ final class Handshake {
         if (data.hasRemaining()) {
             return error(code, NbdWire.REP_ERR_INVALID, data.remaining() + " bytes follow the last query");
         }
-        if (!exports.containsKey(name)) {
+        NbdExport export;
+        try {
+            export = exports.find(name);
+        } catch (IOException cannotServe) {
+            export = null;
+        }
+        if (export == null) {
             return error(code, NbdWire.REP_ERR_UNKNOWN, "no export named '" + name + "'");
         }
         if (queries == 0 && !set) {

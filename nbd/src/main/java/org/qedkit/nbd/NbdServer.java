@@ -1,5 +1,7 @@
 package org.qedkit.nbd;
 
+import org.qedkit.OpenOptions;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -65,6 +67,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class NbdServer implements AutoCloseable {
     private final Map<String, NbdExport> exports;
+    private final ExportCatalog catalog;
     private final List<SocketAddress> addresses;
     private final int maxConnections;
     private final int maxRequestsInFlight;
@@ -83,8 +86,9 @@ public final class NbdServer implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch terminated = new CountDownLatch(1);
 
-    private NbdServer(Builder b) {
+    private NbdServer(Builder b, ExportDirectory directory) {
         this.exports = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.exports));
+        this.catalog = new ExportCatalog(exports, directory);
         this.addresses = List.copyOf(b.addresses);
         this.maxConnections = b.maxConnections;
         this.maxRequestsInFlight = b.maxRequestsInFlight;
@@ -204,7 +208,7 @@ public final class NbdServer implements AutoCloseable {
         AtomicBoolean handshakeDone = new AtomicBoolean();
         Connection[] self = new Connection[1];
         ScheduledFuture<?>[] deadline = new ScheduledFuture<?>[1];
-        Connection connection = new Connection(channel, exports, multiConn, maxRequestsInFlight,
+        Connection connection = new Connection(channel, catalog, multiConn, maxRequestsInFlight,
                 Thread.ofVirtual().name("nbd-request").factory(), () -> {
                     handshakeDone.set(true);
                     ScheduledFuture<?> d = deadline[0];
@@ -260,7 +264,7 @@ public final class NbdServer implements AutoCloseable {
         return List.copyOf(bound);
     }
 
-    /** {@return the exports by name, in the order they were added} */
+    /** {@return the exports given to the builder by name, in the order they were added (an export directory's are not listed)} */
     public Map<String, NbdExport> exports() {
         return exports;
     }
@@ -306,6 +310,7 @@ public final class NbdServer implements AutoCloseable {
             joinQuietly(thread);
         }
         timer.shutdownNow();
+        catalog.close();
         for (Path path : socketFiles) {
             try {
                 Files.deleteIfExists(path);
@@ -348,6 +353,9 @@ public final class NbdServer implements AutoCloseable {
     public static final class Builder {
         private final Map<String, NbdExport> exports = new LinkedHashMap<>();
         private final List<SocketAddress> addresses = new ArrayList<>();
+        private Path exportDirectory;
+        private OpenOptions directoryOptions;
+        private boolean directoryUnmap;
         private int maxConnections;
         private int maxRequestsInFlight = 64;
         private Duration handshakeTimeout = Duration.ofSeconds(10);
@@ -368,6 +376,26 @@ public final class NbdServer implements AutoCloseable {
             if (exports.putIfAbsent(export.name(), export) != null) {
                 throw new IllegalArgumentException("two exports named '" + export.name() + "'");
             }
+            return this;
+        }
+
+        /**
+         * Serves every QED image under {@code directory} (and its subfolders), named by its
+         * path relative to it ({@code vm/disk.qed}), listed by {@code NBD_OPT_LIST}, opened on
+         * first use with {@code options} and {@link org.qedkit.BackingPolicy#untrusted(Path)}
+         * (backing files must resolve inside the folder too), and closed when the server
+         * closes. Names that leave the folder ({@code ..}, absolute names, symbolic links
+         * pointing out) are unknown exports.
+         *
+         * @param directory the folder
+         * @param options   how each image is opened (read-only, durability, limits)
+         * @param unmap     whether trims give clusters back (see {@link NbdExport#unmap()})
+         * @return this builder
+         */
+        public Builder exportDirectory(Path directory, OpenOptions options, boolean unmap) {
+            this.exportDirectory = Objects.requireNonNull(directory, "directory");
+            this.directoryOptions = Objects.requireNonNull(options, "options");
+            this.directoryUnmap = unmap;
             return this;
         }
 
@@ -458,16 +486,25 @@ public final class NbdServer implements AutoCloseable {
         /**
          * {@return a server with these settings, not started}
          *
-         * @throws IllegalStateException when there is no export or no listen address
+         * @throws IllegalStateException when there is no export (nor export directory), no listen
+         *                               address, or the export directory cannot be read
          */
         public NbdServer build() {
-            if (exports.isEmpty()) {
-                throw new IllegalStateException("an NBD server needs at least one export");
+            if (exports.isEmpty() && exportDirectory == null) {
+                throw new IllegalStateException("an NBD server needs at least one export or an export directory");
             }
             if (addresses.isEmpty()) {
                 throw new IllegalStateException("an NBD server needs at least one listen address");
             }
-            return new NbdServer(this);
+            ExportDirectory directory = null;
+            if (exportDirectory != null) {
+                try {
+                    directory = new ExportDirectory(exportDirectory, directoryOptions, directoryUnmap);
+                } catch (IOException e) {
+                    throw new IllegalStateException("export directory " + exportDirectory + ": " + e.getMessage(), e);
+                }
+            }
+            return new NbdServer(this, directory);
         }
     }
 }
