@@ -33,7 +33,8 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * Each run prints its seed; {@code --seed N --runs 1} replays it.
  *
- * <p>Usage: {@code CrashCampaign [--runs N | --minutes M] [--workers W] [--seed S] [--dir D]}.
+ * <p>Usage: {@code CrashCampaign [--runs N | --minutes M] [--workers W] [--seed S] [--dir D] [--nbd]}
+ * ({@code --nbd}: every operation goes through the NBD server, see the constructor).
  * Exits 1 when any run found a violation.
  */
 public final class CrashCampaign {
@@ -61,11 +62,23 @@ public final class CrashCampaign {
     private final Path dir;
     private final int workers;
     private final PrintStream log;
+    private final boolean overNbd;
 
     public CrashCampaign(Path dir, int workers, PrintStream log) {
+        this(dir, workers, log, false);
+    }
+
+    /**
+     * A campaign whose children, with {@code overNbd}, serve the image over NBD in-process
+     * and do every operation through a connection of each worker ({@code qed serve}'s
+     * server, with trims freeing space): the same oracle then holds for what the server
+     * answered.
+     */
+    public CrashCampaign(Path dir, int workers, PrintStream log, boolean overNbd) {
         this.dir = dir;
         this.workers = workers;
         this.log = log;
+        this.overNbd = overNbd;
     }
 
     public static void main(String[] args) throws Exception {
@@ -74,21 +87,23 @@ public final class CrashCampaign {
         int workers = 4;
         long seed = System.nanoTime();
         Path dir = null;
+        boolean overNbd = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
+                case "--nbd" -> overNbd = true;
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
                 case "--minutes" -> minutes = Long.parseLong(args[++i]);
                 case "--workers" -> workers = Integer.parseInt(args[++i]);
                 case "--seed" -> seed = Long.parseLong(args[++i]);
                 case "--dir" -> dir = Path.of(args[++i]);
                 default -> {
-                    System.err.println("usage: CrashCampaign [--runs N | --minutes M] [--workers W] [--seed S] [--dir D]");
+                    System.err.println("usage: CrashCampaign [--runs N | --minutes M] [--workers W] [--seed S] [--dir D] [--nbd]");
                     System.exit(2);
                 }
             }
         }
         Path work = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("qedkit-crash");
-        CrashCampaign campaign = new CrashCampaign(work, workers, System.out);
+        CrashCampaign campaign = new CrashCampaign(work, workers, System.out, overNbd);
         long deadline = minutes > 0 ? System.nanoTime() + TimeUnit.MINUTES.toNanos(minutes) : Long.MAX_VALUE;
         Summary s = campaign.run(minutes > 0 ? Integer.MAX_VALUE : runs, deadline, seed);
         System.exit(s.violations() == 0 ? 0 : 1);
@@ -104,7 +119,8 @@ public final class CrashCampaign {
         long leaks = 0;
         int backed = 0;
         List<Long> failing = new ArrayList<>();
-        log.printf("process-crash campaign: %d workers per child, first seed %d, in %s%n", workers, firstSeed, dir);
+        log.printf("process-crash campaign%s: %d workers per child, first seed %d, in %s%n",
+                overNbd ? " over NBD (qed serve's server in the child, a connection per worker)" : "", workers, firstSeed, dir);
         while (runs < maxRuns && System.nanoTime() < deadlineNanos) {
             long seed = runs == 0 ? firstSeed : seeds.nextLong();
             Outcome o = runOnce(seed);
@@ -178,15 +194,19 @@ public final class CrashCampaign {
             Files.deleteIfExists(journal);
             Files.deleteIfExists(childErr);
             Files.deleteIfExists(backing);
+            Files.deleteIfExists(journal.resolveSibling(journal.getFileName() + ".sock"));
         }
         return new Outcome(seed, cs, ts, backed, killDelay, v.flushed, v.unflushed, leaks, violations);
     }
 
     private Process startChild(Path image, Path journal, long seed, Path stderr) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
+        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
                 "-cp", System.getProperty("java.class.path"), CrashChild.class.getName(),
-                image.toString(), journal.toString(), Long.toString(seed), Integer.toString(workers));
+                image.toString(), journal.toString(), Long.toString(seed), Integer.toString(workers)));
+        if (overNbd) {
+            cmd.add("nbd");
+        }
         // stderr to a file: the JDK closes a process's pipes when it is destroyed.
         return new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
     }

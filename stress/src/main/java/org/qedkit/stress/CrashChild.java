@@ -3,7 +3,11 @@ package org.qedkit.stress;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedImage;
 
+import org.qedkit.nbd.NbdExport;
+import org.qedkit.nbd.NbdServer;
+
 import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -25,7 +29,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * F t k    worker t starts flush number k
  * E t k    flush k of worker t returned: every D line before its F line is durable
  * </pre>
- * Usage: {@code CrashChild IMAGE JOURNAL SEED WORKERS}. Prints {@code READY} once running.
+ * Usage: {@code CrashChild IMAGE JOURNAL SEED WORKERS [nbd]}; with {@code nbd} the image is
+ * served over NBD in this process and every worker writes through a connection of its own.
+ * Prints {@code READY} once running.
  */
 public final class CrashChild {
     private final FileChannel journal;
@@ -45,15 +51,24 @@ public final class CrashChild {
         Path journalPath = Path.of(args[1]);
         long seed = Long.parseLong(args[2]);
         int workers = Integer.parseInt(args[3]);
+        boolean overNbd = args.length > 4 && args[4].equals("nbd");
         CrashChild child = new CrashChild(path, journalPath);
         long size = child.image.size();
         int clusterSize = child.image.header().clusterSize();
         long region = size / workers;
+        UnixDomainSocketAddress socket = null;
+        if (overNbd) {
+            // The image served by this process, each worker a client of its own connection:
+            // what was answered must be on disk after the kill just as if it were called directly.
+            socket = UnixDomainSocketAddress.of(journalPath.resolveSibling(journalPath.getFileName() + ".sock"));
+            NbdServer.builder().export(NbdExport.of("", child.image).withUnmap(true)).listen(socket).build().start();
+        }
         Thread[] threads = new Thread[workers];
         for (int t = 0; t < workers; t++) {
             int worker = t;
             Workload w = new Workload(seed, worker, worker * region, region, clusterSize);
-            threads[t] = Thread.ofPlatform().name("worker-" + t).start(() -> child.run(worker, w));
+            Target target = overNbd ? new OverNbd(socket) : child.new Direct();
+            threads[t] = Thread.ofPlatform().name("worker-" + t).start(() -> child.run(worker, w, target));
         }
         System.out.println("READY");
         System.out.flush();
@@ -62,26 +77,110 @@ public final class CrashChild {
         }
     }
 
-    private void run(int worker, Workload workload) {
+    /** What a worker does its operations through: the engine itself, or an NBD connection to it. */
+    private interface Target {
+        void write(long offset, byte[] data) throws IOException;
+
+        void writeZeroes(long offset, long length) throws IOException;
+
+        void discard(long offset, long length) throws IOException;
+
+        void flush() throws IOException;
+
+        /** Direct: close and open the image again. Over NBD: a new connection. */
+        void reopen() throws IOException;
+    }
+
+    private final class Direct implements Target {
+        @Override
+        public void write(long offset, byte[] data) throws IOException {
+            withImage(i -> i.write(offset, data));
+        }
+
+        @Override
+        public void writeZeroes(long offset, long length) throws IOException {
+            withImage(i -> i.writeZeroes(offset, length));
+        }
+
+        @Override
+        public void discard(long offset, long length) throws IOException {
+            withImage(i -> i.discard(offset, length));
+        }
+
+        @Override
+        public void flush() throws IOException {
+            withImage(QedImage::flush);
+        }
+
+        @Override
+        public void reopen() throws IOException {
+            CrashChild.this.reopen();
+        }
+    }
+
+    private static final class OverNbd implements Target {
+        private final UnixDomainSocketAddress socket;
+        private NbdClient client;
+
+        OverNbd(UnixDomainSocketAddress socket) {
+            this.socket = socket;
+        }
+
+        private NbdClient client() throws IOException {
+            if (client == null) {
+                client = NbdClient.connect(socket);
+            }
+            return client;
+        }
+
+        @Override
+        public void write(long offset, byte[] data) throws IOException {
+            client().write(offset, data);
+        }
+
+        @Override
+        public void writeZeroes(long offset, long length) throws IOException {
+            client().writeZeroes(offset, length);
+        }
+
+        @Override
+        public void discard(long offset, long length) throws IOException {
+            client().trim(offset, length);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            client().flush();
+        }
+
+        @Override
+        public void reopen() throws IOException {
+            if (client != null) {
+                client.close();
+                client = null;
+            }
+        }
+    }
+
+    private void run(int worker, Workload workload, Target target) {
         try {
             for (int k = 0; k < CrashCampaign.OPS_PER_WORKER; k++) {
                 Workload.Op op = workload.next();
                 switch (op.kind()) {
                     case FLUSH -> {
                         log("F " + worker + " " + k);
-                        withImage(QedImage::flush);
+                        target.flush();
                         log("E " + worker + " " + k);
                     }
-                    case REOPEN -> reopen();
+                    case REOPEN -> target.reopen();
                     case WRITE, ZERO, DISCARD -> {
                         log("S " + worker + " " + k);
                         if (op.kind() == Workload.Kind.WRITE) {
-                            byte[] data = op.data();
-                            withImage(i -> i.write(op.offset(), data));
+                            target.write(op.offset(), op.data());
                         } else if (op.kind() == Workload.Kind.ZERO) {
-                            withImage(i -> i.writeZeroes(op.offset(), op.length()));
+                            target.writeZeroes(op.offset(), op.length());
                         } else {
-                            withImage(i -> i.discard(op.requestOffset(), op.requestLength()));
+                            target.discard(op.requestOffset(), op.requestLength());
                         }
                         log("D " + worker + " " + k);
                     }

@@ -36,4 +36,18 @@ class CrashCampaignTest {
         assertThat(s.unflushedOpsSeen()).as(text).isPositive();
         assertThat(s.runsOnABackingFile()).as("some runs copy-on-write from a backing file").isPositive();
     }
+
+    @Test
+    void imagesServedOverNbdAndKilledMidWorkloadKeepEveryWriteWhoseFlushWasAnswered() throws Exception {
+        QemuTools.require("qemu-img");
+        ByteArrayOutputStream report = new ByteArrayOutputStream();
+        CrashCampaign campaign = new CrashCampaign(dir, 3, new PrintStream(report, true, StandardCharsets.UTF_8), true);
+        CrashCampaign.Summary s = campaign.run(4, Long.MAX_VALUE, 20261128L);
+        String text = report.toString(StandardCharsets.UTF_8);
+        System.out.print(text);
+        assertThat(s.runs()).isEqualTo(4);
+        assertThat(s.violations()).as(text).isZero();
+        assertThat(s.flushedOpsVerified()).as(text).isPositive();
+        assertThat(s.unflushedOpsSeen()).as(text).isPositive();
+    }
 }
