@@ -206,7 +206,6 @@ public final class NbdServer implements AutoCloseable {
             // an option that cannot be set costs latency, not correctness
         }
         AtomicBoolean handshakeDone = new AtomicBoolean();
-        Connection[] self = new Connection[1];
         ScheduledFuture<?>[] deadline = new ScheduledFuture<?>[1];
         Connection connection = new Connection(channel, catalog, multiConn, maxRequestsInFlight,
                 Thread.ofVirtual().name("nbd-request").factory(), () -> {
@@ -216,7 +215,6 @@ public final class NbdServer implements AutoCloseable {
                         d.cancel(false);
                     }
                 });
-        self[0] = connection;
         connections.add(connection);
         Thread thread = Thread.ofPlatform().daemon().name("nbd-connection").unstarted(() -> {
             try {
@@ -233,7 +231,7 @@ public final class NbdServer implements AutoCloseable {
         connectionThreads.add(thread);
         deadline[0] = timer.schedule(() -> {
             if (!handshakeDone.get()) {
-                self[0].abort();
+                connection.abort();
             }
         }, handshakeTimeout.toNanos(), TimeUnit.NANOSECONDS);
         if (handshakeDone.get()) {
