@@ -138,6 +138,27 @@ class RealClientsTest {
     }
 
     @Test
+    void qemuImgConvertCopiesIntoAndOutOfAnExport() throws Exception {
+        Path raw = dir.resolve("src.raw");
+        byte[] data = new byte[(int) SIZE];
+        for (int i = 0; i < data.length; i += 1 << 20) {
+            if ((i >> 20) % 3 == 0) {
+                java.util.Arrays.fill(data, i, i + 65536, (byte) (i >> 20)); // some data, mostly holes
+            }
+        }
+        Files.write(raw, data);
+        QedImage image = image("cv.qed");
+        String uri = serveUnix(NbdExport.of("", image).withUnmap(true));
+        QemuTools.qemuImg("convert", "-n", "-f", "raw", "-O", "raw", raw, uri).ok();
+        Path out = dir.resolve("out.qcow2");
+        QemuTools.qemuImg("convert", "-f", "raw", "-O", "qcow2", uri, out).ok();
+        assertThat(QemuTools.qemuImg("compare", "-f", "raw", "-F", "qcow2", raw, out).ok().stdout())
+                .contains("Images are identical.");
+        assertThat(image.extentAt(1L << 20).isAllocated()).as("holes of the source stay holes in the export").isFalse();
+        QemuTools.qemuImg("check", closeAll(image)).ok();
+    }
+
+    @Test
     void nbdinfoListsExportsMapsAllocationAndSeesMultiConn() throws Exception {
         QemuTools.require("nbdinfo");
         QedImage image = image("i.qed");
