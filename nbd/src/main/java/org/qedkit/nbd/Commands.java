@@ -398,14 +398,14 @@ final class Commands {
     }
 
     private void ok(long cookie) throws IOException {
-        replies.simple(cookie, 0, null);
+        replies.simple(cookie, 0);
     }
 
     private void fail(long cookie, int error, String message) throws IOException {
         if (session.structured()) {
             replies.error(cookie, error, message);
         } else {
-            replies.simple(cookie, error, null);
+            replies.simple(cookie, error);
         }
     }
 

@@ -80,12 +80,7 @@ final class Handshake {
         switch (code) {
             case NbdWire.OPT_EXPORT_NAME -> {
                 String name = string(data, data.remaining());
-                NbdExport export;
-                try {
-                    export = name == null ? null : exports.find(name);
-                } catch (IOException cannotServe) {
-                    export = null;
-                }
+                NbdExport export = name == null ? null : findOrNull(name);
                 if (export == null) {
                     return new Session(null, false, false, false); // the old way has no error reply
                 }
@@ -233,13 +228,7 @@ final class Handshake {
         if (data.hasRemaining()) {
             return error(code, NbdWire.REP_ERR_INVALID, data.remaining() + " bytes follow the last query");
         }
-        NbdExport export;
-        try {
-            export = exports.find(name);
-        } catch (IOException cannotServe) {
-            export = null;
-        }
-        if (export == null) {
+        if (findOrNull(name) == null) {
             return error(code, NbdWire.REP_ERR_UNKNOWN, "no export named '" + name + "'");
         }
         if (queries == 0 && !set) {
@@ -259,6 +248,15 @@ final class Handshake {
         }
         reply(code, NbdWire.REP_ACK, null);
         return null;
+    }
+
+    /** The export named {@code name}, or null when there is none or it cannot be served. */
+    private NbdExport findOrNull(String name) {
+        try {
+            return exports.find(name);
+        } catch (IOException cannotServe) {
+            return null;
+        }
     }
 
     private void context(int code, int id, String name) throws IOException {

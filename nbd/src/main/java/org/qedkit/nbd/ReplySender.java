@@ -32,13 +32,13 @@ final class ReplySender {
         return broken;
     }
 
-    /** A simple reply: the error (0 for success) and, for a successful read, its data. */
-    void simple(long cookie, int error, ByteBuffer data) throws IOException {
+    /** A simple reply without data: the error, 0 for success (a read's data is streamed, see {@link #lockForStream()}). */
+    void simple(long cookie, int error) throws IOException {
         lock.lock();
         try {
             header.clear();
             header.putInt(NbdWire.SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie).flip();
-            send(data);
+            send(null);
         } finally {
             lock.unlock();
         }
