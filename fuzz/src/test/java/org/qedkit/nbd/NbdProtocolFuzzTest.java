@@ -6,9 +6,9 @@ import org.qedkit.CheckMode;
 import org.qedkit.CheckResult;
 import org.qedkit.CreateOptions;
 import org.qedkit.QedImage;
+import org.qedkit.fuzz.FuzzScratch;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
 import java.nio.charset.StandardCharsets;
@@ -32,14 +32,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * use {@code fuzz/run --target nbd}.
  */
 public final class NbdProtocolFuzzTest {
-    private static Path dir;
-
     /** The entry point Jazzer's standalone driver calls, once per input. */
     public static void fuzzerTestOneInput(FuzzedDataProvider data) throws IOException {
         boolean readOnly = data.consumeBoolean();
         int chunk = data.consumeInt(1, 4096);
         ByteBuffer input = script(data);
-        Path image = Files.createTempFile(workDirectory(), "nbd", ".qed");
+        Path image = Files.createTempFile(FuzzScratch.directory(), "nbd", ".qed");
         try {
             QedImage.create(image, CreateOptions.ofSize(IMAGE_SIZE).withClusterSize(4096).withTableSize(1));
             AtomicReference<Throwable> bug = new AtomicReference<>();
@@ -177,20 +175,5 @@ public final class NbdProtocolFuzzTest {
         public void close() {
             open = false;
         }
-    }
-
-    private static synchronized Path workDirectory() {
-        if (dir == null) {
-            try {
-                Path shm = Path.of("/dev/shm");
-                dir = Files.isDirectory(shm) && Files.isWritable(shm)
-                        ? Files.createTempDirectory(shm, "qedkit-nbd-fuzz")
-                        : Files.createTempDirectory("qedkit-nbd-fuzz");
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            dir.toFile().deleteOnExit();
-        }
-        return dir;
     }
 }
