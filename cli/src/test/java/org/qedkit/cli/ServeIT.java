@@ -107,9 +107,13 @@ class ServeIT {
         Process server = serve("-k", socket.toString(), "-t", image.toString());
         java.util.Map<Long, Integer> flushed = new java.util.HashMap<>();
         java.util.Map<Long, Integer> written = new java.util.HashMap<>();
+        // The kill comes 300 ms after the fourth flush was answered (or after 60 s without it):
+        // mid-load, whatever the machine's speed, with flushed writes to check.
+        java.util.concurrent.CountDownLatch fourFlushes = new java.util.concurrent.CountDownLatch(4);
         Thread killer = Thread.ofPlatform().start(() -> {
             try {
-                Thread.sleep(1500);
+                fourFlushes.await(60, TimeUnit.SECONDS);
+                Thread.sleep(300);
             } catch (InterruptedException e) {
                 return;
             }
@@ -132,6 +136,7 @@ class ServeIT {
                         break;
                     }
                     flushed.putAll(written);
+                    fourFlushes.countDown();
                 }
             }
         } catch (IOException killed) {
