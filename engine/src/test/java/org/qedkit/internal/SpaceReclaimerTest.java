@@ -43,28 +43,30 @@ class SpaceReclaimerTest {
     }
 
     @Test
-    void retiredSpaceWaitsForEveryReadThatEnteredBeforeIt() throws IOException {
+    void retiredSpaceWaitsForEveryReadThatEnteredBeforeIt() throws Exception {
         try (MappedImageFile file = file(8)) {
             FreeSpace free = new FreeSpace();
             ReaderEpochs epochs = new ReaderEpochs();
             SpaceReclaimer reclaimer = new SpaceReclaimer(file, free, epochs);
-            int reader = epochs.enter(); // a read that looked the old entry up
-            reclaimer.retire(new long[] {2L * CLUSTER, CLUSTER}, 1, false);
-            file.sync();
-            for (int i = 0; i < 10; i++) {
-                reclaimer.reclaimDue();
+            try (ReaderEpochsTest.Reader reader = ReaderEpochsTest.Reader.inSection(epochs, false)) { // looked the old entry up
+                reclaimer.retire(new long[] {2L * CLUSTER, CLUSTER}, 1, false);
+                file.sync();
+                for (int i = 0; i < 10; i++) {
+                    reclaimer.reclaimDue();
+                }
+                assertThat(free.bytes()).as("freed while a read may still copy from it").isZero();
+                // A read that began after the unlinking does not hold it up.
+                try (ReaderEpochsTest.Reader later = ReaderEpochsTest.Reader.inSection(epochs, true)) {
+                    reader.close();
+                    reclaimer.reclaimDue();
+                    assertThat(free.bytes()).isEqualTo(CLUSTER);
+                }
             }
-            assertThat(free.bytes()).as("freed while a read may still copy from it").isZero();
-            int later = epochs.enter(); // a read that began after the unlinking does not hold it up
-            epochs.exit(reader);
-            reclaimer.reclaimDue();
-            assertThat(free.bytes()).isEqualTo(CLUSTER);
-            epochs.exit(later);
         }
     }
 
     @Test
-    void aTableWaitsForTwoGracePeriods() throws IOException {
+    void aTableWaitsForTwoGracePeriods() throws Exception {
         try (MappedImageFile file = file(8)) {
             FreeSpace free = new FreeSpace();
             ReaderEpochs epochs = new ReaderEpochs();
@@ -74,12 +76,12 @@ class SpaceReclaimerTest {
             epochs.tryAdvance();
             epochs.tryAdvance(); // the first grace period is over
             // A read that picked up the table from the cache during the first period:
-            int reader = epochs.enter();
-            for (int i = 0; i < 10; i++) {
-                reclaimer.reclaimDue();
+            try (ReaderEpochsTest.Reader reader = ReaderEpochsTest.Reader.inSection(epochs, false)) {
+                for (int i = 0; i < 10; i++) {
+                    reclaimer.reclaimDue();
+                }
+                assertThat(free.bytes()).isZero();
             }
-            assertThat(free.bytes()).isZero();
-            epochs.exit(reader);
             reclaimer.reclaimDue();
             assertThat(free.bytes()).isEqualTo(4L * CLUSTER);
         }
