@@ -14,6 +14,19 @@ import java.util.Arrays;
  * space, free space at the end of the file is cut off, and the file ends at its last used
  * cluster, as a clean QED image must.
  *
+ * <h2>Space the disk holds as zeros</h2>
+ * The commit pipeline may store a new entry before its cluster is durable when a crash
+ * could only expose zeros through it (docs/design.md, "One sync per batch"). That needs
+ * more than "reads as zeros here": the disk must hold zeros there whatever a crash keeps.
+ * Each change that could leave handed-out space holding something else on disk, or lying
+ * past a file length a crash may undo, takes a sync ticket: growing the file (its new
+ * length is not durable yet), reserving a window of punched space (the punch may not be
+ * durable yet), taking allocations back (their zeros are stores not yet durable). Space
+ * handed out once a sync that began after the latest such change has completed is
+ * <em>settled</em>: {@link #settledSinceMark()} says whether every allocation since
+ * {@link #mark()} was. A block device is never settled: what lies in its unused space is
+ * whatever was there.
+ *
  * <p>Not thread-safe: callers hold the pipeline's plan lock.
  */
 final class ClusterAllocator {
@@ -30,6 +43,10 @@ final class ClusterAllocator {
     // What was handed out since the last mark(), as offset/length pairs, for rollBack().
     private long[] log = new long[32];
     private int logged;
+    /** The sync ticket of the latest change that unsettled the space handed out (see the class comment). */
+    private long unsettledAt = -1;
+    /** Some allocation since the last mark() was not in settled space. */
+    private boolean unsettledSinceMark;
 
     ClusterAllocator(MappedImageFile file, int clusterSize) {
         this(file, clusterSize, null);
@@ -54,6 +71,9 @@ final class ClusterAllocator {
         } else {
             at = allocateAtEnd(bytes);
         }
+        if (!settled()) {
+            unsettledSinceMark = true;
+        }
         if (logged + 2 > log.length) {
             log = Arrays.copyOf(log, log.length * 2); // grown, never shrunk: allocations allocate nothing
         }
@@ -77,6 +97,7 @@ final class ClusterAllocator {
             free.add(run[0], run[1]);
             throw e;
         }
+        unsettledAt = file.syncTicket(); // a punch not yet durable could bring old bytes back
         returnWindow();
         windowNext = run[0];
         windowEnd = run[0] + run[1];
@@ -91,6 +112,7 @@ final class ClusterAllocator {
             } catch (IOException stepTooBig) {
                 file.extend(end); // a nearly full disk may still hold what is needed now
             }
+            unsettledAt = file.syncTicket(); // until synced, a crash may keep the old length
         }
         long at = usedEnd;
         usedEnd = end;
@@ -111,9 +133,24 @@ final class ClusterAllocator {
         return usedEnd;
     }
 
-    /** Starts a new record of what is handed out, for {@link #rollBack()}. */
+    /** True when space handed out now is settled: the disk holds zeros there, inside a durable length. */
+    private boolean settled() {
+        return !file.isBlockDevice() && file.durableSince(unsettledAt);
+    }
+
+    /** Starts a new record of what is handed out, for {@link #rollBack()} and {@link #settledSinceMark()}. */
     void mark() {
         logged = 0;
+        unsettledSinceMark = false;
+    }
+
+    /**
+     * True when everything handed out since {@link #mark()} lay in settled space (see the
+     * class comment): a crash that keeps an entry pointing there, but not what was stored
+     * there, reads zeros.
+     */
+    boolean settledSinceMark() {
+        return !unsettledSinceMark;
     }
 
     /**
@@ -137,6 +174,7 @@ final class ClusterAllocator {
             }
         }
         logged = 0;
+        unsettledAt = file.syncTicket(); // the zeros just stored are not durable yet
     }
 
     /**
@@ -161,5 +199,6 @@ final class ClusterAllocator {
         if (file.size() > usedEnd) {
             file.truncate(usedEnd);
         }
+        unsettledAt = file.syncTicket(); // punched and cut: settled again only after a sync
     }
 }

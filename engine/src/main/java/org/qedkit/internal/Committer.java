@@ -33,6 +33,15 @@ import java.util.concurrent.TimeUnit;
  * load a batch so costs one sync, not three. Batches complete in order; a batch with
  * nothing to commit (a flush) is done at its first sync.
  *
+ * <h2>One sync for a batch whose order cannot matter</h2>
+ * A batch none of whose entries is {@linkplain PendingEntry#ordered ordered} (no backing
+ * file; every cluster and table in settled space) takes all three steps before one sync:
+ * its L2 and L1 entries are stored with its data, and it is done when that sync completes.
+ * A crash before then may keep any of those stores without the others; whatever it keeps,
+ * an entry that reached the disk without its data or table points at zeros, and zeros are
+ * what that guest range read before the write (docs/design.md, "One sync per batch").
+ * Such a batch still completes in order behind the strict batches before it.
+ *
  * <p>Only the committer's thread touches the fields below (or the closing thread, once the
  * committer has stopped).
  */
@@ -48,16 +57,20 @@ final class Committer implements Agent {
         final List<PendingEntry> entries;
         final long upTo;           // the last ticket it carries
         final boolean linksTables; // it has an L1 step
+        final boolean ordered;     // some entry needs the strict schedule; otherwise one sync for all steps
         boolean done;
 
         Batch(List<PendingEntry> entries, long upTo) {
             this.entries = entries;
             this.upTo = upTo;
             boolean links = false;
+            boolean anyOrdered = false;
             for (PendingEntry p : entries) {
                 links |= p.newTable() != 0;
+                anyOrdered |= p.ordered();
             }
             this.linksTables = links;
+            this.ordered = anyOrdered;
         }
     }
 
@@ -172,6 +185,10 @@ final class Committer implements Agent {
         if (!failed) {
             try {
                 storeEntries();
+                if (fresh != null && !fresh.ordered) {
+                    storeL2Entries(fresh);
+                    storeL1Entries(fresh);
+                }
                 file.sync();
                 stepForward(fresh);
             } catch (IOException | RuntimeException e) {
@@ -204,17 +221,25 @@ final class Committer implements Agent {
 
     private void storeEntries() throws IOException {
         if (awaitingL1 != null) {
-            for (PendingEntry p : awaitingL1.entries) {
-                if (p.newTable() != 0) {
-                    file.setEntryRelease(geometry.l1EntryOffset(p.guestOffset()), p.newTable());
-                }
-            }
+            storeL1Entries(awaitingL1);
         }
         if (awaitingL2 != null) {
-            for (PendingEntry p : awaitingL2.entries) {
-                long table = tableOf(p.guestOffset());
-                file.setEntryRelease(map.l2EntryOffset(table, p.guestOffset()), p.value());
+            storeL2Entries(awaitingL2);
+        }
+    }
+
+    private void storeL1Entries(Batch batch) {
+        for (PendingEntry p : batch.entries) {
+            if (p.newTable() != 0) {
+                file.setEntryRelease(geometry.l1EntryOffset(p.guestOffset()), p.newTable());
             }
+        }
+    }
+
+    private void storeL2Entries(Batch batch) throws IOException {
+        for (PendingEntry p : batch.entries) {
+            long table = tableOf(p.guestOffset());
+            file.setEntryRelease(map.l2EntryOffset(table, p.guestOffset()), p.value());
         }
     }
 
@@ -232,8 +257,8 @@ final class Committer implements Agent {
         }
         awaitingL2 = null;
         if (fresh != null) {
-            if (fresh.entries.isEmpty()) {
-                fresh.done = true;
+            if (fresh.entries.isEmpty() || !fresh.ordered) {
+                fresh.done = true; // nothing to store, or stored before this sync
             } else {
                 awaitingL2 = fresh;
             }

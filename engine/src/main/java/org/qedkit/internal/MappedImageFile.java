@@ -840,6 +840,11 @@ public final class MappedImageFile implements AutoCloseable {
         return syncsStarted.get();
     }
 
+    /** True when the image is a block device, not a file: it has a fixed size and no holes. */
+    public boolean isBlockDevice() {
+        return blockDevice;
+    }
+
     /** True when a sync that began after {@code ticket} was taken has completed successfully. */
     public boolean durableSince(long ticket) {
         return syncsCompleted.get() > ticket;

@@ -197,8 +197,11 @@ public final class WritePlanner {
             allocator.rollBack();
             throw e;
         }
+        // Over a backing file, zeros where the data should be would hide what the guest saw
+        // there; elsewhere only space that is not settled needs the strict order.
+        boolean ordered = backing != null || !allocator.settledSinceMark();
         for (int i = 0; i < count; i++) {
-            publish(planned, positions[i], values[i], tables[i]);
+            publish(planned, positions[i], values[i], tables[i], ordered);
         }
         return done;
     }
@@ -280,14 +283,15 @@ public final class WritePlanner {
 
     /**
      * Makes {@code value} the entry of the cluster at {@code pos}: readers see it from here
-     * on. {@code newTable} is the L2 table taken for its range, or 0 when it has one.
+     * on. {@code newTable} is the L2 table taken for its range, or 0 when it has one;
+     * {@code ordered}: the commit must keep data, L2, L1 apart ({@link PendingEntry}).
      */
-    private void publish(List<PendingEntry> planned, long pos, long value, long newTable) {
+    private void publish(List<PendingEntry> planned, long pos, long value, long newTable, boolean ordered) {
         if (newTable != 0) {
             overlay.putNewTable(geometry.l1Index(pos), newTable);
         }
         overlay.put(pos >>> geometry.clusterBits(), value);
-        planned.add(new PendingEntry(pos, value, newTable));
+        planned.add(new PendingEntry(pos, value, newTable, ordered));
     }
 
     /** True when no L2 table, committed or pending, covers guest offset {@code pos}. */

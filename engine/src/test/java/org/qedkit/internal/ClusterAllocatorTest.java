@@ -75,4 +75,66 @@ class ClusterAllocatorTest {
             assertThat(back).as("fresh space reads as zeros again").containsOnly(0);
         }
     }
+
+    /*
+     * Settled space (the class comment of ClusterAllocator): what the commit pipeline may
+     * link before the data is durable. Each change that a crash could undo unsettles what
+     * is handed out until a sync that began after it has completed.
+     */
+
+    @Test
+    void spaceAtTheEndIsSettledOnlyOnceASyncHasFollowedTheGrowthOfTheFile() throws IOException {
+        try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
+            allocator.mark();
+            allocator.allocate(CLUSTER); // grows the file: the new length is not durable yet
+            assertThat(allocator.settledSinceMark()).as("right after the growth").isFalse();
+            allocator.mark();
+            allocator.allocate(CLUSTER);
+            assertThat(allocator.settledSinceMark()).as("no sync since the growth").isFalse();
+            file.sync();
+            allocator.mark();
+            allocator.allocate(CLUSTER);
+            allocator.allocate(CLUSTER);
+            assertThat(allocator.settledSinceMark()).as("inside the synced length").isTrue();
+        }
+    }
+
+    @Test
+    void reusedSpaceIsSettledOnlyOnceASyncHasFollowedItsReservation() throws IOException {
+        try (MappedImageFile file = file(32, Long.MAX_VALUE)) {
+            FreeSpace free = new FreeSpace();
+            assertThat(file.punchHole(4L * CLUSTER, 4L * CLUSTER)).isTrue();
+            free.add(4L * CLUSTER, 4L * CLUSTER);
+            file.sync(); // the punch is durable; the window's reservation comes after
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, free);
+            allocator.mark();
+            assertThat(allocator.allocate(CLUSTER)).isEqualTo(4L * CLUSTER);
+            assertThat(allocator.settledSinceMark()).as("a new window, not synced since").isFalse();
+            file.sync();
+            allocator.mark();
+            assertThat(allocator.allocate(CLUSTER)).isEqualTo(5L * CLUSTER);
+            assertThat(allocator.settledSinceMark()).isTrue();
+        }
+    }
+
+    @Test
+    void spaceTakenBackUnsettlesUntilItsZerosAreSynced() throws IOException {
+        try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
+            allocator.allocate(CLUSTER);
+            file.sync();
+            allocator.mark();
+            long at = allocator.allocate(CLUSTER);
+            file.copyIn(new byte[] {9}, 0, at, 1); // a failed write's byte, perhaps written back already
+            allocator.rollBack();                  // zeroed in the page cache only
+            allocator.mark();
+            assertThat(allocator.allocate(CLUSTER)).isEqualTo(at);
+            assertThat(allocator.settledSinceMark()).as("its zeros are not durable").isFalse();
+            file.sync();
+            allocator.mark();
+            allocator.allocate(CLUSTER);
+            assertThat(allocator.settledSinceMark()).isTrue();
+        }
+    }
 }

@@ -93,14 +93,37 @@ class CommitterTest {
             rig.syncs.clear();
             assertThat(rig.pipeline.committer().doWork()).isOne(); // sync 1: batch 1's data
             rig.writeCluster(1, (byte) 2);               // batch 2: same table, no L1 step
+            long secondCluster = rig.map.lookup(PipelineRig.CLUSTER);
             long second = rig.pipeline.requestSync();
             rig.runUntilIdle();
-            // Alone: 3 syncs for batch 1, 2 for batch 2. Pipelined: batch 2's data shares
-            // batch 1's L2 sync, and batch 2's L2 entries share batch 1's L1 sync.
+            // Alone: 3 syncs for batch 1 (the file grew for it: strict order), 1 for batch 2
+            // (sync 1 made the new length durable: settled space). Pipelined: batch 2 is
+            // stored whole before batch 1's L2 sync, and completes behind batch 1.
             assertThat(rig.syncs).as("syncs for two batches").hasSize(3);
+            assertThat(rig.syncs.get(1).l2Entry1()).as("batch 2's entry, stored with its data").isEqualTo(secondCluster);
             rig.pipeline.awaitDurable(first);
             rig.pipeline.awaitDurable(second);
             assertThat(rig.map.committed(PipelineRig.CLUSTER)).isGreaterThan(ClusterMap.ZERO);
+        }
+    }
+
+    @Test
+    void aBatchInSettledSpaceWithoutABackingFileTakesEveryStepBeforeOneSync() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
+            rig.writeCluster(PipelineRig.CLUSTERS_PER_TABLE, (byte) 1); // another table's range: grows the file
+            rig.pipeline.requestSync();
+            assertThat(rig.runUntilIdle()).as("space just grown: the strict order").isEqualTo(3);
+            rig.syncs.clear();
+
+            rig.writeCluster(0, (byte) 2); // a data cluster and a new table, both in settled space
+            long dataCluster = rig.map.lookup(0);
+            long ticket = rig.pipeline.requestSync();
+            assertThat(rig.runUntilIdle()).as("one round").isOne();
+            rig.pipeline.awaitDurable(ticket);
+            long table = rig.map.l2Table(0);
+            assertThat(rig.syncs).as("the L1 and L2 entries were stored before the one sync")
+                    .containsExactly(new SyncSnapshot(table, dataCluster, 0));
+            assertThat(rig.overlay.isEmpty()).isTrue();
         }
     }
 

@@ -19,6 +19,8 @@ import java.util.List;
  */
 final class PipelineRig implements AutoCloseable {
     static final int CLUSTER = 4096;
+    /** Entries in one L2 table (table size 1): guest cluster {@code CLUSTERS_PER_TABLE} is in the second table. */
+    static final int CLUSTERS_PER_TABLE = CLUSTER / 8;
 
     /** The clock the committer reads: it moves only when the test says. */
     static final class ManualClock implements NanoClock {
