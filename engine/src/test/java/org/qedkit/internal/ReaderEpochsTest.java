@@ -11,10 +11,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The grace period, as the reclaimer sees it: the epoch passes {@code retireEpoch() + 2}
- * only after every section that was open at the retirement has closed, whether it runs on
- * a platform thread (its own slot) or a virtual one (the striped counters); sections that
- * open later never hold it up; a nested section does not end its outer one; and the slots
- * of threads that have died are used again.
+ * only after every section that was open at the retirement has closed, on platform and
+ * virtual threads alike; sections that open later never hold it up; a nested section does
+ * not end its outer one.
  */
 class ReaderEpochsTest {
 
@@ -102,18 +101,5 @@ class ReaderEpochsTest {
         epochs.exit(outer);
         advanceAsFarAsPossible(epochs);
         assertThat(epochs.isSafe(retired)).isTrue();
-    }
-
-    @Test
-    void theSlotsOfThreadsThatDiedAreUsedAgain() throws Exception {
-        ReaderEpochs epochs = new ReaderEpochs();
-        for (int i = 0; i < 50; i++) {
-            Thread t = Thread.ofPlatform().start(() -> epochs.exit(epochs.enter()));
-            t.join();
-        }
-        assertThat(epochs.slotCount()).isEqualTo(1);
-        try (Reader a = Reader.inSection(epochs, false); Reader b = Reader.inSection(epochs, false)) {
-            assertThat(epochs.slotCount()).as("threads alive at once have a slot each").isEqualTo(2);
-        }
     }
 }
