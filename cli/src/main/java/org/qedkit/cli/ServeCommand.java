@@ -67,9 +67,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         Path file = null;
         if (name != null) {
-            ImageNames.Named named = ImageNames.resolve(name, false);
-            CliException.requireQed("serve", format != null ? format : named.format() != null ? named.format() : "qed");
-            file = named.file();
+            file = SharedOptions.qedFile("serve", name, false, format);
         } else if (!Files.isDirectory(exportDir)) {
             throw new CliException("--export-dir '" + exportDir + "': not a directory");
         }

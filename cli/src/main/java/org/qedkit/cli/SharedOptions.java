@@ -36,12 +36,22 @@ final class SharedOptions {
             if (imageOpts && format != null) {
                 throw new CliException("--image-opts and --format are mutually exclusive");
             }
-            ImageNames.Named named = ImageNames.resolve(name, imageOpts);
-            CliException.requireQed(command, format != null ? format
-                    : named.format() != null ? named.format() : "qed");
-            file = named.file();
+            file = qedFile(command, name, imageOpts, format);
             return file;
         }
+    }
+
+    /**
+     * The file an image name stands for ({@link ImageNames}), after refusing any format but
+     * qed (from {@code format}, the {@code -f} given, or the name's {@code driver}), in
+     * {@code command}'s words. For commands whose image is not {@link ImageFile}'s required
+     * FILE.
+     */
+    static Path qedFile(String command, String name, boolean imageOpts, String format) {
+        ImageNames.Named named = ImageNames.resolve(name, imageOpts);
+        CliException.requireQed(command, format != null ? format
+                : named.format() != null ? named.format() : "qed");
+        return named.file();
     }
 
     /** {@code -U}: inspect an image another process uses, without taking a lock. */
