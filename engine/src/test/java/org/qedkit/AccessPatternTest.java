@@ -3,6 +3,7 @@ package org.qedkit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.qedkit.testing.Bytes;
+import org.qedkit.testing.PageCache;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -95,19 +96,10 @@ class AccessPatternTest {
             for (int i = 0; i < writes; i++) {
                 img.write((long) i << 16, page);
             }
-            long cachedPages = cachedPagesOf(image);
+            long cachedPages = PageCache.residentPages(image);
             // Header and L1 table: 5 clusters of 64 KiB at most, i.e. 80 pages; one L2 table, 64.
             assertThat(cachedPages).as("pages of %s in the page cache", image).isBetween((long) writes, writes + 80L + 64L);
         }
-    }
-
-    /** Pages of {@code file} in the page cache, as util-linux's {@code fincore} counts them. */
-    private static long cachedPagesOf(Path file) throws Exception {
-        Process p = new ProcessBuilder("fincore", "--bytes", "--noheadings", "--output", "PAGES", file.toString())
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes()).strip();
-        assertThat(p.waitFor()).as("fincore: %s", out).isZero();
-        return Long.parseLong(out);
     }
 
     private record Vma(long fileOffset, String flags) {

@@ -3,6 +3,7 @@ package org.qedkit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.qedkit.testing.PageCache;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -34,7 +35,8 @@ class HugeLayoutTest {
             image.write(0, new byte[4096]);
             image.write(1L << 40, new byte[4096]);
         }
-        dropFromPageCache(p);
+        PageCache.drop(p);
+        assertThat(PageCache.residentBytes(p)).as("page cache before the walk").isLessThan(1L << 20);
         List<Extent> extents = new ArrayList<>();
         try (QedImage image = QedImage.open(p, OpenOptions.READ_ONLY)) {
             for (long at = 0; at < size; ) {
@@ -48,27 +50,8 @@ class HugeLayoutTest {
         assertThat(extents.get(2).offset()).isEqualTo(1L << 40);
         // Nor may it read what it skips: before, the kernel's read-around made SEEK_DATA
         // call every page it had read "data", and the walk read both 1 GiB tables whole.
-        assertThat(cachedBytesOf(p)).as("page cache the map left").isLessThan(32L << 20);
+        assertThat(PageCache.residentBytes(p)).as("page cache the map left").isLessThan(32L << 20);
         assertThat(QedImage.check(p, CheckMode.REPORT).isClean()).isTrue();
-        assertThat(cachedBytesOf(p)).as("page cache the check left").isLessThan(32L << 20);
-    }
-
-    /** Writes the file's dirty pages back and drops them from the page cache (posix_fadvise DONTNEED). */
-    private static void dropFromPageCache(Path file) throws Exception {
-        run("python3", "-c", "import os,sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); "
-                + "os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)", file.toString());
-        assertThat(cachedBytesOf(file)).as("page cache before the walk").isLessThan(1L << 20);
-    }
-
-    /** Bytes of {@code file} in the page cache, as util-linux's {@code fincore} counts them. */
-    private static long cachedBytesOf(Path file) throws Exception {
-        return Long.parseLong(run("fincore", "--bytes", "--noheadings", "--output", "RES", file.toString()));
-    }
-
-    private static String run(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes()).strip();
-        assertThat(p.waitFor()).as("%s: %s", command[0], out).isZero();
-        return out;
+        assertThat(PageCache.residentBytes(p)).as("page cache the check left").isLessThan(32L << 20);
     }
 }

@@ -1,0 +1,38 @@
+package org.qedkit.testing;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * What the kernel's page cache holds of a file, as util-linux's {@code fincore} counts it,
+ * and a way to empty it (python3's {@code posix_fadvise}): for tests of what a read or a walk
+ * brings into memory.
+ */
+public final class PageCache {
+    private PageCache() {
+    }
+
+    /** Pages of {@code file} in the page cache. */
+    public static long residentPages(Path file) throws Exception {
+        return Long.parseLong(run("fincore", "--bytes", "--noheadings", "--output", "PAGES", file.toString()));
+    }
+
+    /** Bytes of {@code file} in the page cache. */
+    public static long residentBytes(Path file) throws Exception {
+        return Long.parseLong(run("fincore", "--bytes", "--noheadings", "--output", "RES", file.toString()));
+    }
+
+    /** Writes the file's dirty pages back and drops them from the page cache ({@code POSIX_FADV_DONTNEED}). */
+    public static void drop(Path file) throws Exception {
+        run("python3", "-c", "import os,sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); "
+                + "os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)", file.toString());
+    }
+
+    private static String run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes()).strip();
+        assertThat(p.waitFor()).as("%s: %s", command[0], out).isZero();
+        return out;
+    }
+}
