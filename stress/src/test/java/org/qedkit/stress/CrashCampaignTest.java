@@ -20,34 +20,31 @@ class CrashCampaignTest {
     @TempDir
     Path dir;
 
-    @Test
-    void imagesKilledMidWorkloadKeepEveryFlushedWriteAndHaveNoCorruption() throws Exception {
+    /** Runs a short campaign, echoes its report, and checks what every campaign must show. */
+    private CrashCampaign.Summary run(boolean overNbd, int runs, long seed) throws Exception {
         QemuTools.require("qemu-img");
         ByteArrayOutputStream report = new ByteArrayOutputStream();
-        CrashCampaign campaign = new CrashCampaign(dir, 3, new PrintStream(report, true, StandardCharsets.UTF_8));
-        CrashCampaign.Summary s = campaign.run(6, Long.MAX_VALUE, 20261125L);
+        CrashCampaign campaign = new CrashCampaign(dir, 3, new PrintStream(report, true, StandardCharsets.UTF_8), overNbd);
+        CrashCampaign.Summary s = campaign.run(runs, Long.MAX_VALUE, seed);
         String text = report.toString(StandardCharsets.UTF_8);
         System.out.print(text);
-        assertThat(s.runs()).isEqualTo(6);
+        assertThat(s.runs()).isEqualTo(runs);
         assertThat(s.violations()).as(text).isZero();
         // The campaign must have exercised something: flushed writes to verify, and writes
         // in flight that the kill cut off.
         assertThat(s.flushedOpsVerified()).as(text).isPositive();
         assertThat(s.unflushedOpsSeen()).as(text).isPositive();
+        return s;
+    }
+
+    @Test
+    void imagesKilledMidWorkloadKeepEveryFlushedWriteAndHaveNoCorruption() throws Exception {
+        CrashCampaign.Summary s = run(false, 6, 20261125L);
         assertThat(s.runsOnABackingFile()).as("some runs copy-on-write from a backing file").isPositive();
     }
 
     @Test
     void imagesServedOverNbdAndKilledMidWorkloadKeepEveryWriteWhoseFlushWasAnswered() throws Exception {
-        QemuTools.require("qemu-img");
-        ByteArrayOutputStream report = new ByteArrayOutputStream();
-        CrashCampaign campaign = new CrashCampaign(dir, 3, new PrintStream(report, true, StandardCharsets.UTF_8), true);
-        CrashCampaign.Summary s = campaign.run(4, Long.MAX_VALUE, 20261128L);
-        String text = report.toString(StandardCharsets.UTF_8);
-        System.out.print(text);
-        assertThat(s.runs()).isEqualTo(4);
-        assertThat(s.violations()).as(text).isZero();
-        assertThat(s.flushedOpsVerified()).as(text).isPositive();
-        assertThat(s.unflushedOpsSeen()).as(text).isPositive();
+        run(true, 4, 20261128L);
     }
 }
