@@ -258,7 +258,7 @@ public final class MappedImageFile implements AutoCloseable {
         if (Posix.fcntlLock(capture, fd, Posix.F_OFD_GETLK, flock) != 0) {
             throw failure("fcntl(F_OFD_GETLK)", path, Posix.errno(capture));
         }
-        return (short) Posix.FLOCK_TYPE.get(flock, 0L) != Posix.F_UNLCK;
+        return flock.get(ValueLayout.JAVA_SHORT, Posix.FLOCK_TYPE) != Posix.F_UNLCK;
     }
 
     private void unlockAll() {
@@ -276,10 +276,10 @@ public final class MappedImageFile implements AutoCloseable {
 
     private static void fillFlock(MemorySegment flock, short type, long offset, long length) {
         flock.fill((byte) 0);
-        Posix.FLOCK_TYPE.set(flock, 0L, type);
-        Posix.FLOCK_WHENCE.set(flock, 0L, Posix.SEEK_SET);
-        Posix.FLOCK_START.set(flock, 0L, offset);
-        Posix.FLOCK_LENGTH.set(flock, 0L, length);
+        flock.set(ValueLayout.JAVA_SHORT, Posix.FLOCK_TYPE, type);
+        flock.set(ValueLayout.JAVA_SHORT, Posix.FLOCK_WHENCE, Posix.SEEK_SET);
+        flock.set(ValueLayout.JAVA_LONG, Posix.FLOCK_START, offset);
+        flock.set(ValueLayout.JAVA_LONG, Posix.FLOCK_LENGTH, length);
     }
 
     public boolean isWritable() {

@@ -9,7 +9,6 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -25,7 +24,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * slow paths (open, allocation, sync, close) come here: the read and write paths touch the
  * mapping and never make a system call.
  *
- * <p>Constants are the Linux values shared by x86-64 and AArch64.
+ * <p>Constants are the Linux values shared by x86-64 and AArch64; the system call numbers,
+ * which differ, are chosen by {@code os.arch}.
  */
 final class Posix {
     static final int O_RDONLY = 0;
@@ -51,10 +51,13 @@ final class Posix {
             ValueLayout.JAVA_LONG.withName("l_len"),
             ValueLayout.JAVA_INT.withName("l_pid"),
             MemoryLayout.paddingLayout(4));
-    static final VarHandle FLOCK_TYPE = FLOCK.varHandle(groupElement("l_type"));
-    static final VarHandle FLOCK_WHENCE = FLOCK.varHandle(groupElement("l_whence"));
-    static final VarHandle FLOCK_START = FLOCK.varHandle(groupElement("l_start"));
-    static final VarHandle FLOCK_LENGTH = FLOCK.varHandle(groupElement("l_len"));
+    // Plain offsets, not VarHandles from the layout: each such VarHandle is built from
+    // method-handle combinators at run time, and a command that takes one lock paid ~10 ms
+    // of start-up for five of them.
+    static final long FLOCK_TYPE = FLOCK.byteOffset(groupElement("l_type"));
+    static final long FLOCK_WHENCE = FLOCK.byteOffset(groupElement("l_whence"));
+    static final long FLOCK_START = FLOCK.byteOffset(groupElement("l_start"));
+    static final long FLOCK_LENGTH = FLOCK.byteOffset(groupElement("l_len"));
     static final short SEEK_SET = 0;
 
     static final int EINTR = 4;
@@ -81,79 +84,49 @@ final class Posix {
     static final long STAT_BUFFER_BYTES = 256;
 
     static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO =
-            CAPTURE_LAYOUT.varHandle(groupElement("errno"));
+    private static final long ERRNO = CAPTURE_LAYOUT.byteOffset(groupElement("errno"));
 
     /*
-     * Each C function is linked on its first call, in a holder class of its own: linking a
-     * downcall generates code, and a command such as `qed info` uses five of the thirteen.
-     * Linking all of them when this class loaded cost every command all thirteen.
+     * Linking a downcall generates code at run time (a stub class per function shape), about
+     * 8 ms each on a small machine, and the ahead-of-time cache of JDK 25 keeps none of it:
+     * with one C function per system call, `qed info` paid for seven of them at every start.
+     * So the system calls go through one entry point, the C library's syscall(2), linked
+     * once with one shape (the call number and six longs); only the two library functions
+     * that are not system calls (posix_fallocate, strerror) are linked apart, on first use,
+     * and only error or fallback paths use them. The kernel takes what it needs of each
+     * argument (an int parameter reads the low 32 bits); syscall(2) returns -1 and sets
+     * errno on failure, as the wrappers do.
      */
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
     private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
 
-    private static final class Open {
-        static final MethodHandle HANDLE = downcall("open",
-                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-                CAPTURE, Linker.Option.firstVariadicArg(2));
+    /** System call numbers, from the kernel's tables for x86-64 and for AArch64 (asm-generic). */
+    private record CallNumbers(long openat, long close, long fstat, long fallocate, long ftruncate, long lseek,
+                               long fdatasync, long mmap, long madvise, long munmap, long fcntl) {
+        static CallNumbers forThisMachine() {
+            String arch = System.getProperty("os.arch", "");
+            return switch (arch) {
+                case "amd64", "x86_64" -> new CallNumbers(257, 3, 5, 285, 77, 8, 75, 9, 28, 11, 72);
+                case "aarch64" -> new CallNumbers(56, 57, 80, 47, 46, 62, 83, 222, 233, 215, 25);
+                default -> throw new UnsupportedOperationException(
+                        "qedkit runs on Linux x86-64 and AArch64; os.arch is " + arch);
+            };
+        }
     }
 
-    private static final class Close {
-        static final MethodHandle HANDLE = downcall("close",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
-    }
+    private static final CallNumbers NR = CallNumbers.forThisMachine();
+    private static final long AT_FDCWD = -100;
 
-    private static final class Fstat {
-        static final MethodHandle HANDLE = downcall("fstat",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
-    }
-
-    private static final class Fallocate {
-        static final MethodHandle HANDLE = downcall("fallocate",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), CAPTURE);
+    private static final class Syscall {
+        static final MethodHandle HANDLE = downcall("syscall",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+                CAPTURE, Linker.Option.firstVariadicArg(1));
     }
 
     private static final class PosixFallocate {
         static final MethodHandle HANDLE = downcall("posix_fallocate",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-    }
-
-    private static final class Ftruncate {
-        static final MethodHandle HANDLE = downcall("ftruncate",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE);
-    }
-
-    private static final class Lseek {
-        static final MethodHandle HANDLE = downcall("lseek",
-                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), CAPTURE);
-    }
-
-    private static final class Fdatasync {
-        static final MethodHandle HANDLE = downcall("fdatasync",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
-    }
-
-    private static final class Mmap {
-        static final MethodHandle HANDLE = downcall("mmap",
-                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG),
-                CAPTURE);
-    }
-
-    private static final class Madvise {
-        static final MethodHandle HANDLE = downcall("madvise",
-                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE);
-    }
-
-    private static final class Munmap {
-        static final MethodHandle HANDLE = downcall("munmap",
-                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
-    }
-
-    private static final class FcntlLock {
-        static final MethodHandle HANDLE = downcall("fcntl",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
-                CAPTURE, Linker.Option.firstVariadicArg(2));
     }
 
     private static final class Strerror {
@@ -172,39 +145,36 @@ final class Posix {
     }
 
     static int errno(MemorySegment capture) {
-        return (int) ERRNO.get(capture, 0L);
+        return capture.get(JAVA_INT, ERRNO);
+    }
+
+    /** syscall(2): {@code number} with six arguments (the kernel reads those the call has); -1 and errno on failure. */
+    private static long syscall(MemorySegment capture, long number, long a, long b, long c, long d, long e, long f) {
+        try {
+            return (long) Syscall.HANDLE.invokeExact(capture, number, a, b, c, d, e, f);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    private static long syscall(MemorySegment capture, long number, long a, long b, long c, long d) {
+        return syscall(capture, number, a, b, c, d, 0L, 0L);
     }
 
     static int open(MemorySegment capture, MemorySegment path, int flags, int mode) {
-        try {
-            return (int) Open.HANDLE.invokeExact(capture, path, flags, mode);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) syscall(capture, NR.openat(), AT_FDCWD, path.address(), flags, mode);
     }
 
     static int close(MemorySegment capture, int fd) {
-        try {
-            return (int) Close.HANDLE.invokeExact(capture, fd);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) syscall(capture, NR.close(), fd, 0L, 0L, 0L);
     }
 
     static int fstat(MemorySegment capture, int fd, MemorySegment statBuffer) {
-        try {
-            return (int) Fstat.HANDLE.invokeExact(capture, fd, statBuffer);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) syscall(capture, NR.fstat(), fd, statBuffer.address(), 0L, 0L);
     }
 
     static int fallocate(MemorySegment capture, int fd, int mode, long offset, long length) {
-        try {
-            return (int) Fallocate.HANDLE.invokeExact(capture, fd, mode, offset, length);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) syscall(capture, NR.fallocate(), fd, mode, offset, length);
     }
 
     /** Returns 0 or an errno value (posix_fallocate does not use errno). */
@@ -217,60 +187,32 @@ final class Posix {
     }
 
     static int ftruncate(MemorySegment capture, int fd, long length) {
-        try {
-            return (int) Ftruncate.HANDLE.invokeExact(capture, fd, length);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) syscall(capture, NR.ftruncate(), fd, length, 0L, 0L);
     }
 
     static long lseek(MemorySegment capture, int fd, long offset, int whence) {
-        try {
-            return (long) Lseek.HANDLE.invokeExact(capture, fd, offset, whence);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return syscall(capture, NR.lseek(), fd, offset, whence, 0L);
     }
 
     static int fdatasync(MemorySegment capture, int fd) {
-        try {
-            return (int) Fdatasync.HANDLE.invokeExact(capture, fd);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) syscall(capture, NR.fdatasync(), fd, 0L, 0L, 0L);
     }
 
+    /** A shared mapping of {@code length} bytes of {@code fd} at {@code offset}; address -1 on failure. */
     static MemorySegment mmap(MemorySegment capture, long length, int prot, int fd, long offset) {
-        try {
-            return (MemorySegment) Mmap.HANDLE.invokeExact(capture, MemorySegment.NULL, length, prot,
-                    MAP_SHARED, fd, offset);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return MemorySegment.ofAddress(syscall(capture, NR.mmap(), 0L, length, prot, MAP_SHARED, fd, offset));
     }
 
     static int madvise(MemorySegment capture, MemorySegment address, long length, int advice) {
-        try {
-            return (int) Madvise.HANDLE.invokeExact(capture, address, length, advice);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) syscall(capture, NR.madvise(), address.address(), length, advice, 0L);
     }
 
     static int munmap(MemorySegment capture, MemorySegment address, long length) {
-        try {
-            return (int) Munmap.HANDLE.invokeExact(capture, address, length);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) syscall(capture, NR.munmap(), address.address(), length, 0L, 0L);
     }
 
     static int fcntlLock(MemorySegment capture, int fd, int command, MemorySegment flock) {
-        try {
-            return (int) FcntlLock.HANDLE.invokeExact(capture, fd, command, flock);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) syscall(capture, NR.fcntl(), fd, command, flock.address(), 0L);
     }
 
     /** The C library's description of an errno value, e.g. "No space left on device". */
