@@ -67,7 +67,16 @@ public final class QedCommand implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        int code = execute(args, out, err);
+        out.flush();
+        err.flush();
+        // halt, not exit: Runtime.exit asks the platform's System.Logger whether to log the
+        // exit, which loads the logging framework, ~8 ms of every call (docs/performance.md,
+        // "Start-up"). Nothing here needs shutdown hooks: every command has closed (and so
+        // synced) its images before execute returns, and its output is flushed above.
+        Runtime.getRuntime().halt(code);
     }
 
     /** Runs {@code qed} with {@code args}, printing to the given writers; returns the exit code. */
