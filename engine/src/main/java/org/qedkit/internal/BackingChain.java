@@ -6,6 +6,7 @@ import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedFormatException;
+import org.qedkit.QemuImageName;
 import org.qedkit.QedHeader;
 import org.qedkit.QedLimitException;
 import org.qedkit.internal.hooks.OpenContext;
@@ -37,7 +38,7 @@ public final class BackingChain {
         String name = header.backingFilename();
         Path named;
         try {
-            named = Path.of(name);
+            named = QemuImageName.isJson(name) ? jsonBacking(name) : Path.of(name);
         } catch (InvalidPathException e) {
             throw new QedFormatException("backing_filename", "'" + name.replace("\0", "\\0") + "'",
                     "is not a usable path: " + e.getReason());
@@ -103,11 +104,41 @@ public final class BackingChain {
     }
 
     /**
+     * The file of a {@code json:} backing name (QEMU writes one when the backing node has no
+     * plain path: {@link QemuImageName}). Refused when it would have the engine inject
+     * errors into reads: a backing file is only read here, and its blkdebug rules are for
+     * the tools that write into it ({@code qed commit}).
+     */
+    private static Path jsonBacking(String name) throws QedFormatException {
+        QemuImageName parsed;
+        try {
+            parsed = QemuImageName.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw new QedFormatException("backing_filename", name, e.getMessage());
+        }
+        for (QemuImageName.InjectedError rule : parsed.injectedErrors()) {
+            if (rule.event().startsWith("read")) {
+                throw new QedFormatException("backing_filename", name, "has a blkdebug rule for '" + rule.event()
+                        + "', and the engine injects no errors into the reads of a backing file");
+            }
+        }
+        return parsed.file();
+    }
+
+    /**
      * Where backing name {@code name} of the image at {@code overlay} points, as QEMU
      * resolves (and shows) it: relative to the overlay's directory as the overlay's path
-     * was given, an absolute name as it stands.
+     * was given, an absolute name as it stands; the file of a {@code json:} name as it
+     * stands (QEMU opens a file named in an option tree from its working directory).
      */
     public static Path resolve(Path overlay, String name) {
+        if (QemuImageName.isJson(name)) {
+            try {
+                return QemuImageName.parse(name).file();
+            } catch (IllegalArgumentException e) {
+                return Path.of(name); // unusable: the open that follows says why
+            }
+        }
         Path named = Path.of(name);
         Path parent = overlay.getParent(); // null: the overlay is in the working directory, and so is a relative name
         return named.isAbsolute() || parent == null ? named : parent.resolve(named);

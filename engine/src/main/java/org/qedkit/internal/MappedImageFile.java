@@ -1080,6 +1080,11 @@ public final class MappedImageFile implements AutoCloseable {
         }
     }
 
+    /** {@return the C library's text for {@code errno}, e.g. "No space left on device"} */
+    public static String describeErrno(int errno) {
+        return Posix.describe(errno);
+    }
+
     static QedIoException failure(String operation, Path path, int errno) {
         return new QedIoException(operation, path.toString(), errno, Posix.describe(errno));
     }

@@ -1,0 +1,118 @@
+package org.qedkit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Image names as QEMU writes and takes them: a path, file:PATH, json:{…}; and backing names of that kind. */
+class QemuImageNameTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aPlainNameIsItsPathAndFileDropsTheProtocol() {
+        assertThat(QemuImageName.parse("a/b.qed")).isEqualTo(new QemuImageName(Path.of("a/b.qed"), null, true, true, List.of()));
+        assertThat(QemuImageName.parse("file:x:y.qed").file()).isEqualTo(Path.of("./x:y.qed"));
+        assertThat(QemuImageName.parse("/abs/c.qed").file()).isEqualTo(Path.of("/abs/c.qed"));
+    }
+
+    @Test
+    void aJsonTreeOfFormatAndFileIsAPlainFileAgain() {
+        QemuImageName n = QemuImageName.parse("json:{'driver':'qed','file':{'driver':'file','filename':'/t/a.qed'}}");
+        assertThat(n).isEqualTo(new QemuImageName(Path.of("/t/a.qed"), "qed", true, true, List.of()));
+        assertThat(QemuImageName.parse("json:{\"driver\": \"raw\", \"file\": \"/t/r.img\"}").format()).isEqualTo("raw");
+        assertThat(QemuImageName.parse("json:{'driver':'qed','filename':'/t/b.qed'}").file()).isEqualTo(Path.of("/t/b.qed"));
+    }
+
+    @Test
+    void blkdebugIsFollowedToItsImageAndItsErrorRulesAreKept() {
+        QemuImageName n = QemuImageName.parse("json:{'driver': 'qed', 'file': { 'driver': 'blkdebug', "
+                + "'inject-error': [{ 'event': 'write_aio', 'errno': 28, 'once': true }, {'event': 'read_aio', 'sector': 7}],"
+                + " 'set-state': [{'event': 'read_aio', 'new_state': 42}],"
+                + " 'image': { 'driver': 'file', 'filename': '/t/base.qed' }}}");
+        assertThat(n.file()).isEqualTo(Path.of("/t/base.qed"));
+        assertThat(n.reconstructable()).as("QEMU shows a json: name for a filter").isFalse();
+        assertThat(n.directoryKnown()).isTrue();
+        assertThat(n.injectedErrors()).containsExactly(
+                new QemuImageName.InjectedError("write_aio", 28, true, -1),
+                new QemuImageName.InjectedError("read_aio", 5, false, 7)); // QEMU's defaults: EIO, every time
+    }
+
+    @Test
+    void aQuorumIsReadThroughItsFirstChildAndHasNoDirectory() {
+        QemuImageName n = QemuImageName.parse("json:{'driver':'qed','file':{'driver':'quorum','vote-threshold':1,"
+                + "'children':[{'driver':'file','filename':'/t/a.qed'},{'driver':'file','filename':'/t/a.copy'}]}}");
+        assertThat(n.file()).isEqualTo(Path.of("/t/a.qed"));
+        assertThat(n.directoryKnown()).isFalse();
+        assertThat(n.reconstructable()).isFalse();
+    }
+
+    @Test
+    void whatCannotBeFollowedIsRefusedNamingTheKeyAndTheValue() {
+        assertThatThrownBy(() -> QemuImageName.parse("json:{'driver':'qed','file':{'driver':'nbd','server':{}}}"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'file.driver' is 'nbd'");
+        assertThatThrownBy(() -> QemuImageName.parse("json:{'driver':'qcow2','file':'a'}"))
+                .hasMessageContaining("'driver' is 'qcow2'");
+        assertThatThrownBy(() -> QemuImageName.parse("json:{'driver':'qed','file':{'driver':'blkdebug'}}"))
+                .hasMessageContaining("A block device must be specified for \"file.image\"");
+        assertThatThrownBy(() -> QemuImageName.parse("json:{'driver':'qed','file':{'driver':'file'}}"))
+                .hasMessageContaining("'file.filename'");
+        assertThatThrownBy(() -> QemuImageName.parse("json:{'driver':'qed'"))
+                .hasMessageContaining("Could not parse JSON");
+        assertThatThrownBy(() -> QemuImageName.parse("json:{'file':{'driver':'blkdebug','image':'/a',"
+                + "'inject-error':[{'event':'write_aio','errno':'many'}]}}"))
+                .hasMessageContaining("'file.inject-error.0.errno' is 'many'");
+    }
+
+    @Test
+    void dottedOptionsAreTheSameTreeAndJsonFlattensToThem() {
+        Map<String, String> options = new LinkedHashMap<>();
+        options.put("driver", "qed");
+        options.put("file.driver", "blkdebug");
+        options.put("file.image.filename", "/t/a.qed");
+        assertThat(QemuImageName.fromOptions(options, "opts").file()).isEqualTo(Path.of("/t/a.qed"));
+        assertThat(QemuImageName.flatOptions("json:{'driver':'qed','file':{'driver':'quorum','children':"
+                + "[{'filename':'/a'},{'filename':'/b'}]}}"))
+                .containsEntry("file.children.1.filename", "/b").containsEntry("file.driver", "quorum");
+    }
+
+    @Test
+    void anImageWhoseBackingNameIsAJsonTreeOpensAndReadsThroughIt() throws IOException {
+        Path base = dir.resolve("base.qed");
+        QedImage.create(base, CreateOptions.ofSize(1 << 20));
+        try (QedImage b = QedImage.open(base, OpenOptions.READ_WRITE)) {
+            b.write(0, new byte[]{7, 7, 7});
+        }
+        Path top = dir.resolve("top.qed");
+        String name = "json:{'driver': 'qed', 'file': {'driver': 'blkdebug', 'inject-error': [{'event': 'write_aio',"
+                + " 'errno': 28}], 'image': {'driver': 'file', 'filename': '" + base + "'}}}";
+        QedImage.create(top, CreateOptions.ofSize(1 << 20).withBackingFile(name, "qed"));
+        try (QedImage t = QedImage.open(top, OpenOptions.READ_WRITE)) {
+            byte[] back = new byte[3];
+            t.read(0, back);
+            assertThat(back).containsExactly(7, 7, 7);
+        }
+        assertThat(QedFiles.backingChain(top)).extracting(QedFiles.ChainLink::path).containsExactly(top, base);
+    }
+
+    @Test
+    void aJsonBackingNameWithRulesForReadsIsRefusedNotIgnored() throws IOException {
+        Path base = dir.resolve("base.qed");
+        QedImage.create(base, CreateOptions.ofSize(1 << 20));
+        Path top = dir.resolve("top.qed");
+        String name = "json:{'driver': 'qed', 'file': {'driver': 'blkdebug', 'inject-error': [{'event': 'read_aio'}],"
+                + " 'image': '" + base + "'}}";
+        QedImage.create(top, CreateOptions.ofSize(1 << 20).withBackingFile(name, "qed"));
+        assertThatThrownBy(() -> QedImage.open(top, OpenOptions.READ_ONLY))
+                .isInstanceOf(QedFormatException.class)
+                .hasMessageContaining("backing_filename").hasMessageContaining("'read_aio'");
+    }
+}
