@@ -5,6 +5,8 @@ import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
+import org.qedkit.QedIoException;
+import org.qedkit.QemuImageName;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
@@ -13,7 +15,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
@@ -30,7 +34,8 @@ final class CommitCommand implements Callable<Integer> {
     @Mixin SharedOptions.Quiet quiet;
     private static final int CHUNK = 1 << 20;
 
-    @Option(names = "-b", paramLabel = "BASE", description = "Commit into this image of the backing chain (default: the backing file).") Path base;
+    @Option(names = "-b", paramLabel = "BASE", description = "Commit into this image of the backing chain (default:"
+            + " the backing file); a relative name is relative to the image that names it, as QEMU matches it.") String base;
     @Option(names = "-d", description = "Keep the image's clusters after committing (what QEMU does for QED anyway).") boolean keep;
     @Option(names = "--empty", description = "Afterwards, drop the image's clusters: it reads through to the base again.") boolean empty;
     @Mixin SharedOptions.ShowProgress progress;
@@ -48,12 +53,7 @@ final class CommitCommand implements Callable<Integer> {
         }
         int depth = 1;
         if (base != null) {
-            depth = -1;
-            for (int i = 1; i < chain.size(); i++) {
-                if (chain.get(i).path().toRealPath().equals(base.toRealPath())) {
-                    depth = i;
-                }
-            }
+            depth = findInChain(chain, base);
             if (depth < 0) {
                 throw new CliException("Did not find '" + base + "' in the backing chain of '" + file + "'"); // QEMU's words
             }
@@ -63,10 +63,14 @@ final class CommitCommand implements Callable<Integer> {
                     + " in between, emptying it would show their older data");
         }
         try {
-            commitInto(chain.get(depth).path(), chain.get(depth).format(), depth);
+            commitInto(chain.get(depth).path(), chain.get(depth).format(), depth,
+                    backingNameOf(chain.get(depth - 1).path()));
             if (empty) {
                 QedImage.makeEmpty(file);
             }
+        } catch (QedIoException e) {
+            // QEMU's line for a commit whose I/O failed; what failed where, below it.
+            throw new CliException("Block job failed: " + e.description(), e.getMessage());
         } catch (QedException e) {
             throw new CliException("commit: " + e.getMessage());
         }
@@ -76,11 +80,40 @@ final class CommitCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void commitInto(Path target, String targetFormat, int depth) throws IOException {
+    /**
+     * The depth of {@code name} in {@code chain} (1: the backing file), as QEMU finds a
+     * commit base: for each image with a backing file, a relative name is taken relative
+     * to that image's directory and compared, both resolved to real paths, with the
+     * backing file it names; the first match wins; -1 when none does.
+     */
+    static int findInChain(List<BackingFiles.Link> chain, String name) throws IOException {
+        Path named = Path.of(name);
+        for (int i = 1; i < chain.size(); i++) {
+            Path above = chain.get(i - 1).path().toAbsolutePath();
+            Path candidate = named.isAbsolute() || above.getParent() == null ? named : above.getParent().resolve(named);
+            if (!Files.exists(candidate) || !Files.exists(chain.get(i).path())) {
+                continue; // QEMU: realpath fails, look further down
+            }
+            if (candidate.toRealPath().equals(chain.get(i).path().toRealPath())) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The backing file name as {@code image}'s header stores it. */
+    private static String backingNameOf(Path image) throws IOException {
+        try (QedImage above = QedImage.open(image, OpenOptions.READ_ONLY.withForceShare(true).withBackingChain(false))) {
+            return above.header().backingFilename();
+        }
+    }
+
+    private void commitInto(Path target, String targetFormat, int depth, String targetName) throws IOException {
         // The chain is read without locks: this command is its only writer, and holds the base's write lock below.
         try (QedImage top = QedImage.open(image.file, OpenOptions.READ_ONLY.withForceShare(true)
                 .withAccessPattern(org.qedkit.AccessPattern.SEQUENTIAL));
-             TargetImage out = openBase(target, targetFormat, top.size())) {
+             TargetImage out = TargetImage.injecting(openBase(target, targetFormat, top.size()), target.toString(),
+                     QemuImageName.isJson(targetName) ? QemuImageName.parse(targetName).injectedErrors() : List.of())) {
             long size = top.size();
             byte[] buffer = new byte[CHUNK];
             Progress shown = new Progress(progress.on && !quiet.on ? spec.commandLine().getOut() : null, size);

@@ -80,7 +80,9 @@ final class CreateCommand implements Callable<Integer> {
             StringBuilder line = new StringBuilder("Formatting '").append(image.name).append("', fmt=qed size=")
                     .append(bytes); // as typed, as qemu-img prints it (the image holds it rounded up to 512)
             if (backingFile != null) {
-                line.append(" backing_file=").append(backingFile).append(" backing_fmt=").append(backingFormat);
+                // Option values as QEMU prints them: a comma doubled, as its option syntax escapes it.
+                line.append(" backing_file=").append(backingFile.replace(",", ",,"))
+                        .append(" backing_fmt=").append(backingFormat.replace(",", ",,"));
             }
             line.append(" cluster_size=").append(create.clusterSize());
             if (tableSizeGiven) {

@@ -5,6 +5,7 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedHeader;
 import org.qedkit.QedImage;
+import org.qedkit.QemuImageName;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
@@ -51,7 +52,10 @@ final class InfoCommand implements Callable<Integer> {
             seen.add(real);
             Map<String, Object> o = Json.object();
             StringBuilder human = new StringBuilder();
-            Path next = qed ? describeQed(current, o, human) : describeRaw(current, o, human);
+            // The top image under its own name when that is not a path (QEMU shows a json: name).
+            String shown = current == file && image.named.shown() != null ? image.named.shown() : null;
+            boolean directoryKnown = current != file || image.named.directoryKnown();
+            Path next = qed ? describeQed(current, shown, directoryKnown, o, human) : describeRaw(current, o, human);
             objects.add(o);
             blocks.add(human.toString());
             if (!backingChain || next == null) {
@@ -71,7 +75,8 @@ final class InfoCommand implements Callable<Integer> {
     }
 
     /** Describes a QED image; returns the path of its backing file, or null. */
-    private Path describeQed(Path image, Map<String, Object> o, StringBuilder human) throws IOException {
+    private Path describeQed(Path image, String shown, boolean directoryKnown, Map<String, Object> o,
+                             StringBuilder human) throws IOException {
         QedHeader h;
         long actualSize;
         long virtualSize;
@@ -84,12 +89,15 @@ final class InfoCommand implements Callable<Integer> {
         } catch (QedException e) {
             throw CliException.couldNotOpen(image, e);
         }
-        Path backing = h.hasBackingFile() ? BackingFiles.resolve(image, h.backingFilename()) : null;
+        // Under a quorum a relative backing name has no directory: QEMU cannot tell its path.
+        boolean backingPathKnown = directoryKnown || QemuImageName.isJson(h.backingFilename())
+                || (h.hasBackingFile() && Path.of(h.backingFilename()).isAbsolute());
+        Path backing = h.hasBackingFile() && backingPathKnown ? BackingFiles.resolve(image, h.backingFilename()) : null;
         if (h.backingFormat() != null) {
             o.put("backing-filename-format", h.backingFormat());
         }
         o.put("virtual-size", virtualSize);
-        o.put("filename", image.toString());
+        o.put("filename", shown != null ? shown : image.toString());
         o.put("cluster-size", h.clusterSize());
         o.put("format", "qed");
         o.put("actual-size", actualSize);
@@ -98,6 +106,8 @@ final class InfoCommand implements Callable<Integer> {
         }
         if (backing != null) {
             o.put("full-backing-filename", backing.toString());
+        }
+        if (h.hasBackingFile()) {
             o.put("backing-filename", h.backingFilename());
         }
         Map<String, Object> data = Json.object();
@@ -115,7 +125,7 @@ final class InfoCommand implements Callable<Integer> {
         // them, so that filters which drop the format-specific lines leave valid JSON.
         o.put("dirty-flag", h.needsCheck());
 
-        human.append("image: ").append(image).append('\n')
+        human.append("image: ").append(shown != null ? shown : image.toString()).append('\n')
                 .append("file format: qed\n")
                 .append("virtual size: ").append(Sizes.qemuImgHuman(virtualSize)).append(" (").append(virtualSize).append(" bytes)\n")
                 .append("disk size: ").append(Sizes.qemuImgHuman(actualSize)).append('\n')
@@ -124,8 +134,9 @@ final class InfoCommand implements Callable<Integer> {
             human.append("free space: ").append(Sizes.qemuImgHuman(freeBytes))
                     .append(" (given back by discards; reused before the file grows)\n");
         }
-        if (backing != null) {
-            String actual = backing.toString().equals(h.backingFilename()) ? "" : " (actual path: " + backing + ")";
+        if (h.hasBackingFile()) {
+            String actual = backing == null ? " (cannot determine actual path)"
+                    : backing.toString().equals(h.backingFilename()) ? "" : " (actual path: " + backing + ")";
             human.append("backing file: ").append(h.backingFilename()).append(actual).append('\n');
             if (h.backingFormat() != null) {
                 human.append("backing file format: ").append(h.backingFormat()).append('\n');

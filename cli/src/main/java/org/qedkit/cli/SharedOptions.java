@@ -28,6 +28,9 @@ final class SharedOptions {
         /** The image's file, once {@link #qed} has resolved the name. */
         Path file;
 
+        /** The name resolved, once {@link #qed} has run: what QEMU shows for it, its blkdebug rules. */
+        ImageNames.Named named;
+
         /**
          * The file the name stands for ({@link ImageNames}), after refusing any format but
          * qed (from {@code -f} or the name's {@code driver}), in {@code command}'s words.
@@ -36,7 +39,8 @@ final class SharedOptions {
             if (imageOpts && format != null) {
                 throw new CliException("--image-opts and --format are mutually exclusive");
             }
-            file = qedFile(command, name, imageOpts, format);
+            named = qedName(command, name, imageOpts, format);
+            file = named.file();
             return file;
         }
     }
@@ -48,10 +52,15 @@ final class SharedOptions {
      * FILE.
      */
     static Path qedFile(String command, String name, boolean imageOpts, String format) {
+        return qedName(command, name, imageOpts, format).file();
+    }
+
+    /** As {@link #qedFile}, with everything the name said. */
+    static ImageNames.Named qedName(String command, String name, boolean imageOpts, String format) {
         ImageNames.Named named = ImageNames.resolve(name, imageOpts);
         CliException.requireQed(command, format != null ? format
                 : named.format() != null ? named.format() : "qed");
-        return named.file();
+        return named;
     }
 
     /** {@code -U}: inspect an image another process uses, without taking a lock. */

@@ -1,6 +1,8 @@
 package org.qedkit.cli;
 
 import org.qedkit.QedImage;
+import org.qedkit.QedIoException;
+import org.qedkit.QemuImageName;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -8,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 
 /**
  * Where the tools write guest bytes: a QED image open read-write, or a raw file. What
@@ -24,6 +27,56 @@ abstract class TargetImage implements AutoCloseable {
 
     @Override
     public abstract void close() throws IOException;
+
+    /**
+     * {@code target} with blkdebug's {@code inject-error} rules of its name honoured, as
+     * QEMU's blkdebug filter does for the writes through it: a rule whose event is a write
+     * ({@code write_aio}, {@code pwritev}, …) fails the writes that follow with its errno,
+     * only the first when {@code once}, only those touching its sector when it names one.
+     * Rules for other events (reads, flushes, table updates) are not injected here: the
+     * tools that copy into an image only write, and QEMU's finer events have no place in a
+     * mapped engine. No rules: {@code target} itself.
+     */
+    static TargetImage injecting(TargetImage target, String name, List<QemuImageName.InjectedError> rules) {
+        List<QemuImageName.InjectedError> writes = rules.stream()
+                .filter(r -> r.event().startsWith("write") || r.event().startsWith("pwrite")).toList();
+        if (writes.isEmpty()) {
+            return target;
+        }
+        return new TargetImage() {
+            private final boolean[] spent = new boolean[writes.size()];
+
+            private void check(long offset, long length) throws IOException {
+                for (int i = 0; i < writes.size(); i++) {
+                    QemuImageName.InjectedError rule = writes.get(i);
+                    long sector = rule.sector();
+                    boolean touches = sector < 0 || (sector * 512 < offset + length && offset < (sector + 1) * 512);
+                    if (!spent[i] && touches) {
+                        spent[i] = rule.once();
+                        throw QedIoException.of("write (blkdebug inject-error, event " + rule.event() + ")",
+                                name, rule.errno());
+                    }
+                }
+            }
+
+            @Override
+            void write(long offset, byte[] data, int length) throws IOException {
+                check(offset, length);
+                target.write(offset, data, length);
+            }
+
+            @Override
+            void writeZeroes(long offset, long length) throws IOException {
+                check(offset, length);
+                target.writeZeroes(offset, length);
+            }
+
+            @Override
+            public void close() throws IOException {
+                target.close();
+            }
+        };
+    }
 
     /** An open QED image; closing closes it (and so flushes it). */
     static TargetImage of(QedImage image) {
