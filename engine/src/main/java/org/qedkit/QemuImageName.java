@@ -266,10 +266,16 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
         }
     }
 
-    /** Just enough JSON for QEMU's option trees: objects, strings in either quote, numbers, true/false/null, arrays. */
+    /**
+     * Just enough JSON for QEMU's option trees: objects, strings in either quote, numbers,
+     * true/false/null, arrays. Nesting is bounded: a backing name comes from an image
+     * file, which may be hostile, and each level costs a stack frame.
+     */
     private static final class JsonReader {
+        private static final int MAX_DEPTH = 64;
         private final String text;
         private int at;
+        private int depth;
 
         JsonReader(String text) {
             this.text = text;
@@ -281,11 +287,14 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
                 throw bad("a value");
             }
             char c = text.charAt(at);
-            if (c == '{') {
-                return object();
-            }
-            if (c == '[') {
-                return array();
+            if (c == '{' || c == '[') {
+                if (++depth > MAX_DEPTH) {
+                    throw new IllegalArgumentException("'json:' tree nested deeper than " + MAX_DEPTH
+                            + " levels at offset " + at + ": QEMU's option trees are a few levels deep");
+                }
+                Object nested = c == '{' ? object() : array();
+                depth--;
+                return nested;
             }
             if (c == '\'' || c == '"') {
                 return string();

@@ -67,6 +67,10 @@ class QemuImageNameTest {
                 .hasMessageContaining("'file.filename'");
         assertThatThrownBy(() -> QemuImageName.parse("json:{'driver':'qed'"))
                 .hasMessageContaining("Could not parse JSON");
+        // A hostile image's backing name nested 30,000 deep: an error, not a StackOverflowError.
+        String deep = "json:" + "{'a':".repeat(30_000) + "1" + "}".repeat(30_000);
+        assertThatThrownBy(() -> QemuImageName.parse(deep)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("nested deeper than 64");
         assertThatThrownBy(() -> QemuImageName.parse("json:{'file':{'driver':'blkdebug','image':'/a',"
                 + "'inject-error':[{'event':'write_aio','errno':'many'}]}}"))
                 .hasMessageContaining("'file.inject-error.0.errno' is 'many'");
