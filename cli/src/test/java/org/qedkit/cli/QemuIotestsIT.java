@@ -41,6 +41,6 @@ class QemuIotestsIT {
         }
         String output = Files.readString(log);
         assertThat(p.exitValue()).as(output).isZero();
-        assertThat(output).contains("passed 9 of 9");
+        assertThat(output).contains("passed 10 of 10");
     }
 }

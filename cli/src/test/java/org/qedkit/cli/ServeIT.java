@@ -119,6 +119,7 @@ class ServeIT {
             }
             server.destroyForcibly(); // SIGKILL
         });
+        String ended = "the loop never ended";
         try (org.qedkit.nbd.NbdTestClient c = org.qedkit.nbd.NbdTestClient.open(
                 java.net.UnixDomainSocketAddress.of(socket), "")) {
             for (int i = 1; ; i++) {
@@ -126,13 +127,17 @@ class ServeIT {
                 byte[] block = new byte[4096];
                 java.util.Arrays.fill(block, (byte) i);
                 c.request(1, 0, i, offset, block.length, block); // NBD_CMD_WRITE
-                if (c.reply(0).error() != 0) {
+                int error = c.reply(0).error();
+                if (error != 0) {
+                    ended = "write " + i + " answered error " + error;
                     break;
                 }
                 written.put(offset, i);
                 if (i % 16 == 0) {
                     c.request(3, 0, -i, 0, 0, null); // NBD_CMD_FLUSH
-                    if (c.reply(0).error() != 0) {
+                    error = c.reply(0).error();
+                    if (error != 0) {
+                        ended = "flush after write " + i + " answered error " + error;
                         break;
                     }
                     flushed.putAll(written);
@@ -141,10 +146,11 @@ class ServeIT {
             }
         } catch (IOException killed) {
             // the server is gone: what was flushed before this must have survived
+            ended = "the connection ended after " + written.size() + " writes: " + killed;
         }
         killer.join();
         assertThat(server.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(flushed).as("writes flushed before the kill").isNotEmpty();
+        assertThat(flushed).as("writes flushed before the kill (%s; serve's stderr: %s)", ended, stderr()).isNotEmpty();
 
         QemuTools.Result qemu = QemuTools.qemuImg("check", image);
         assertThat(qemu.exitCode()).as("qemu-img check after SIGKILL: %s", qemu.stdout()).isIn(0, 3);

@@ -13,6 +13,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -135,15 +136,23 @@ public final class NbdServer implements AutoCloseable {
             if (isSocket(path)) {
                 Files.delete(path); // a socket left by an earlier server: QEMU's tools take its place too
             }
+            // The socket file appears only once it listens: bound (and listening) under a
+            // private name, then renamed into place. bind(2) makes the file and listen(2)
+            // follows, and a client that saw the file in between was refused (a script, or
+            // a test, that waits for the file to appear and then connects).
+            Path fresh = path.resolveSibling(".nbd-" + ProcessHandle.current().pid() + "-" + listeners.size());
             ServerSocketChannel channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             try {
-                channel.bind(address);
+                Files.deleteIfExists(fresh);
+                channel.bind(UnixDomainSocketAddress.of(fresh));
+                Files.move(fresh, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (IOException e) {
                 channel.close();
+                Files.deleteIfExists(fresh);
                 throw new IOException("cannot listen on " + path + ": " + e.getMessage(), e);
             }
             socketFiles.add(path);
-            bound.add(channel.getLocalAddress());
+            bound.add(unix);
             return channel;
         }
         ServerSocketChannel channel = ServerSocketChannel.open();

@@ -60,6 +60,21 @@ class NbdProtocolTest {
         return b;
     }
 
+    // ------------------------------------------------------------------ the socket
+
+    @Test
+    void theSocketFileAppearsListeningUnderItsNameAloneAndGoesWithTheServer() throws IOException {
+        // Bound under a private name and renamed into place: whoever sees the file can connect.
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir)) {
+            assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrder("p.qed", "p.sock");
+        }
+        try (NbdTestClient c = NbdTestClient.connect(address)) {
+            assertThat(c.option(NbdWire.OPT_GO, NbdTestClient.goData("rw")).getLast().type()).isEqualTo(NbdWire.REP_ACK);
+        }
+        server.close();
+        assertThat(dir.resolve("p.sock")).doesNotExist();
+    }
+
     // ------------------------------------------------------------------ handshake
 
     @Test
