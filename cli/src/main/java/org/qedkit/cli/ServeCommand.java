@@ -26,7 +26,9 @@ import java.util.concurrent.Callable;
  * on 127.0.0.1 unless {@code -b} says otherwise (qemu-nbd: every interface), and with more
  * than one connection allowed ({@code -e}) it advertises multi-connection (see
  * {@link NbdServer}). SIGTERM and SIGINT stop it cleanly: no new client, every request read
- * is answered, the image is flushed and closed clean.
+ * is answered, the image is flushed and closed clean. {@code -s} serves a temporary overlay
+ * ({@link SnapshotOverlay}); qemu-nbd options with no meaning here ({@code --fork}, {@code -c},
+ * {@code -l}, {@code -B}, TLS) are refused with what to do instead.
  */
 @Command(name = "serve", description = "Serve a QED image over NBD, as qemu-nbd does.")
 final class ServeCommand implements Callable<Integer> {
@@ -59,18 +61,75 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--pid-file", paramLabel = "FILE", description = "Write the server's process id here.") Path pidFile;
     @Option(names = "--handshake-limit", paramLabel = "SECONDS", defaultValue = "10",
             description = "Drop a client that has not finished its handshake within this time.") int handshakeSeconds;
+    @Option(names = "--image-opts", description = "FILE is QEMU's option string (driver=qed,file.filename=…).") boolean imageOpts;
+    @Option(names = {"-s", "--snapshot"}, description = "Serve a temporary overlay of FILE: clients' writes go to it, "
+            + "FILE is not changed, and the overlay is deleted when the server ends.") boolean snapshot;
+    @Option(names = {"-A", "--allocation-depth"}, description = "Offer the qemu:allocation-depth context "
+            + "(qed serve always offers it; accepted for qemu-nbd's command lines).") boolean allocationDepth;
+
+    /*
+     * qemu-nbd options that qed serve does not have, each refused with the reason instead of
+     * "Unknown option", so a qemu-nbd user learns what to do instead.
+     */
+    @Option(names = "--fork", hidden = true) boolean fork;
+    @Option(names = {"-c", "--connect"}, paramLabel = "DEV", hidden = true) String connectDevice;
+    @Option(names = {"-l", "--load-snapshot"}, paramLabel = "NAME", hidden = true) String loadSnapshot;
+    @Option(names = {"-B", "--bitmap"}, paramLabel = "NAME", hidden = true) String bitmap;
+    @Option(names = {"--tls-creds", "--tls-authz", "--tls-hostname", "--object"}, paramLabel = "ARG", hidden = true)
+    List<String> tls;
 
     @Override
     public Integer call() throws IOException, InterruptedException {
+        refuseWhatIsNotServed();
         if ((name == null) == (exportDir == null)) {
             throw new CliException("Give one image FILE or --export-dir DIR");
         }
+        if (imageOpts && format != null) {
+            throw new CliException("--image-opts and --format are mutually exclusive");
+        }
+        if (snapshot && (exportDir != null || readOnly)) {
+            throw new CliException("-s/--snapshot serves a writable overlay of one FILE: not with "
+                    + (exportDir != null ? "--export-dir" : "-r"));
+        }
         Path file = null;
         if (name != null) {
-            file = SharedOptions.qedFile("serve", name, false, format);
+            file = SharedOptions.qedFile("serve", name, imageOpts, format);
         } else if (!Files.isDirectory(exportDir)) {
             throw new CliException("--export-dir '" + exportDir + "': not a directory");
         }
+        Path overlay = snapshot ? SnapshotOverlay.create(file) : null;
+        try {
+            return serve(overlay != null ? overlay : file);
+        } finally {
+            if (overlay != null) {
+                SnapshotOverlay.delete(overlay);
+            }
+        }
+    }
+
+    /** qemu-nbd's options that have no meaning here, refused with what to do instead. */
+    private void refuseWhatIsNotServed() {
+        if (fork) {
+            throw new CliException("--fork is not supported: a Java process cannot fork itself; run qed serve in the"
+                    + " background (with &) and wait for its socket, which appears once it listens");
+        }
+        if (connectDevice != null) {
+            throw new CliException("-c/--connect is not supported: qed serve does not attach kernel NBD devices;"
+                    + " serve on a socket and connect " + connectDevice + " with nbd-client, or use nbdfuse");
+        }
+        if (loadSnapshot != null) {
+            throw new CliException("-l/--load-snapshot: QED images have no internal snapshots");
+        }
+        if (bitmap != null) {
+            throw new CliException("-B/--bitmap: QED images have no dirty bitmaps");
+        }
+        if (tls != null) {
+            throw new CliException("TLS (--tls-creds, --tls-authz, --tls-hostname, --object) is not supported: serve on"
+                    + " a Unix socket or on 127.0.0.1 (the default), or carry the connection through a tunnel");
+        }
+    }
+
+    private int serve(Path file) throws IOException, InterruptedException {
         Durability durability = switch (cache) {
             case "writeback", "none", "unsafe" -> Durability.WRITE_BACK;
             case "writethrough", "directsync" -> Durability.WRITE_THROUGH;

@@ -31,6 +31,29 @@ class QedCommandTest {
     }
 
     @Test
+    void serveRefusesQemuNbdOptionsItDoesNotHaveWithWhatToDoInstead() throws IOException {
+        Path p = dir.resolve("a.qed");
+        QedImage.create(p, org.qedkit.CreateOptions.ofSize(1 << 20));
+        Object[][] cases = {
+                {"--fork", "run qed serve in the background"},
+                {"-c", "/dev/nbd0", "with nbd-client, or use nbdfuse"},
+                {"-l", "snap", "QED images have no internal snapshots"},
+                {"--bitmap", "b0", "QED images have no dirty bitmaps"},
+                {"--tls-creds", "tls0", "TLS (--tls-creds"},
+                {"-s", "-r", "-s/--snapshot serves a writable overlay of one FILE: not with -r"},
+        };
+        for (Object[] c : cases) {
+            java.util.List<Object> args = new java.util.ArrayList<>(java.util.List.of("serve"));
+            args.addAll(java.util.List.of(c).subList(0, c.length - 1));
+            args.addAll(java.util.List.of("-k", dir.resolve("x.sock"), p));
+            QedRun run = QedRun.of(args.toArray());
+            assertThat(run.exitCode()).as("%s", args).isEqualTo(1);
+            assertThat(run.stderr()).as("%s", args).startsWith("qemu-nbd: ").contains((String) c[c.length - 1]);
+            assertThat(dir.resolve("x.sock")).doesNotExist();
+        }
+    }
+
+    @Test
     void createWithABackingFileTakesItsSizeWhenNoneIsGiven() throws IOException {
         Path base = dir.resolve("base.raw");
         Files.write(base, new byte[3 << 20]);

@@ -38,10 +38,16 @@ class ServeIT {
     }
 
     private Process serve(String... args) throws IOException, InterruptedException {
+        return serveWith(java.util.Map.of(), args);
+    }
+
+    private Process serveWith(java.util.Map<String, String> env, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of(LAUNCHER, "serve"));
         command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectOutput(dir.resolve("serve.out").toFile())
-                .redirectError(dir.resolve("serve.err").toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(dir.resolve("serve.out").toFile())
+                .redirectError(dir.resolve("serve.err").toFile());
+        builder.environment().putAll(env);
+        Process p = builder.start();
         started.add(p);
         Path socket = dir.resolve("s.sock");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -91,6 +97,34 @@ class ServeIT {
         assertThat(QedImage.check(image, CheckMode.REPORT).isClean()).isTrue();
         QemuTools.qemuImg("check", image).ok();
         QemuTools.qemuIo("-f", "qed", "-c", "read -P 0x61 0 1M", "-c", "read -P 0 1M 1M", image).ok();
+    }
+
+    /**
+     * {@code -s}, as qemu-nbd's {@code --snapshot}: clients write into a temporary overlay,
+     * the file itself is not changed, and the overlay is gone when the server ends.
+     */
+    @Test
+    void snapshotModeServesATemporaryOverlayAndLeavesTheFileAsItWas() throws Exception {
+        Path image = dir.resolve("s.qed");
+        QedImage.create(image, CreateOptions.ofSize(16L << 20));
+        QemuTools.qemuIo("-f", "qed", "-c", "write -P 0x11 0 1M", image).ok();
+        Path tmp = Files.createDirectory(dir.resolve("tmp"));
+        Path socket = dir.resolve("s.sock");
+        Process server = serveWith(java.util.Map.of("TMPDIR", tmp.toString()), "-s", "-k", socket.toString(), "-t",
+                image.toString());
+        String uri = "nbd+unix:///?socket=" + socket;
+        QemuTools.qemuIo("-f", "raw", "-c", "read -P 0x11 0 1M", "-c", "write -P 0x22 0 64k", uri).ok();
+        QemuTools.qemuIo("-f", "raw", "-c", "read -P 0x22 0 64k", "-c", "read -P 0x11 64k 960k", uri).ok();
+        try (var overlays = Files.list(tmp)) {
+            assertThat(overlays.count()).as("one private folder for the overlay while serving").isEqualTo(1);
+        }
+        server.destroy(); // SIGTERM
+        assertThat(server.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(server.exitValue()).as("stderr: %s", stderr()).isZero();
+        try (var left = Files.list(tmp)) {
+            assertThat(left.toList()).as("the overlay and its folder are deleted").isEmpty();
+        }
+        QemuTools.qemuIo("-f", "qed", "-c", "read -P 0x11 0 1M", image).ok();
     }
 
     /**
