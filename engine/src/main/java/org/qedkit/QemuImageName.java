@@ -216,6 +216,9 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
                     reconstructable = false;
                     directoryKnown = false; // QEMU: a quorum has no directory of its own
                     Object children = layer.get("children");
+                    if (children instanceof Map<?, ?> byIndex) {
+                        children = byIndex.containsKey("0") ? List.of(byIndex.get("0")) : null; // dotted options: children.0.…
+                    }
                     if (!(children instanceof List<?> list) || list.isEmpty()) {
                         throw new IllegalArgumentException("'" + key(where, "children") + "' must list the quorum's children");
                     }

@@ -83,6 +83,14 @@ class QemuImageNameTest {
         options.put("file.driver", "blkdebug");
         options.put("file.image.filename", "/t/a.qed");
         assertThat(QemuImageName.fromOptions(options, "opts").file()).isEqualTo(Path.of("/t/a.qed"));
+        Map<String, String> quorum = new LinkedHashMap<>();
+        quorum.put("driver", "qed");
+        quorum.put("file.driver", "quorum");
+        quorum.put("file.children.0.filename", "/t/q0.qed");
+        quorum.put("file.children.1.filename", "/t/q1.qed");
+        QemuImageName q = QemuImageName.fromOptions(quorum, "opts");
+        assertThat(q.file()).isEqualTo(Path.of("/t/q0.qed"));
+        assertThat(q.directoryKnown()).isFalse();
         assertThat(QemuImageName.flatOptions("json:{'driver':'qed','file':{'driver':'quorum','children':"
                 + "[{'filename':'/a'},{'filename':'/b'}]}}"))
                 .containsEntry("file.children.1.filename", "/b").containsEntry("file.driver", "quorum");
