@@ -72,6 +72,8 @@ public final class QedCommand implements Runnable {
         int code = execute(args, out, err);
         out.flush();
         err.flush();
+        System.out.flush(); // and whatever was printed around the writers
+        System.err.flush();
         // halt, not exit: Runtime.exit asks the platform's System.Logger whether to log the
         // exit, which loads the logging framework, ~8 ms of every call (docs/performance.md,
         // "Start-up"). Nothing here needs shutdown hooks: every command has closed (and so
