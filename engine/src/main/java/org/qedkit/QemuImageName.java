@@ -317,17 +317,10 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
                 at++;
                 return items;
             }
-            while (true) {
+            do {
                 items.add(value());
-                skipSpace();
-                char next = take();
-                if (next == ']') {
-                    return items;
-                }
-                if (next != ',') {
-                    throw bad("',' or ']'");
-                }
-            }
+            } while (!closedBy(']'));
+            return items;
         }
 
         private Map<String, Object> object() {
@@ -338,7 +331,7 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
                 at++;
                 return object;
             }
-            while (true) {
+            do {
                 skipSpace();
                 String key = string();
                 skipSpace();
@@ -346,15 +339,21 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
                     throw bad("':'");
                 }
                 object.put(key, value());
-                skipSpace();
-                char next = take();
-                if (next == '}') {
-                    return object;
-                }
-                if (next != ',') {
-                    throw bad("',' or '}'");
-                }
+            } while (!closedBy('}'));
+            return object;
+        }
+
+        /** After an item: true when {@code close} ends the list (it is taken), false at a comma; anything else is an error. */
+        private boolean closedBy(char close) {
+            skipSpace();
+            char next = take();
+            if (next == close) {
+                return true;
             }
+            if (next != ',') {
+                throw bad("',' or '" + close + "'");
+            }
+            return false;
         }
 
         private String string() {
