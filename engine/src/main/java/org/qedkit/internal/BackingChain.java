@@ -52,7 +52,7 @@ public final class BackingChain {
             throw new QedFormatException("backing_filename", name, "has no recorded format (the header records"
                     + " only raw) and the backing policy refuses probing (BackingPolicy.allowProbing)");
         }
-        Path resolved = resolve(overlay, name);
+        Path resolved = QemuImageName.isJson(name) ? named : resolve(overlay, name); // a json: file stands as named
         if (chain.size() > options.limits().maxBackingDepth()) {
             throw new QedLimitException("maxBackingDepth", overlay + ": its backing file '" + name
                     + "' makes the chain deeper than the limit of " + options.limits().maxBackingDepth() + ": "

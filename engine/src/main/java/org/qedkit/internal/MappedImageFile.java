@@ -1086,6 +1086,6 @@ public final class MappedImageFile implements AutoCloseable {
     }
 
     static QedIoException failure(String operation, Path path, int errno) {
-        return new QedIoException(operation, path.toString(), errno, Posix.describe(errno));
+        return QedIoException.of(operation, path.toString(), errno);
     }
 }
