@@ -47,7 +47,7 @@ final class CommitCommand implements Callable<Integer> {
         if (keep && empty) {
             throw new CliException("commit: -d keeps the image's clusters and --empty drops them; choose one");
         }
-        java.util.List<BackingFiles.Link> chain = BackingFiles.chain(file);
+        List<BackingFiles.Link> chain = BackingFiles.chain(file);
         if (chain.size() < 2) {
             throw new CliException("Image '" + file + "' does not have a backing file");
         }
@@ -113,7 +113,7 @@ final class CommitCommand implements Callable<Integer> {
         try (QedImage top = QedImage.open(image.file, OpenOptions.READ_ONLY.withForceShare(true)
                 .withAccessPattern(org.qedkit.AccessPattern.SEQUENTIAL));
              TargetImage out = TargetImage.injecting(openBase(target, targetFormat, top.size()), target.toString(),
-                     QemuImageName.isJson(targetName) ? QemuImageName.parse(targetName).injectedErrors() : List.of())) {
+                     QemuImageName.parse(targetName).injectedErrors())) {
             long size = top.size();
             byte[] buffer = new byte[CHUNK];
             Progress shown = new Progress(progress.on && !quiet.on ? spec.commandLine().getOut() : null, size);

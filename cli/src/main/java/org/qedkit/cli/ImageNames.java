@@ -3,7 +3,6 @@ package org.qedkit.cli;
 import org.qedkit.QemuImageName;
 
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -21,11 +20,9 @@ final class ImageNames {
     /**
      * An image as named: its file, the format the name gave (null when it gave none), the
      * name QEMU shows for it ({@code shown}: the name itself when it is not a plain path,
-     * else null), whether it has a directory for relative backing names, and its blkdebug
-     * error rules.
+     * else null), and whether it has a directory for relative backing names.
      */
-    record Named(Path file, String format, String shown, boolean directoryKnown,
-                 List<QemuImageName.InjectedError> injectedErrors) {
+    record Named(Path file, String format, String shown, boolean directoryKnown) {
     }
 
     /** Resolves {@code name}; {@code imageOpts} says it is a {@code key=value} option string. */
@@ -38,7 +35,7 @@ final class ImageNames {
             throw new CliException("Could not open '" + name + "': " + e.getMessage());
         }
         return new Named(parsed.file(), parsed.format(), parsed.reconstructable() ? null : name,
-                parsed.directoryKnown(), parsed.injectedErrors());
+                parsed.directoryKnown());
     }
 
     /** The option tree of a {@code json:{…}} name, flattened to dotted keys ({@code file.filename}). */

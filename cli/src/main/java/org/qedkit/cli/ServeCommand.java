@@ -84,9 +84,6 @@ final class ServeCommand implements Callable<Integer> {
         if ((name == null) == (exportDir == null)) {
             throw new CliException("Give one image FILE or --export-dir DIR");
         }
-        if (imageOpts && format != null) {
-            throw new CliException("--image-opts and --format are mutually exclusive");
-        }
         if (snapshot && (exportDir != null || readOnly)) {
             throw new CliException("-s/--snapshot serves a writable overlay of one FILE: not with "
                     + (exportDir != null ? "--export-dir" : "-r"));

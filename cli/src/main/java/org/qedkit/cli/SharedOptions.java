@@ -36,9 +36,6 @@ final class SharedOptions {
          * qed (from {@code -f} or the name's {@code driver}), in {@code command}'s words.
          */
         Path qed(String command) {
-            if (imageOpts && format != null) {
-                throw new CliException("--image-opts and --format are mutually exclusive");
-            }
             named = qedName(command, name, imageOpts, format);
             file = named.file();
             return file;
@@ -57,6 +54,9 @@ final class SharedOptions {
 
     /** As {@link #qedFile}, with everything the name said. */
     static ImageNames.Named qedName(String command, String name, boolean imageOpts, String format) {
+        if (imageOpts && format != null) {
+            throw new CliException("--image-opts and --format are mutually exclusive");
+        }
         ImageNames.Named named = ImageNames.resolve(name, imageOpts);
         CliException.requireQed(command, format != null ? format
                 : named.format() != null ? named.format() : "qed");
