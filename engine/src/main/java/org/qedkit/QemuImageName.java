@@ -37,17 +37,45 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
                             List<InjectedError> injectedErrors) {
 
     /**
-     * One blkdebug {@code inject-error} rule: requests of {@code event} ({@code read_aio},
-     * {@code write_aio}, {@code flush_to_disk}, …) fail with {@code errno}; only the first
-     * such request when {@code once}; only those touching {@code sector} (512-byte units)
-     * when it is not negative.
+     * One blkdebug {@code inject-error} rule: once {@code event} has happened ({@code none}:
+     * from the start; {@code read_aio}, {@code write_aio}, {@code flush_to_disk}, …), requests
+     * of {@code iotype} fail with {@code errno}; only the first such request when
+     * {@code once}; only those touching {@code sector} (512-byte units) when it is not
+     * negative.
      *
      * @param event  the blkdebug event name
+     * @param iotype the kind of request that fails ({@code read}, {@code write},
+     *               {@code write-zeroes}, {@code discard}, {@code flush}, {@code block-status}),
+     *               or null for blkdebug's default: all of them but {@code block-status}
      * @param errno  the error number requests fail with (QEMU's default: EIO, 5)
      * @param once   whether only the first matching request fails
      * @param sector the sector a request must touch to fail, or -1 for any
      */
-    public record InjectedError(String event, int errno, boolean once, long sector) {
+    public record InjectedError(String event, String iotype, int errno, boolean once, long sector) {
+
+        /**
+         * Tells whether requests of {@code kind} fail under this rule, by its
+         * {@link #iotype()} or blkdebug's default set.
+         *
+         * @param kind a blkdebug I/O type ({@code read}, {@code block-status}, …)
+         * @return true when the rule applies to that kind of request
+         */
+        public boolean failsRequestsOf(String kind) {
+            return iotype != null ? iotype.equals(kind) : !kind.equals("block-status");
+        }
+
+        /**
+         * Tells whether a request over {@code [offset, offset + length)} (bytes) touches the
+         * rule's sector, as blkdebug decides it: a rule without a sector touches every
+         * request; a sector is touched when its first byte is inside the request.
+         *
+         * @param offset the request's first byte
+         * @param length the request's length in bytes
+         * @return true when the request is one this rule can fail
+         */
+        public boolean touches(long offset, long length) {
+            return sector < 0 || (length > 0 && sector * 512 >= offset && sector * 512 < offset + length);
+        }
     }
 
     /** The canonical form. */
@@ -206,6 +234,15 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
                     }
                     where = key(where, "filename");
                 }
+                case "qed", "raw" -> {
+                    if (format != null) {
+                        throw new IllegalArgumentException("'" + key(where, "driver") + "' is '" + layerDriver
+                                + "': a format under the format '" + format + "' is not an image qedkit opens");
+                    }
+                    format = (String) layerDriver; // a filter above the format: blkdebug over qed
+                    node = layer.containsKey("file") ? layer.get("file") : layer.get("filename");
+                    where = key(where, "file");
+                }
                 case "blkdebug" -> {
                     errors.addAll(injectedErrors(layer.get("inject-error"), key(where, "inject-error")));
                     reconstructable = false; // a filter is never a plain path
@@ -249,7 +286,8 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
             if (!(list.get(i) instanceof Map<?, ?> rule) || rule.get("event") == null) {
                 throw new IllegalArgumentException("'" + where + "." + i + "' must be an object with an 'event'");
             }
-            errors.add(new InjectedError(String.valueOf(rule.get("event")),
+            Object iotype = rule.get("iotype");
+            errors.add(new InjectedError(String.valueOf(rule.get("event")), iotype == null ? null : String.valueOf(iotype),
                     (int) number(rule, "errno", 5, where + "." + i),
                     Boolean.parseBoolean(String.valueOf(rule.containsKey("once") ? rule.get("once") : "false")),
                     number(rule, "sector", -1, where + "." + i)));

@@ -42,8 +42,34 @@ class QemuImageNameTest {
         assertThat(n.reconstructable()).as("QEMU shows a json: name for a filter").isFalse();
         assertThat(n.directoryKnown()).isTrue();
         assertThat(n.injectedErrors()).containsExactly(
-                new QemuImageName.InjectedError("write_aio", 28, true, -1),
-                new QemuImageName.InjectedError("read_aio", 5, false, 7)); // QEMU's defaults: EIO, every time
+                new QemuImageName.InjectedError("write_aio", null, 28, true, -1),
+                new QemuImageName.InjectedError("read_aio", null, 5, false, 7)); // QEMU's defaults: EIO, every time
+    }
+
+    @Test
+    void aBlkdebugAboveTheFormatGivesTheFormatAndRulesByKindOfRequest() {
+        // The shape of qemu-iotests 251: the filter over the qed layer, so that it sees
+        // guest requests, block-status queries among them.
+        QemuImageName n = QemuImageName.parse("json:{'driver': 'blkdebug', 'image': {'driver': 'qed',"
+                + " 'file': {'driver': 'file', 'filename': '/t/a.qed'}}, 'inject-error': ["
+                + "{'event': 'none', 'iotype': 'block-status', 'errno': 5, 'sector': 3},"
+                + "{'event': 'none', 'sector': 8}]}");
+        assertThat(n.file()).isEqualTo(Path.of("/t/a.qed"));
+        assertThat(n.format()).isEqualTo("qed");
+        QemuImageName.InjectedError status = n.injectedErrors().get(0);
+        QemuImageName.InjectedError any = n.injectedErrors().get(1);
+        assertThat(status.failsRequestsOf("block-status")).isTrue();
+        assertThat(status.failsRequestsOf("read")).isFalse();
+        assertThat(any.failsRequestsOf("read")).as("blkdebug's default set").isTrue();
+        assertThat(any.failsRequestsOf("write")).isTrue();
+        assertThat(any.failsRequestsOf("block-status")).as("not in blkdebug's default set").isFalse();
+        assertThat(status.touches(3 * 512, 512)).isTrue();
+        assertThat(status.touches(0, 3 * 512 + 1)).as("the sector's first byte is inside").isTrue();
+        assertThat(status.touches(0, 3 * 512)).as("ends just before the sector").isFalse();
+        assertThat(status.touches(3 * 512 + 1, 4096)).as("starts after the sector's first byte").isFalse();
+        assertThatThrownBy(() -> QemuImageName.parse("json:{'driver':'qed','file':{'driver':'blkdebug',"
+                + "'image':{'driver':'qed','file':'/t/a.qed'}}}"))
+                .hasMessageContaining("'file.image.driver' is 'qed'");
     }
 
     @Test
