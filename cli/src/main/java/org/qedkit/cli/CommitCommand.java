@@ -127,7 +127,7 @@ final class CommitCommand implements Callable<Integer> {
                         for (long p = pos; p < end; ) {
                             int n = (int) Math.min(end - p, CHUNK);
                             top.read(p, buffer, 0, n);
-                            out.write(p, buffer, n);
+                            out.write(p, buffer, 0, n);
                             p += n;
                         }
                     }

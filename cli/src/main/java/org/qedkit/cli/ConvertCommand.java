@@ -34,7 +34,9 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Mixin SharedOptions.ForceShare forceShare;
     @Mixin SharedOptions.Quiet quiet;
-    private static final int CHUNK = 1 << 20;
+    /** qemu-img's copy buffer: data is read in pieces of at most this. */
+    private static final int CHUNK = 2 << 20;
+    private static final int SECTOR = 512;
 
     @Option(names = "-f", paramLabel = "FMT", description = "Source format: qed or raw (probed if not given).") String sourceFormat;
     @Option(names = "-O", paramLabel = "OUTPUT_FMT", defaultValue = "raw", description = "Target format: raw (the default, as in qemu-img) or qed.")
@@ -63,7 +65,8 @@ final class ConvertCommand implements Callable<Integer> {
     boolean salvage;
 
     @Mixin SharedOptions.ShowProgress progress;
-    @Parameters(index = "0", paramLabel = "SOURCE") Path source;
+    @Parameters(index = "0", paramLabel = "SOURCE",
+            description = "The source: a file name, file:NAME, or json:{…} as QEMU takes them.") String source;
     @Parameters(index = "1", paramLabel = "TARGET") Path target;
     @Spec CommandSpec spec;
 
@@ -90,9 +93,12 @@ final class ConvertCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CliException("convert: -S: " + e.getMessage());
         }
+        ImageNames.Named named = ImageNames.resolve(source, false);
         SourceImage src;
         try {
-            src = SourceImage.open(source, sourceFormat, forceShare.on);
+            src = SourceImage.injecting(SourceImage.open(named.file(),
+                            sourceFormat != null ? sourceFormat : named.format(), forceShare.on),
+                    source, named.injectedErrors());
         } catch (IOException e) {
             throw CliException.couldNotOpen(source, e);
         }
@@ -140,10 +146,21 @@ final class ConvertCommand implements Callable<Integer> {
      */
     private void copy(SourceImage src, TargetImage out, long size, int block, boolean targetHasBacking,
                       boolean existing) throws IOException {
-        Progress shown = new Progress(progress.on && !quiet.on ? spec.commandLine().getOut() : null, size);
+        // Two passes over the map, as qemu-img makes them: the first sizes the copy (what
+        // progress counts), the second copies. Each reports the map's failures on its own.
+        long toCopy = 0;
+        for (long pos = 0; pos < size; ) {
+            MapEntry e = mapOrSalvage(src, pos);
+            if (copies(e, block, targetHasBacking)) {
+                toCopy += e.length();
+            }
+            pos += e.length();
+        }
+        Progress shown = new Progress(progress.on && !quiet.on ? spec.commandLine().getOut() : null, toCopy);
+        long copied = 0;
         byte[] buffer = new byte[CHUNK];
         for (long pos = 0; pos < size; ) {
-            MapEntry e = src.mapAt(pos);
+            MapEntry e = mapOrSalvage(src, pos);
             long end = pos + e.length();
             if (targetHasBacking && e.depth() > 0) {
                 // Held by the source's backing chain, which the target's backing file matches.
@@ -156,27 +173,80 @@ final class ConvertCommand implements Callable<Integer> {
             } else {
                 copyData(src, out, pos, end, block, targetHasBacking || existing, buffer);
             }
+            if (copies(e, block, targetHasBacking)) {
+                copied += e.length();
+                shown.at(copied);
+            }
             pos = end;
-            shown.at(pos);
         }
         shown.done();
     }
 
-    /** Copies [from, end) piece by piece, each piece inside one sparse block; all-zero blocks stay unwritten. */
-    private void copyData(SourceImage src, TargetImage out, long from, long end, int block, boolean targetHasBacking,
+    /** Whether the second pass reads (or, with {@code -S 0}, writes) the run: what progress counts. */
+    private static boolean copies(MapEntry e, int block, boolean targetHasBacking) {
+        return !(targetHasBacking && e.depth() > 0) && (e.data() || block == 0);
+    }
+
+    /**
+     * The run at {@code pos}, by a block-status query over the rest of the image, as
+     * qemu-img asks it. With {@code --salvage}, a failed query is retried over a quarter of
+     * its sectors (rounded up) until it succeeds or a single sector fails; that sector then
+     * becomes one sector of data and a warning (the data is then read, or salvaged in its
+     * turn). Without, the first failure ends the copy.
+     */
+    private MapEntry mapOrSalvage(SourceImage src, long pos) throws IOException {
+        long sectors = (src.size() - pos + SECTOR - 1) / SECTOR;
+        while (true) {
+            try {
+                return src.blockStatus(pos, Math.min(sectors * SECTOR, src.size() - pos));
+            } catch (IOException e) {
+                String line = "error while reading block status at offset " + pos + ": " + QemuIoText.strerror(e);
+                if (!salvage) {
+                    throw new CliException(line, e.getMessage());
+                }
+                if (sectors > 1) {
+                    sectors = (sectors + 3) / 4;
+                    continue;
+                }
+                warn(line, e);
+                return MapEntry.data(pos, Math.min(SECTOR, src.size() - pos), 0, -1);
+            }
+        }
+    }
+
+    private void warn(String line, IOException e) {
+        java.io.PrintWriter err = spec.commandLine().getErr();
+        err.println("qemu-img: warning: " + line);
+        Detail.print(err, line, e.getMessage());
+        err.flush();
+    }
+
+    /**
+     * Copies [from, end) as qemu-img does: read in pieces of up to {@link #CHUNK} from the
+     * run's start (so a failed read is reported where qemu-img reports it), each written
+     * sparse block by sparse block; all-zero blocks stay unwritten unless {@code keepZeros}.
+     */
+    private void copyData(SourceImage src, TargetImage out, long from, long end, int block, boolean keepZeros,
                           byte[] buffer) throws IOException {
         for (long p = from; p < end; ) {
-            long limit = block == 0 ? end : Math.min(end, (p / block + 1) * block);
-            int n = (int) Math.min(limit - p, buffer.length);
+            int n = (int) Math.min(end - p, buffer.length);
             readOrSalvage(src, p, buffer, n);
-            if (block == 0 || targetHasBacking || !allZero(buffer, n)) {
-                out.write(p, buffer, n);
+            for (int at = 0; at < n; ) {
+                long q = p + at;
+                int piece = (int) Math.min(n - at, block == 0 ? n : (q / block + 1) * block - q);
+                if (block == 0 || keepZeros || !allZero(buffer, at, piece)) {
+                    out.write(q, buffer, at, piece);
+                }
+                at += piece;
             }
             p += n;
         }
     }
 
-    /** Reads a block; with {@code --salvage} a failed read becomes zeros and a warning, as in qemu-img. */
+    /**
+     * Reads a block. With {@code --salvage}, as in qemu-img, a failed read is retried
+     * sector by sector, and each sector that still fails becomes zeros and a warning.
+     */
     private void readOrSalvage(SourceImage src, long offset, byte[] buffer, int n) throws IOException {
         try {
             src.read(offset, buffer, n);
@@ -185,11 +255,17 @@ final class ConvertCommand implements Callable<Integer> {
                 throw new CliException("error while reading at byte " + offset + ": " + QemuIoText.strerror(e),
                         e.getMessage());
             }
-            java.io.PrintWriter err = spec.commandLine().getErr();
-            String line = "qemu-img: warning: error while reading offset " + offset + ": " + QemuIoText.strerror(e);
-            err.println(line);
-            Detail.print(err, line, e.getMessage());
-            java.util.Arrays.fill(buffer, 0, n, (byte) 0);
+            byte[] sector = new byte[SECTOR];
+            for (int at = 0; at < n; at += SECTOR) {
+                int length = Math.min(SECTOR, n - at);
+                try {
+                    src.read(offset + at, sector, length);
+                    System.arraycopy(sector, 0, buffer, at, length);
+                } catch (IOException failed) {
+                    warn("error while reading offset " + (offset + at) + ": " + QemuIoText.strerror(failed), failed);
+                    java.util.Arrays.fill(buffer, at, at + length, (byte) 0);
+                }
+            }
         }
     }
 
@@ -197,13 +273,13 @@ final class ConvertCommand implements Callable<Integer> {
         java.util.Arrays.fill(buffer, (byte) 0);
         for (long p = from; p < end; ) {
             int n = (int) Math.min(end - p, buffer.length);
-            out.write(p, buffer, n);
+            out.write(p, buffer, 0, n);
             p += n;
         }
     }
 
-    private static boolean allZero(byte[] b, int n) {
-        for (int i = 0; i < n; i++) {
+    private static boolean allZero(byte[] b, int from, int n) {
+        for (int i = from; i < from + n; i++) {
             if (b[i] != 0) {
                 return false;
             }

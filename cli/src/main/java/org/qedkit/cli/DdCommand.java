@@ -97,7 +97,7 @@ final class DdCommand implements Callable<Integer> {
                                 + QemuIoText.strerror(e), e.getMessage());
                     }
                     try {
-                        target.write(written, buffer, n);
+                        target.write(written, buffer, 0, n);
                     } catch (IOException e) {
                         throw new CliException("error while writing to output image file: "
                                 + QemuIoText.strerror(e), e.getMessage());

@@ -3,6 +3,7 @@ package org.qedkit.cli;
 import org.qedkit.QemuImageName;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -20,9 +21,11 @@ final class ImageNames {
     /**
      * An image as named: its file, the format the name gave (null when it gave none), the
      * name QEMU shows for it ({@code shown}: the name itself when it is not a plain path,
-     * else null), and whether it has a directory for relative backing names.
+     * else null), whether it has a directory for relative backing names, and the blkdebug
+     * {@code inject-error} rules on its way to the file.
      */
-    record Named(Path file, String format, String shown, boolean directoryKnown) {
+    record Named(Path file, String format, String shown, boolean directoryKnown,
+                 List<QemuImageName.InjectedError> injectedErrors) {
     }
 
     /** Resolves {@code name}; {@code imageOpts} says it is a {@code key=value} option string. */
@@ -35,7 +38,7 @@ final class ImageNames {
             throw new CliException("Could not open '" + name + "': " + e.getMessage());
         }
         return new Named(parsed.file(), parsed.format(), parsed.reconstructable() ? null : name,
-                parsed.directoryKnown());
+                parsed.directoryKnown(), parsed.injectedErrors());
     }
 
     /** The option tree of a {@code json:{…}} name, flattened to dotted keys ({@code file.filename}). */

@@ -6,6 +6,8 @@ import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
+import org.qedkit.QedIoException;
+import org.qedkit.QemuImageName;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -13,6 +15,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The guest bytes of an image the tools read, QED (with its backing chain) or raw, opened
@@ -28,6 +31,17 @@ abstract class SourceImage implements AutoCloseable {
 
     /** The run at {@code offset}: for QED through its chain; a raw file is one run of data at depth 0. */
     abstract MapEntry mapAt(long offset) throws IOException;
+
+    /**
+     * A block-status query, as QEMU's convert makes one: the run at {@code offset}, no longer
+     * than {@code length} bytes. The query covers {@code [offset, offset + length)}: an error
+     * injected anywhere in it fails it, whatever the run's own length.
+     */
+    MapEntry blockStatus(long offset, long length) throws IOException {
+        MapEntry e = mapAt(offset);
+        return e.length() <= length ? e
+                : new MapEntry(e.start(), length, e.depth(), e.present(), e.zero(), e.data(), e.offset());
+    }
 
     @Override
     public abstract void close() throws IOException;
@@ -53,6 +67,67 @@ abstract class SourceImage implements AutoCloseable {
             }
             case "raw" -> new Raw(FileChannel.open(file));
             default -> throw new CliException("format '" + f + "' is not supported; use qed or raw");
+        };
+    }
+
+    /**
+     * {@code source} with blkdebug's {@code inject-error} rules of its name honoured, as
+     * QEMU's blkdebug filter above the format does for the requests through it: the rules
+     * active from the start (event {@code none}) fail the reads ({@code iotype} {@code read}
+     * or none given) and the block-status queries ({@link #blockStatus}; {@code iotype}
+     * {@code block-status}) that touch their sector, every time or only the first when
+     * {@code once}. Rules armed by later events are QEMU's request-internal steps and are
+     * not injected. No such rules: {@code source} itself.
+     */
+    static SourceImage injecting(SourceImage source, String name, List<QemuImageName.InjectedError> rules) {
+        List<QemuImageName.InjectedError> reads = rules.stream()
+                .filter(r -> r.event().equals("none") && r.failsRequestsOf("read")).toList();
+        List<QemuImageName.InjectedError> queries = rules.stream()
+                .filter(r -> r.event().equals("none") && r.failsRequestsOf("block-status")).toList();
+        if (reads.isEmpty() && queries.isEmpty()) {
+            return source;
+        }
+        return new SourceImage() {
+            private final boolean[] readSpent = new boolean[reads.size()];
+            private final boolean[] querySpent = new boolean[queries.size()];
+
+            @Override
+            long size() {
+                return source.size();
+            }
+
+            @Override
+            void read(long offset, byte[] dst, int length) throws IOException {
+                failIfInjected(reads, readSpent, offset, length, "read");
+                source.read(offset, dst, length);
+            }
+
+            @Override
+            MapEntry mapAt(long offset) throws IOException {
+                return source.mapAt(offset);
+            }
+
+            @Override
+            MapEntry blockStatus(long offset, long length) throws IOException {
+                failIfInjected(queries, querySpent, offset, length, "block status");
+                return source.blockStatus(offset, length);
+            }
+
+            private void failIfInjected(List<QemuImageName.InjectedError> rules, boolean[] spent, long offset,
+                                        long length, String request) throws IOException {
+                for (int i = 0; i < rules.size(); i++) {
+                    QemuImageName.InjectedError rule = rules.get(i);
+                    if (!spent[i] && rule.touches(offset, length)) {
+                        spent[i] = rule.once();
+                        throw QedIoException.of(request + " (blkdebug inject-error)", name, rule.errno());
+                    }
+                }
+            }
+
+            @Override
+            public void close() throws IOException {
+                source.close();
+            }
         };
     }
 

@@ -19,8 +19,8 @@ import java.util.List;
 abstract class TargetImage implements AutoCloseable {
     private static final int ZERO_CHUNK = 1 << 20;
 
-    /** Writes {@code length} bytes of {@code data} at guest {@code offset}. */
-    abstract void write(long offset, byte[] data, int length) throws IOException;
+    /** Writes {@code length} bytes of {@code data}, from index {@code from}, at guest {@code offset}. */
+    abstract void write(long offset, byte[] data, int from, int length) throws IOException;
 
     /** Makes {@code length} bytes at {@code offset} read as zeros. */
     abstract void writeZeroes(long offset, long length) throws IOException;
@@ -32,26 +32,29 @@ abstract class TargetImage implements AutoCloseable {
      * {@code target} with blkdebug's {@code inject-error} rules of its name honoured, as
      * QEMU's blkdebug filter does for the writes through it: a rule whose event is a write
      * ({@code write_aio}, {@code pwritev}, …) fails the writes that follow with its errno,
-     * only the first when {@code once}, only those touching its sector when it names one.
-     * Rules for other events (reads, flushes, table updates) are not injected here: the
-     * tools that copy into an image only write, and QEMU's finer events have no place in a
-     * mapped engine. No rules: {@code target} itself.
+     * and so does a rule active from the start (event {@code none}) whose {@code iotype}
+     * is {@code write} or {@code write-zeroes} (or none given), each for its kind of
+     * request; only the first when {@code once}, only those touching its sector when it
+     * names one. Rules for other events (reads, flushes, table updates) are not injected
+     * here: the tools that copy into an image only write, and QEMU's finer events have no
+     * place in a mapped engine. No rules: {@code target} itself.
      */
     static TargetImage injecting(TargetImage target, String name, List<QemuImageName.InjectedError> rules) {
         List<QemuImageName.InjectedError> writes = rules.stream()
-                .filter(r -> r.event().startsWith("write") || r.event().startsWith("pwrite")).toList();
+                .filter(r -> r.event().startsWith("write") || r.event().startsWith("pwrite")
+                        || (r.event().equals("none") && (r.failsRequestsOf("write") || r.failsRequestsOf("write-zeroes"))))
+                .toList();
         if (writes.isEmpty()) {
             return target;
         }
         return new TargetImage() {
             private final boolean[] spent = new boolean[writes.size()];
 
-            private void check(long offset, long length) throws IOException {
+            private void check(long offset, long length, String kind) throws IOException {
                 for (int i = 0; i < writes.size(); i++) {
                     QemuImageName.InjectedError rule = writes.get(i);
-                    long sector = rule.sector();
-                    boolean touches = sector < 0 || (sector * 512 < offset + length && offset < (sector + 1) * 512);
-                    if (!spent[i] && touches) {
+                    boolean ofKind = !rule.event().equals("none") || rule.failsRequestsOf(kind);
+                    if (!spent[i] && ofKind && rule.touches(offset, length)) {
                         spent[i] = rule.once();
                         throw QedIoException.of("write (blkdebug inject-error, event " + rule.event() + ")",
                                 name, rule.errno());
@@ -60,14 +63,14 @@ abstract class TargetImage implements AutoCloseable {
             }
 
             @Override
-            void write(long offset, byte[] data, int length) throws IOException {
-                check(offset, length);
-                target.write(offset, data, length);
+            void write(long offset, byte[] data, int from, int length) throws IOException {
+                check(offset, length, "write");
+                target.write(offset, data, from, length);
             }
 
             @Override
             void writeZeroes(long offset, long length) throws IOException {
-                check(offset, length);
+                check(offset, length, "write-zeroes");
                 target.writeZeroes(offset, length);
             }
 
@@ -82,8 +85,8 @@ abstract class TargetImage implements AutoCloseable {
     static TargetImage of(QedImage image) {
         return new TargetImage() {
             @Override
-            void write(long offset, byte[] data, int length) throws IOException {
-                image.write(offset, data, 0, length);
+            void write(long offset, byte[] data, int from, int length) throws IOException {
+                image.write(offset, data, from, length);
             }
 
             @Override
@@ -116,10 +119,10 @@ abstract class TargetImage implements AutoCloseable {
             private final boolean zeroed = fresh;
 
             @Override
-            void write(long offset, byte[] data, int length) throws IOException {
-                ByteBuffer b = ByteBuffer.wrap(data, 0, length);
+            void write(long offset, byte[] data, int from, int length) throws IOException {
+                ByteBuffer b = ByteBuffer.wrap(data, from, length);
                 while (b.hasRemaining()) {
-                    ch.write(b, offset + b.position());
+                    ch.write(b, offset + b.position() - from);
                 }
             }
 
@@ -130,7 +133,7 @@ abstract class TargetImage implements AutoCloseable {
                 }
                 byte[] zeros = new byte[(int) Math.min(length, ZERO_CHUNK)];
                 for (long p = offset; p < offset + length; p += zeros.length) {
-                    write(p, zeros, (int) Math.min(zeros.length, offset + length - p));
+                    write(p, zeros, 0, (int) Math.min(zeros.length, offset + length - p));
                 }
             }
 

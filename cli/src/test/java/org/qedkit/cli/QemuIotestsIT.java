@@ -41,6 +41,6 @@ class QemuIotestsIT {
         }
         String output = Files.readString(log);
         assertThat(p.exitValue()).as(output).isZero();
-        assertThat(output).contains("passed 10 of 10");
+        assertThat(output).contains("passed 11 of 11");
     }
 }
