@@ -9,6 +9,7 @@ import org.qedkit.QedReadOnlyException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.ByteChannel;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
@@ -51,7 +52,7 @@ final class Commands {
      * is left to do on another thread (a FUA write's flush and reply), or null when the reply
      * is sent. Throws only when the connection itself failed.
      */
-    Runnable write(ByteChannel channel, int flags, long cookie, long offset, long length) throws IOException {
+    Runnable write(ReadableByteChannel channel, int flags, long cookie, long offset, long length) throws IOException {
         int error = 0;
         String message = null;
         if (export.readOnly()) {

@@ -6,6 +6,7 @@ import java.nio.channels.ByteChannel;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 
 /**
  * Writes replies to one connection. Requests finish in any order on their own threads, so
@@ -13,19 +14,59 @@ import java.util.concurrent.locks.ReentrantLock;
  * split by another reply's bytes (chunks of different structured replies may interleave
  * between messages, as the protocol allows).
  *
+ * <h2>Replies held back while requests wait</h2>
+ * The connection's reading thread answers small reads and writes itself. When it sends a
+ * reply while the next request is already buffered ({@code requestsWaiting}), the reply is
+ * held in a buffer instead of written, and goes out with the next message written, or when
+ * the reading thread is about to wait for the client ({@link #sendHeld}, which
+ * {@link RequestInput} runs before each read of the socket): a burst of requests is
+ * answered with one {@code write} instead of one each. Only the reading thread's replies
+ * are held (it is the thread that sends them on before it waits); any other thread's send
+ * writes the held replies first, then its own.
+ *
  * <p>A failed write means the client is gone or broken: the channel is closed, and every
  * later send fails at once, so request threads end quickly instead of each timing out.
  */
 final class ReplySender {
+    private static final int HELD_BYTES = 64 << 10;
+
     private final ByteChannel channel;
+    private final Thread readingThread;
+    private final BooleanSupplier requestsWaiting;
     private final ReentrantLock lock = new ReentrantLock();
     // Written only under the lock: headers and small payloads.
     private final ByteBuffer header = ByteBuffer.allocateDirect(64);
     private final ByteBuffer[] pair = new ByteBuffer[2];
+    private final ByteBuffer[] triple = new ByteBuffer[3];
+    private ByteBuffer held; // under the lock; write mode; allocated when first needed
     private volatile boolean broken;
 
+    /** Replies for {@code channel}, none held back (for connections that answer on other threads only). */
     ReplySender(ByteChannel channel) {
+        this(channel, null, () -> false);
+    }
+
+    /**
+     * Replies for {@code channel}; those that {@code readingThread} sends while
+     * {@code requestsWaiting} says more requests are buffered are held back (see above).
+     */
+    ReplySender(ByteChannel channel, Thread readingThread, BooleanSupplier requestsWaiting) {
         this.channel = channel;
+        this.readingThread = readingThread;
+        this.requestsWaiting = requestsWaiting;
+    }
+
+    /** Writes the replies held back, if any. */
+    void sendHeld() throws IOException {
+        lock.lock();
+        try {
+            if (held != null && held.position() > 0 && !broken) {
+                header.clear().flip();
+                send(null, false);
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     boolean isBroken() {
@@ -147,12 +188,50 @@ final class ReplySender {
                 .putLong(cookie).putInt(length);
     }
 
-    /** Writes the header buffer and then {@code data} (if any), all of both. */
+    /** Writes the header buffer and then {@code data} (if any), all of both, or holds them back (see above). */
     private void send(ByteBuffer data) throws IOException {
+        send(data, true);
+    }
+
+    private void send(ByteBuffer data, boolean mayHold) throws IOException {
         if (broken) {
             throw new IOException("the connection is closed");
         }
+        int size = header.remaining() + (data == null ? 0 : data.remaining());
+        if (mayHold && Thread.currentThread() == readingThread && requestsWaiting.getAsBoolean()) {
+            if (held == null) {
+                held = ByteBuffer.allocateDirect(HELD_BYTES);
+            }
+            if (size <= held.remaining()) {
+                held.put(header);
+                if (data != null) {
+                    held.put(data);
+                }
+                return;
+            }
+        }
         try {
+            if (held != null && held.position() > 0) {
+                held.flip();
+                if (channel instanceof GatheringByteChannel gathering) {
+                    // Each buffer once: a gathering write moves each array element's position,
+                    // so a buffer named twice would be sent twice.
+                    ByteBuffer[] all = data == null ? pair : triple;
+                    all[0] = held;
+                    all[1] = header;
+                    if (data != null) {
+                        all[2] = data;
+                    }
+                    while (held.hasRemaining() || header.hasRemaining() || (data != null && data.hasRemaining())) {
+                        gathering.write(all);
+                    }
+                    all[all.length - 1] = null;
+                }
+                while (held.hasRemaining()) {
+                    channel.write(held);
+                }
+                held.clear();
+            }
             if (data == null || !data.hasRemaining()) {
                 while (header.hasRemaining()) {
                     channel.write(header);
