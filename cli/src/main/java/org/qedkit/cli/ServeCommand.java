@@ -27,8 +27,9 @@ import java.util.concurrent.Callable;
  * than one connection allowed ({@code -e}) it advertises multi-connection (see
  * {@link NbdServer}). SIGTERM and SIGINT stop it cleanly: no new client, every request read
  * is answered, the image is flushed and closed clean. {@code -s} serves a temporary overlay
- * ({@link SnapshotOverlay}); qemu-nbd options with no meaning here ({@code --fork}, {@code -c},
- * {@code -l}, {@code -B}, TLS) are refused with what to do instead.
+ * ({@link SnapshotOverlay}); {@code --fork} goes on in the background ({@link ServeInBackground});
+ * qemu-nbd options with no meaning here ({@code -c}, {@code -l}, {@code -B}, TLS) are refused
+ * with what to do instead.
  */
 @Command(name = "serve", description = "Serve a QED image over NBD, as qemu-nbd does.")
 final class ServeCommand implements Callable<Integer> {
@@ -67,11 +68,20 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = {"-A", "--allocation-depth"}, description = "Offer the qemu:allocation-depth context "
             + "(qed serve always offers it; accepted for qemu-nbd's command lines).") boolean allocationDepth;
 
+    @Option(names = "--fork", description = "Go on in the background and return once the server listens "
+            + "(exit code 1 if it printed errors before), as qemu-nbd --fork does.") boolean fork;
+
+    /** The hidden option of the server {@link ServeInBackground} starts: say on standard output when listening. */
+    static final String NOTIFY_READY = "--notify-ready";
+    /** What that server prints, alone on a line, once it listens. */
+    static final String READY_LINE = "qed serve: listening";
+    @Option(names = NOTIFY_READY, hidden = true) boolean notifyReady;
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
     /*
      * qemu-nbd options that qed serve does not have, each refused with the reason instead of
      * "Unknown option", so a qemu-nbd user learns what to do instead.
      */
-    @Option(names = "--fork", hidden = true) boolean fork;
     @Option(names = {"-c", "--connect"}, paramLabel = "DEV", hidden = true) String connectDevice;
     @Option(names = {"-l", "--load-snapshot"}, paramLabel = "NAME", hidden = true) String loadSnapshot;
     @Option(names = {"-B", "--bitmap"}, paramLabel = "NAME", hidden = true) String bitmap;
@@ -94,6 +104,11 @@ final class ServeCommand implements Callable<Integer> {
         } else if (!Files.isDirectory(exportDir)) {
             throw new CliException("--export-dir '" + exportDir + "': not a directory");
         }
+        if (fork) {
+            // Everything above is checked here, so a bad command line fails in the foreground.
+            return ServeInBackground.start(spec.commandLine().getParseResult().originalArgs(),
+                    spec.commandLine().getErr());
+        }
         Path overlay = snapshot ? SnapshotOverlay.create(file) : null;
         try {
             return serve(overlay != null ? overlay : file);
@@ -106,10 +121,6 @@ final class ServeCommand implements Callable<Integer> {
 
     /** qemu-nbd's options that have no meaning here, refused with what to do instead. */
     private void refuseWhatIsNotServed() {
-        if (fork) {
-            throw new CliException("--fork is not supported: a Java process cannot fork itself; run qed serve in the"
-                    + " background (with &) and wait for its socket, which appears once it listens");
-        }
         if (connectDevice != null) {
             throw new CliException("-c/--connect is not supported: qed serve does not attach kernel NBD devices;"
                     + " serve on a socket and connect " + connectDevice + " with nbd-client, or use nbdfuse");
@@ -176,6 +187,10 @@ final class ServeCommand implements Callable<Integer> {
                 stopOnSignals(server);
                 if (pidFile != null) {
                     Files.writeString(pidFile, ProcessHandle.current().pid() + "\n");
+                }
+                if (notifyReady) {
+                    spec.commandLine().getOut().println(READY_LINE);
+                    spec.commandLine().getOut().flush();
                 }
                 server.awaitTermination();
             } finally {

@@ -35,7 +35,6 @@ class QedCommandTest {
         Path p = dir.resolve("a.qed");
         QedImage.create(p, org.qedkit.CreateOptions.ofSize(1 << 20));
         Object[][] cases = {
-                {"--fork", "run qed serve in the background"},
                 {"-c", "/dev/nbd0", "with nbd-client, or use nbdfuse"},
                 {"-l", "snap", "QED images have no internal snapshots"},
                 {"--bitmap", "b0", "QED images have no dirty bitmaps"},

@@ -231,4 +231,44 @@ class ServeIT {
         QemuTools.qemuImg("check", image).ok();
         QemuTools.qemuIo("-f", "qed", "-c", "read -P 7 0 64k", image).ok();
     }
+
+    /**
+     * {@code --fork}, as {@code qemu-nbd --fork}: the command returns 0 once the server
+     * listens (a script uses the socket on its next line), the server goes on in the
+     * background until its client leaves, and a server that cannot start makes the command
+     * fail in the foreground with its message and qemu-nbd's exit code.
+     */
+    @Test
+    void forkReturnsOnceTheServerListensAndTheServerGoesOnWithoutIt() throws Exception {
+        Path image = dir.resolve("f.qed");
+        QedImage.create(image, CreateOptions.ofSize(16L << 20));
+        Path socket = dir.resolve("f.sock");
+        Path pidFile = dir.resolve("f.pid");
+        QemuTools.Result forked = QemuTools.run(List.of(LAUNCHER, "serve", "--fork", "-k", socket.toString(),
+                "--pid-file", pidFile.toString(), image.toString()));
+        assertThat(forked.exitCode()).as("stderr: %s", forked.stderr()).isZero();
+        assertThat(forked.stderr()).isEmpty();
+        assertThat(socket).as("listening when the command returns").exists();
+        long pid = Long.parseLong(Files.readString(pidFile).trim());
+        ProcessHandle server = ProcessHandle.of(pid).orElseThrow(); // not this test's child: ended below
+        try {
+            assertThat(server.isAlive()).isTrue();
+            QemuTools.qemuIo("-f", "raw", "-c", "write -P 9 0 64k", "nbd+unix:///?socket=" + socket).ok();
+            assertThat(server.onExit().get(30, TimeUnit.SECONDS).isAlive())
+                    .as("without -t the background server ends with its only client").isFalse();
+        } finally {
+            server.destroyForcibly();
+        }
+        QemuTools.qemuImg("check", image).ok();
+        QemuTools.qemuIo("-f", "qed", "-c", "read -P 9 0 64k", image).ok();
+
+        Path missing = dir.resolve("missing.qed");
+        QemuTools.Result qemu = QemuTools.run(List.of("qemu-nbd", "--fork", "-f", "qed", "-k",
+                dir.resolve("q.sock").toString(), missing.toString()));
+        QemuTools.Result qed = QemuTools.run(List.of(LAUNCHER, "serve", "--fork", "-k",
+                dir.resolve("m.sock").toString(), missing.toString()));
+        assertThat(qed.exitCode()).as("stderr: %s", qed.stderr()).isEqualTo(qemu.exitCode()).isEqualTo(1);
+        assertThat(qed.stderr()).contains(missing.toString());
+        assertThat(dir.resolve("m.sock")).doesNotExist();
+    }
 }

@@ -1,0 +1,92 @@
+package org.qedkit.cli;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code qed serve --fork}: the server goes on in the background and the command returns
+ * once it listens, as {@code qemu-nbd --fork} does, so a script can start a server and use
+ * its socket on the next line.
+ *
+ * <p>A JVM cannot {@code fork(2)} itself, so this starts a second one: the same Java, the
+ * same JVM options and class path, {@code serve} with the same arguments but
+ * {@code --fork}, and {@link ServeCommand#NOTIFY_READY} (hidden: the new server prints one
+ * line on its standard output once it listens). The new server runs in a session of its own
+ * ({@code setsid}, when the system has it), as qemu-nbd's daemon does, so the terminal's
+ * signals do not reach it; its standard input is {@code /dev/null}. What it writes to
+ * standard error before it is ready is copied to this command's, and then, as qemu-nbd's
+ * parent does, this command exits 1 if anything was written, 0 otherwise; if the server
+ * ends before it is ready, with its exit code. After that the server's standard error
+ * leads nowhere (qemu-nbd's goes to {@code /dev/null}).
+ */
+final class ServeInBackground {
+    private static final Path SETSID = Path.of("/usr/bin/setsid");
+
+    private ServeInBackground() {
+    }
+
+    /** Starts the server for {@code serveArgs} ({@code serve …}, as given) and waits until it listens. */
+    static int start(List<String> serveArgs, PrintWriter err) throws IOException, InterruptedException {
+        Process server = new ProcessBuilder(command(serveArgs))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .start();
+        boolean[] wroteErrors = {false};
+        Thread copier = Thread.ofPlatform().daemon().name("qed serve --fork: stderr").start(() -> {
+            try (InputStream in = server.getErrorStream();
+                 BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                for (String line; (line = lines.readLine()) != null; ) {
+                    synchronized (wroteErrors) {
+                        wroteErrors[0] = true;
+                        err.println(line);
+                        err.flush();
+                    }
+                }
+            } catch (IOException e) {
+                // this command is ending; the server goes on
+            }
+        });
+        String first;
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            first = out.readLine();
+        }
+        if (!ServeCommand.READY_LINE.equals(first)) {
+            int code = server.waitFor();
+            copier.join(1000); // what it said before it ended
+            return code != 0 ? code : 1;
+        }
+        synchronized (wroteErrors) {
+            return wroteErrors[0] ? 1 : 0;
+        }
+    }
+
+    private static List<String> command(List<String> serveArgs) {
+        List<String> command = new ArrayList<>();
+        if (Files.isExecutable(SETSID)) {
+            command.add(SETSID.toString());
+        }
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(QedCommand.class.getName());
+        command.add(serveArgs.get(0)); // "serve"
+        command.add(ServeCommand.NOTIFY_READY); // before the rest: after a "--" it would be a file name
+        for (String arg : serveArgs.subList(1, serveArgs.size())) {
+            if (!arg.equals("--fork")) {
+                command.add(arg);
+            }
+        }
+        return command;
+    }
+}
