@@ -35,6 +35,7 @@ public final class NbdTestClient implements AutoCloseable {
     }
 
     private final SocketChannel channel;
+    private long lastCookie; // of the requests the ordinary-client methods send
     private long size;
     private int transmissionFlags;
 
@@ -219,6 +220,66 @@ public final class NbdTestClient implements AutoCloseable {
             chunks.add(r);
         } while (!r.done());
         return chunks;
+    }
+
+    /**
+     * As an ordinary client: writes {@code data} at {@code offset} and waits for the reply.
+     *
+     * @param offset export offset
+     * @param data   the bytes
+     * @throws IOException when the connection fails or the server answers an error
+     */
+    public void write(long offset, byte[] data) throws IOException {
+        call(NbdWire.CMD_WRITE, 0, offset, data.length, data);
+    }
+
+    /**
+     * As an ordinary client: writes zeros over a range (allocated: {@code NBD_CMD_FLAG_NO_HOLE})
+     * and waits for the reply.
+     *
+     * @param offset export offset
+     * @param length bytes
+     * @throws IOException when the connection fails or the server answers an error
+     */
+    public void writeZeroes(long offset, long length) throws IOException {
+        call(NbdWire.CMD_WRITE_ZEROES, NbdWire.CMD_FLAG_NO_HOLE, offset, length, null);
+    }
+
+    /**
+     * As an ordinary client: trims a range and waits for the reply.
+     *
+     * @param offset export offset
+     * @param length bytes
+     * @throws IOException when the connection fails or the server answers an error
+     */
+    public void trim(long offset, long length) throws IOException {
+        call(NbdWire.CMD_TRIM, 0, offset, length, null);
+    }
+
+    /**
+     * As an ordinary client: flushes and waits for the reply (everything written before is durable).
+     *
+     * @throws IOException when the connection fails or the server answers an error
+     */
+    public void flush() throws IOException {
+        call(NbdWire.CMD_FLUSH, 0, 0, 0, null);
+    }
+
+    /** One request without reply data, waited for: its whole reply, an error in it thrown. */
+    private void call(int type, int flags, long offset, long length, byte[] payload) throws IOException {
+        long cookie = ++lastCookie;
+        request(type, flags, cookie, offset, length, payload);
+        Reply r;
+        do {
+            r = reply(0);
+            if (r.cookie() != cookie) {
+                throw new IOException("a reply for cookie " + r.cookie() + " while waiting for " + cookie);
+            }
+            if (r.error() != 0) {
+                throw new IOException("the server answered error " + r.error() + " to command " + type + " at "
+                        + offset);
+            }
+        } while (!r.done());
     }
 
     /**

@@ -5,6 +5,7 @@ import org.qedkit.QedImage;
 
 import org.qedkit.nbd.NbdExport;
 import org.qedkit.nbd.NbdServer;
+import org.qedkit.nbd.NbdTestClient;
 
 import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
@@ -120,15 +121,15 @@ public final class CrashChild {
 
     private static final class OverNbd implements Target {
         private final UnixDomainSocketAddress socket;
-        private NbdClient client;
+        private NbdTestClient client;
 
         OverNbd(UnixDomainSocketAddress socket) {
             this.socket = socket;
         }
 
-        private NbdClient client() throws IOException {
+        private NbdTestClient client() throws IOException {
             if (client == null) {
-                client = NbdClient.connect(socket);
+                client = NbdTestClient.open(socket, "");
             }
             return client;
         }
