@@ -71,7 +71,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--fork", description = "Go on in the background and return once the server listens "
             + "(exit code 1 if it printed errors before), as qemu-nbd --fork does.") boolean fork;
 
-    /** The hidden option of the server {@link ServeInBackground} starts: say on standard output when listening. */
+    /** The hidden option of the server {@link ServeInBackground} starts: say on standard error when listening. */
     static final String NOTIFY_READY = "--notify-ready";
     /** What that server prints, alone on a line, once it listens. */
     static final String READY_LINE = "qed serve: listening";
@@ -189,8 +189,8 @@ final class ServeCommand implements Callable<Integer> {
                     Files.writeString(pidFile, ProcessHandle.current().pid() + "\n");
                 }
                 if (notifyReady) {
-                    spec.commandLine().getOut().println(READY_LINE);
-                    spec.commandLine().getOut().flush();
+                    spec.commandLine().getErr().println(READY_LINE);
+                    spec.commandLine().getErr().flush();
                 }
                 server.awaitTermination();
             } finally {

@@ -3,7 +3,6 @@ package org.qedkit.cli;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
@@ -21,13 +20,13 @@ import java.util.List;
  * <p>A JVM cannot {@code fork(2)} itself, so this starts a second one: the same Java, the
  * same JVM options and class path, {@code serve} with the same arguments but
  * {@code --fork}, and {@link ServeCommand#NOTIFY_READY} (hidden: the new server prints one
- * line on its standard output once it listens). The new server runs in a session of its own
+ * line on its standard error once it listens, after anything else it printed there). The new server runs in a session of its own
  * ({@code setsid}, when the system has it), as qemu-nbd's daemon does, so the terminal's
- * signals do not reach it; its standard input is {@code /dev/null}. What it writes to
- * standard error before it is ready is copied to this command's, and then, as qemu-nbd's
- * parent does, this command exits 1 if anything was written, 0 otherwise; if the server
- * ends before it is ready, with its exit code. After that the server's standard error
- * leads nowhere (qemu-nbd's goes to {@code /dev/null}).
+ * signals do not reach it; its standard input and output are {@code /dev/null}. What it
+ * writes to standard error before it is ready is copied to this command's, and then, as
+ * qemu-nbd's parent does, this command exits 1 if anything was written, 0 otherwise; if the
+ * server ends before it is ready, with its exit code. After that the server's standard
+ * error leads nowhere (qemu-nbd's goes to {@code /dev/null}).
  */
 final class ServeInBackground {
     private static final Path SETSID = Path.of("/usr/bin/setsid");
@@ -39,35 +38,23 @@ final class ServeInBackground {
     static int start(List<String> serveArgs, PrintWriter err) throws IOException, InterruptedException {
         Process server = new ProcessBuilder(command(serveArgs))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .start();
-        boolean[] wroteErrors = {false};
-        Thread copier = Thread.ofPlatform().daemon().name("qed serve --fork: stderr").start(() -> {
-            try (InputStream in = server.getErrorStream();
-                 BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-                for (String line; (line = lines.readLine()) != null; ) {
-                    synchronized (wroteErrors) {
-                        wroteErrors[0] = true;
-                        err.println(line);
-                        err.flush();
-                    }
-                }
-            } catch (IOException e) {
-                // this command is ending; the server goes on
-            }
-        });
-        String first;
-        try (BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(),
+        // One stream, in order: what the server says before it is ready, then the ready line.
+        boolean wroteErrors = false;
+        try (BufferedReader lines = new BufferedReader(new InputStreamReader(server.getErrorStream(),
                 StandardCharsets.UTF_8))) {
-            first = out.readLine();
+            for (String line; (line = lines.readLine()) != null; ) {
+                if (line.equals(ServeCommand.READY_LINE)) {
+                    return wroteErrors ? 1 : 0;
+                }
+                wroteErrors = true;
+                err.println(line);
+                err.flush();
+            }
         }
-        if (!ServeCommand.READY_LINE.equals(first)) {
-            int code = server.waitFor();
-            copier.join(1000); // what it said before it ended
-            return code != 0 ? code : 1;
-        }
-        synchronized (wroteErrors) {
-            return wroteErrors[0] ? 1 : 0;
-        }
+        int code = server.waitFor(); // it ended before it was ready
+        return code != 0 ? code : 1;
     }
 
     private static List<String> command(List<String> serveArgs) {
