@@ -24,7 +24,8 @@ import java.util.List;
  * ({@code setsid}, when the system has it), as qemu-nbd's daemon does, so the terminal's
  * signals do not reach it; its standard input and output are {@code /dev/null}. What it
  * writes to standard error before it is ready is copied to this command's, and then, as
- * qemu-nbd's parent does, this command exits 1 if anything was written, 0 otherwise; if the
+ * qemu-nbd's parent does, this command exits 1 if anything was written (but the JVM's
+ * "Picked up JAVA_TOOL_OPTIONS" notice), 0 otherwise; if the
  * server ends before it is ready, with its exit code. After that the server's standard
  * error leads nowhere (qemu-nbd's goes to {@code /dev/null}).
  */
@@ -48,7 +49,9 @@ final class ServeInBackground {
                 if (line.equals(ServeCommand.READY_LINE)) {
                     return wroteErrors ? 1 : 0;
                 }
-                wroteErrors = true;
+                // The JVM's own notice of JAVA_TOOL_OPTIONS (or _JAVA_OPTIONS) is passed on
+                // but is not the server's error.
+                wroteErrors |= !line.startsWith("Picked up ");
                 err.println(line);
                 err.flush();
             }

@@ -262,6 +262,24 @@ class ServeIT {
         QemuTools.qemuImg("check", image).ok();
         QemuTools.qemuIo("-f", "qed", "-c", "read -P 9 0 64k", image).ok();
 
+        // The JVM's notice of JAVA_TOOL_OPTIONS comes before the ready line and is passed on,
+        // but is not an error of the server's.
+        Path noticed = dir.resolve("n.sock");
+        ProcessBuilder withOptions = new ProcessBuilder(LAUNCHER, "serve", "--fork", "-t", "-k", noticed.toString(),
+                "--pid-file", pidFile.toString(), image.toString())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectError(dir.resolve("n.err").toFile());
+        withOptions.environment().put("JAVA_TOOL_OPTIONS", "-Dqedkit.test=1");
+        Process notice = withOptions.start();
+        assertThat(notice.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(notice.exitValue()).as(Files.readString(dir.resolve("n.err"))).isZero();
+        assertThat(Files.readString(dir.resolve("n.err"))).contains("Picked up JAVA_TOOL_OPTIONS");
+        ProcessHandle persistent = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
+        persistent.destroy(); // SIGTERM: a clean end
+        assertThat(persistent.onExit().get(30, TimeUnit.SECONDS).isAlive()).isFalse();
+        QemuTools.qemuImg("check", image).ok();
+
         Path missing = dir.resolve("missing.qed");
         QemuTools.Result qemu = QemuTools.run(List.of("qemu-nbd", "--fork", "-f", "qed", "-k",
                 dir.resolve("q.sock").toString(), missing.toString()));
