@@ -80,17 +80,14 @@ abstract class SourceImage implements AutoCloseable {
      * not injected. No such rules: {@code source} itself.
      */
     static SourceImage injecting(SourceImage source, String name, List<QemuImageName.InjectedError> rules) {
-        List<QemuImageName.InjectedError> reads = rules.stream()
-                .filter(r -> r.event().equals("none") && r.failsRequestsOf("read")).toList();
-        List<QemuImageName.InjectedError> queries = rules.stream()
-                .filter(r -> r.event().equals("none") && r.failsRequestsOf("block-status")).toList();
+        InjectedFailures reads = new InjectedFailures(rules,
+                r -> r.event().equals("none") && r.failsRequestsOf("read"));
+        InjectedFailures queries = new InjectedFailures(rules,
+                r -> r.event().equals("none") && r.failsRequestsOf("block-status"));
         if (reads.isEmpty() && queries.isEmpty()) {
             return source;
         }
         return new SourceImage() {
-            private final boolean[] readSpent = new boolean[reads.size()];
-            private final boolean[] querySpent = new boolean[queries.size()];
-
             @Override
             long size() {
                 return source.size();
@@ -98,7 +95,7 @@ abstract class SourceImage implements AutoCloseable {
 
             @Override
             void read(long offset, byte[] dst, int length) throws IOException {
-                failIfInjected(reads, readSpent, offset, length, "read");
+                failIfInjected(reads, offset, length, "read");
                 source.read(offset, dst, length);
             }
 
@@ -109,18 +106,15 @@ abstract class SourceImage implements AutoCloseable {
 
             @Override
             MapEntry blockStatus(long offset, long length) throws IOException {
-                failIfInjected(queries, querySpent, offset, length, "block status");
+                failIfInjected(queries, offset, length, "block status");
                 return source.blockStatus(offset, length);
             }
 
-            private void failIfInjected(List<QemuImageName.InjectedError> rules, boolean[] spent, long offset,
-                                        long length, String request) throws IOException {
-                for (int i = 0; i < rules.size(); i++) {
-                    QemuImageName.InjectedError rule = rules.get(i);
-                    if (!spent[i] && rule.touches(offset, length)) {
-                        spent[i] = rule.once();
-                        throw QedIoException.of(request + " (blkdebug inject-error)", name, rule.errno());
-                    }
+            private void failIfInjected(InjectedFailures failures, long offset, long length, String request)
+                    throws IOException {
+                QemuImageName.InjectedError rule = failures.failing(offset, length, r -> true);
+                if (rule != null) {
+                    throw QedIoException.of(request + " (blkdebug inject-error)", name, rule.errno());
                 }
             }
 

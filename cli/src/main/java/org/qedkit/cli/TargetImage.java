@@ -40,25 +40,19 @@ abstract class TargetImage implements AutoCloseable {
      * place in a mapped engine. No rules: {@code target} itself.
      */
     static TargetImage injecting(TargetImage target, String name, List<QemuImageName.InjectedError> rules) {
-        List<QemuImageName.InjectedError> writes = rules.stream()
-                .filter(r -> r.event().startsWith("write") || r.event().startsWith("pwrite")
-                        || (r.event().equals("none") && (r.failsRequestsOf("write") || r.failsRequestsOf("write-zeroes"))))
-                .toList();
+        InjectedFailures writes = new InjectedFailures(rules, r -> r.event().startsWith("write")
+                || r.event().startsWith("pwrite")
+                || (r.event().equals("none") && (r.failsRequestsOf("write") || r.failsRequestsOf("write-zeroes"))));
         if (writes.isEmpty()) {
             return target;
         }
         return new TargetImage() {
-            private final boolean[] spent = new boolean[writes.size()];
-
             private void check(long offset, long length, String kind) throws IOException {
-                for (int i = 0; i < writes.size(); i++) {
-                    QemuImageName.InjectedError rule = writes.get(i);
-                    boolean ofKind = !rule.event().equals("none") || rule.failsRequestsOf(kind);
-                    if (!spent[i] && ofKind && rule.touches(offset, length)) {
-                        spent[i] = rule.once();
-                        throw QedIoException.of("write (blkdebug inject-error, event " + rule.event() + ")",
-                                name, rule.errno());
-                    }
+                QemuImageName.InjectedError rule = writes.failing(offset, length,
+                        r -> !r.event().equals("none") || r.failsRequestsOf(kind));
+                if (rule != null) {
+                    throw QedIoException.of("write (blkdebug inject-error, event " + rule.event() + ")",
+                            name, rule.errno());
                 }
             }
 
