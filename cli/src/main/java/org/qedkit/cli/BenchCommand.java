@@ -4,12 +4,7 @@ import org.qedkit.Durability;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -35,34 +30,75 @@ import java.util.concurrent.CompletionException;
  * write-through, writeback, none and unsafe write-back. {@code -i} and {@code -n} are
  * accepted for compatibility: the engine always works through its mappings.
  */
-@Command(name = "bench", description = "Run a simple I/O benchmark on an image, as qemu-img bench does.")
-final class BenchCommand implements Callable<Integer> {
+final class BenchCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Mixin SharedOptions.ImageFile image;
-    @Mixin SharedOptions.ForceShare forceShare;
-    @Mixin SharedOptions.Quiet quiet;
-    @Option(names = "-c", paramLabel = "COUNT", defaultValue = "75000", description = "Requests to send (75000).") long count;
-    @Option(names = "-d", paramLabel = "DEPTH", defaultValue = "64", description = "Requests in flight (64).") int depth;
-    @Option(names = "--flush-interval", paramLabel = "N", description = "Flush after every N requests (at least the depth).") Long flushInterval;
-    @Option(names = "-i", paramLabel = "AIO", description = "Accepted for qemu-img compatibility (native, threads, io_uring); checked, then ignored.")
+    final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
+    final SharedOptions.ForceShare forceShare = new SharedOptions.ForceShare();
+    final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
+    long count;
+    int depth;
+    Long flushInterval;
     String aio;
 
-    @Option(names = "-n", description = "Accepted for qemu-img compatibility (cache=none); ignored.")
     boolean nocache;
 
-    @Option(names = "--no-drain", description = "Accepted for qemu-img compatibility; ignored.")
     boolean noDrain;
 
-    @Option(names = "-o", paramLabel = "OFFSET", defaultValue = "0", description = "First offset.") String offset;
-    @Option(names = "--pattern", paramLabel = "PATTERN", defaultValue = "0", description = "Byte value written (decimal, 0x hex or 0 octal).") String pattern;
-    @Option(names = "-s", paramLabel = "BUFFER_SIZE", defaultValue = "4096", description = "Bytes per request (4096).") String bufferSize;
-    @Option(names = "-S", paramLabel = "STEP_SIZE", description = "Bytes between requests (default: the buffer size).") String stepSize;
-    @Option(names = "-t", paramLabel = "CACHE", defaultValue = "writeback",
-            description = "writeback (default), writethrough, directsync, none, unsafe.")
+    String offset;
+    String pattern;
+    String bufferSize;
+    String stepSize;
     String cache;
 
-    @Option(names = "-w", description = "Write instead of read.") boolean write;
-    @Spec CommandSpec spec;
+    boolean write;
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("bench", this, "Run a simple I/O benchmark on an image, as "
+                + "qemu-img bench does.");
+        image.declare(b);
+        forceShare.declare(b);
+        quiet.declare(b);
+        b.option("-c").label("COUNT").defaultValue("75000")
+                .describe("Requests to send (75000).")
+                .typed(long.class, () -> count, v -> count = v);
+        b.option("-d").label("DEPTH").defaultValue("64")
+                .describe("Requests in flight (64).")
+                .typed(int.class, () -> depth, v -> depth = v);
+        b.option("--flush-interval").label("N")
+                .describe("Flush after every N requests (at least the depth).")
+                .typed(Long.class, () -> flushInterval, v -> flushInterval = v);
+        b.option("-i").label("AIO")
+                .describe("Accepted for qemu-img compatibility (native, threads, io_uring); checked, then ignored.")
+                .text(() -> aio, v -> aio = v);
+        b.option("-n")
+                .describe("Accepted for qemu-img compatibility (cache=none); ignored.")
+                .flag(() -> nocache, v -> nocache = v);
+        b.option("--no-drain")
+                .describe("Accepted for qemu-img compatibility; ignored.")
+                .flag(() -> noDrain, v -> noDrain = v);
+        b.option("-o").label("OFFSET").defaultValue("0")
+                .describe("First offset.")
+                .text(() -> offset, v -> offset = v);
+        b.option("--pattern").label("PATTERN").defaultValue("0")
+                .describe("Byte value written (decimal, 0x hex or 0 octal).")
+                .text(() -> pattern, v -> pattern = v);
+        b.option("-s").label("BUFFER_SIZE").defaultValue("4096")
+                .describe("Bytes per request (4096).")
+                .text(() -> bufferSize, v -> bufferSize = v);
+        b.option("-S").label("STEP_SIZE")
+                .describe("Bytes between requests (default: the buffer size).")
+                .text(() -> stepSize, v -> stepSize = v);
+        b.option("-t").label("CACHE").defaultValue("writeback")
+                .describe("writeback (default), writethrough, directsync, none, unsafe.")
+                .text(() -> cache, v -> cache = v);
+        b.option("-w")
+                .describe("Write instead of read.")
+                .flag(() -> write, v -> write = v);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException {

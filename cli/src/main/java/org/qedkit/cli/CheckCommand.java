@@ -6,12 +6,7 @@ import org.qedkit.CheckMode;
 import org.qedkit.CheckResult;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -26,15 +21,29 @@ import java.util.concurrent.Callable;
  * {@code -r leaks} gives leaked space back, {@code -r all} also gives each of two entries
  * sharing a cluster its own copy. Each problem found is one {@code ERROR} line on stderr.
  */
-@Command(name = "check", description = "Check a QED image for consistency, and optionally repair it, as qemu-img check does.")
-final class CheckCommand implements Callable<Integer> {
+final class CheckCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Mixin SharedOptions.ImageFile image;
-    @Mixin SharedOptions.ForceShare forceShare;
-    @Mixin SharedOptions.Quiet quiet;
-    @Mixin SharedOptions.Output output;
-    @Option(names = "-r", paramLabel = "leaks|all", description = "Repair: leaks, or all (leaks, invalid and shared entries).") String repair;
-    @Spec CommandSpec spec;
+    final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
+    final SharedOptions.ForceShare forceShare = new SharedOptions.ForceShare();
+    final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
+    final SharedOptions.Output output = new SharedOptions.Output();
+    String repair;
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("check", this, "Check a QED image for consistency, and "
+                + "optionally repair it, as qemu-img check does.");
+        image.declare(b);
+        forceShare.declare(b);
+        quiet.declare(b);
+        output.declare(b);
+        b.option("-r").label("leaks|all")
+                .describe("Repair: leaks, or all (leaks, invalid and shared entries).")
+                .text(() -> repair, v -> repair = v);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException {

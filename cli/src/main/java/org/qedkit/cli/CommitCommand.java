@@ -7,12 +7,7 @@ import org.qedkit.QedException;
 import org.qedkit.QedImage;
 import org.qedkit.QedIoException;
 import org.qedkit.QemuImageName;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -27,19 +22,38 @@ import java.util.concurrent.Callable;
  * QED, the image keeps its clusters; unlike QEMU, {@code --empty} then drops them, so
  * the image reads through to the base again ({@code -d} is accepted and keeps them).
  */
-@Command(name = "commit", description = "Write an image's own data into its backing file, as qemu-img commit does.")
-final class CommitCommand implements Callable<Integer> {
+final class CommitCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Mixin SharedOptions.ImageFile image;
-    @Mixin SharedOptions.Quiet quiet;
+    final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
+    final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
     private static final int CHUNK = 1 << 20;
 
-    @Option(names = "-b", paramLabel = "BASE", description = "Commit into this image of the backing chain (default:"
-            + " the backing file); a relative name is relative to the image that names it, as QEMU matches it.") String base;
-    @Option(names = "-d", description = "Keep the image's clusters after committing (what QEMU does for QED anyway).") boolean keep;
-    @Option(names = "--empty", description = "Afterwards, drop the image's clusters: it reads through to the base again.") boolean empty;
-    @Mixin SharedOptions.ShowProgress progress;
-    @Spec CommandSpec spec;
+    String base;
+    boolean keep;
+    boolean empty;
+    final SharedOptions.ShowProgress progress = new SharedOptions.ShowProgress();
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("commit", this, "Write an image's own data into its backing "
+                + "file, as qemu-img commit does.");
+        image.declare(b);
+        quiet.declare(b);
+        b.option("-b").label("BASE")
+                .describe("Commit into this image of the backing chain (default: the backing file); a "
+                        + "relative name is relative to the image that names it, as QEMU matches it.")
+                .text(() -> base, v -> base = v);
+        b.option("-d")
+                .describe("Keep the image's clusters after committing (what QEMU does for QED anyway).")
+                .flag(() -> keep, v -> keep = v);
+        b.option("--empty")
+                .describe("Afterwards, drop the image's clusters: it reads through to the base again.")
+                .flag(() -> empty, v -> empty = v);
+        progress.declare(b);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException {

@@ -1,11 +1,6 @@
 package org.qedkit.cli;
 
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -20,20 +15,42 @@ import java.util.concurrent.Callable;
  * Images of different sizes compare equal when the larger one holds only zeros past the
  * smaller one's end, unless {@code -s} asks for equal sizes too.
  */
-@Command(name = "compare", description = "Compare the guest contents of two images, as qemu-img compare does.")
-final class CompareCommand implements Callable<Integer> {
+final class CompareCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Mixin SharedOptions.ForceShare forceShare;
-    @Mixin SharedOptions.Quiet quiet;
+    final SharedOptions.ForceShare forceShare = new SharedOptions.ForceShare();
+    final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
     private static final int SECTOR = 512;
     private static final int CHUNK = 1 << 20;
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Format of the first image: qed or raw (probed if not given).") String format1;
-    @Option(names = "-F", paramLabel = "FMT", description = "Format of the second image: qed or raw (probed if not given).") String format2;
-    @Option(names = "-s", description = "Strict: images of different sizes are different.") boolean strict;
-    @Parameters(index = "0", paramLabel = "FILE1") Path file1;
-    @Parameters(index = "1", paramLabel = "FILE2") Path file2;
-    @Spec CommandSpec spec;
+    String format1;
+    String format2;
+    boolean strict;
+    Path file1;
+    Path file2;
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("compare", this, "Compare the guest contents of two images, as "
+                + "qemu-img compare does.");
+        forceShare.declare(b);
+        quiet.declare(b);
+        b.option("-f").label("FMT")
+                .describe("Format of the first image: qed or raw (probed if not given).")
+                .text(() -> format1, v -> format1 = v);
+        b.option("-F").label("FMT")
+                .describe("Format of the second image: qed or raw (probed if not given).")
+                .text(() -> format2, v -> format2 = v);
+        b.option("-s")
+                .describe("Strict: images of different sizes are different.")
+                .flag(() -> strict, v -> strict = v);
+        b.positional("0").label("FILE1")
+                .typed(Path.class, () -> file1, v -> file1 = v);
+        b.positional("1").label("FILE2")
+                .typed(Path.class, () -> file2, v -> file2 = v);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() {

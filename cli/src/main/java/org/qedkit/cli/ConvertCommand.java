@@ -6,12 +6,7 @@ import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -29,46 +24,85 @@ import java.util.concurrent.Callable;
  * chain holds: only what the source image itself defines is copied (its zero clusters as
  * zero clusters), the rest is read through the new backing file.
  */
-@Command(name = "convert", description = "Copy an image's guest contents into a new image (qed or raw), as qemu-img convert does.")
-final class ConvertCommand implements Callable<Integer> {
+final class ConvertCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Mixin SharedOptions.ForceShare forceShare;
-    @Mixin SharedOptions.Quiet quiet;
+    final SharedOptions.ForceShare forceShare = new SharedOptions.ForceShare();
+    final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
     /** qemu-img's copy buffer: data is read in pieces of at most this. */
     private static final int CHUNK = 2 << 20;
     private static final int SECTOR = 512;
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Source format: qed or raw (probed if not given).") String sourceFormat;
-    @Option(names = "-O", paramLabel = "OUTPUT_FMT", defaultValue = "raw", description = "Target format: raw (the default, as in qemu-img) or qed.")
+    String sourceFormat;
     String targetFormat;
 
-    @Option(names = "-o", paramLabel = "OPTIONS", description = "Target options for qed: cluster_size=…,table_size=…,backing_file=…,backing_fmt=….")
     List<String> options = new ArrayList<>();
 
-    @Option(names = "-B", paramLabel = "BACKING_FILE", description = "Backing file of the target (stored as given).") String backingFile;
-    @Option(names = "-F", paramLabel = "BACKING_FMT", description = "Format of the target's backing file (raw or qed; probed if not given).")
+    String backingFile;
     String backingFormat;
 
-    @Option(names = "-S", paramLabel = "SPARSE_SIZE", defaultValue = "4k",
-            description = "Blocks of this many zero bytes are not written (0: write everything, fully allocated).")
     String sparseSize;
 
-    @Option(names = "-n", description = "Skip creating the target: write into the existing TARGET (which must be at least as large).")
     boolean noCreate;
-    @Option(names = "-c", description = "Accepted, as qemu-img accepts it: QED stores no compressed clusters, so the data is written as is.")
     boolean compress;
-    @Option(names = "-m", paramLabel = "COROUTINES", description = "Accepted (1 to 16), as qemu-img accepts it: the copy is sequential.")
     Integer coroutines;
-    @Option(names = "-W", description = "Accepted, as qemu-img accepts it (out-of-order writes): the copy is sequential.")
     boolean outOfOrder;
-    @Option(names = "--salvage", description = "On a read error, write zeros for that block, warn, and go on.")
     boolean salvage;
 
-    @Mixin SharedOptions.ShowProgress progress;
-    @Parameters(index = "0", paramLabel = "SOURCE",
-            description = "The source: a file name, file:NAME, or json:{…} as QEMU takes them.") String source;
-    @Parameters(index = "1", paramLabel = "TARGET") Path target;
-    @Spec CommandSpec spec;
+    final SharedOptions.ShowProgress progress = new SharedOptions.ShowProgress();
+    String source;
+    Path target;
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("convert", this, "Copy an image's guest contents into a new "
+                + "image (qed or raw), as qemu-img convert does.");
+        forceShare.declare(b);
+        quiet.declare(b);
+        b.option("-f").label("FMT")
+                .describe("Source format: qed or raw (probed if not given).")
+                .text(() -> sourceFormat, v -> sourceFormat = v);
+        b.option("-O").label("OUTPUT_FMT").defaultValue("raw")
+                .describe("Target format: raw (the default, as in qemu-img) or qed.")
+                .text(() -> targetFormat, v -> targetFormat = v);
+        b.option("-o").label("OPTIONS")
+                .describe("Target options for qed: cluster_size=…,table_size=…,backing_file=…,backing_fmt=….")
+                .list(() -> options, v -> options = v);
+        b.option("-B").label("BACKING_FILE")
+                .describe("Backing file of the target (stored as given).")
+                .text(() -> backingFile, v -> backingFile = v);
+        b.option("-F").label("BACKING_FMT")
+                .describe("Format of the target's backing file (raw or qed; probed if not given).")
+                .text(() -> backingFormat, v -> backingFormat = v);
+        b.option("-S").label("SPARSE_SIZE").defaultValue("4k")
+                .describe("Blocks of this many zero bytes are not written (0: write everything, fully allocated).")
+                .text(() -> sparseSize, v -> sparseSize = v);
+        b.option("-n")
+                .describe("Skip creating the target: write into the existing TARGET (which must be at least "
+                        + "as large).")
+                .flag(() -> noCreate, v -> noCreate = v);
+        b.option("-c")
+                .describe("Accepted, as qemu-img accepts it: QED stores no compressed clusters, so the data "
+                        + "is written as is.")
+                .flag(() -> compress, v -> compress = v);
+        b.option("-m").label("COROUTINES")
+                .describe("Accepted (1 to 16), as qemu-img accepts it: the copy is sequential.")
+                .typed(Integer.class, () -> coroutines, v -> coroutines = v);
+        b.option("-W")
+                .describe("Accepted, as qemu-img accepts it (out-of-order writes): the copy is sequential.")
+                .flag(() -> outOfOrder, v -> outOfOrder = v);
+        b.option("--salvage")
+                .describe("On a read error, write zeros for that block, warn, and go on.")
+                .flag(() -> salvage, v -> salvage = v);
+        progress.declare(b);
+        b.positional("0").label("SOURCE")
+                .describe("The source: a file name, file:NAME, or json:{…} as QEMU takes them.")
+                .text(() -> source, v -> source = v);
+        b.positional("1").label("TARGET")
+                .typed(Path.class, () -> target, v -> target = v);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException {

@@ -5,12 +5,7 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedIoException;
 import org.qedkit.QedImage;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,23 +13,43 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code qed create}: as {@code qemu-img create -f qed}. */
-@Command(name = "create", description = "Create a new QED image, as qemu-img create -f qed does.")
-final class CreateCommand implements Callable<Integer> {
+final class CreateCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Mixin SharedOptions.ImageFile image;
-    @Mixin SharedOptions.Quiet quiet;
-    @Option(names = "-o", paramLabel = "OPTIONS", description = "cluster_size=…,table_size=…,"
-            + "backing_file=…,backing_fmt=… (comma-separated, may repeat).")
+    final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
+    final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
     java.util.List<String> options = new java.util.ArrayList<>();
 
-    @Option(names = "-b", paramLabel = "BACKING_FILE", description = "Backing file name, stored as given.") String backingFile;
-    @Option(names = "-F", paramLabel = "BACKING_FMT", description = "Backing file format (raw or qed).") String backingFormat;
-    @Option(names = "-u", description = "Unsafe: create the image even when its backing file cannot be opened.") boolean unsafe;
-    @Parameters(index = "1", paramLabel = "SIZE", arity = "0..1",
-            description = "Size with optional suffix k, M, G, T, P, E; defaults to the backing file's size.")
+    String backingFile;
+    String backingFormat;
+    boolean unsafe;
     String size;
 
-    @Spec CommandSpec spec;
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("create", this, "Create a new QED image, as qemu-img create -f "
+                + "qed does.");
+        image.declare(b);
+        quiet.declare(b);
+        b.option("-o").label("OPTIONS")
+                .describe("cluster_size=…,table_size=…,backing_file=…,backing_fmt=… (comma-separated, may repeat).")
+                .list(() -> options, v -> options = v);
+        b.option("-b").label("BACKING_FILE")
+                .describe("Backing file name, stored as given.")
+                .text(() -> backingFile, v -> backingFile = v);
+        b.option("-F").label("BACKING_FMT")
+                .describe("Backing file format (raw or qed).")
+                .text(() -> backingFormat, v -> backingFormat = v);
+        b.option("-u")
+                .describe("Unsafe: create the image even when its backing file cannot be opened.")
+                .flag(() -> unsafe, v -> unsafe = v);
+        b.positional("1").label("SIZE").arity("0..1")
+                .describe("Size with optional suffix k, M, G, T, P, E; defaults to the backing file's size.")
+                .text(() -> size, v -> size = v);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException {

@@ -3,12 +3,7 @@ package org.qedkit.cli;
 import org.qedkit.CreateOptions;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedImage;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -23,18 +18,31 @@ import java.util.concurrent.Callable;
  * {@code skip} blocks on, at most {@code count} blocks. A skip past the input's end makes an
  * empty output and says so, as dd(1) and qemu-img do.
  */
-@Command(name = "dd", description = "Copy an image's guest contents into a new image, dd-style "
-        + "(if=, of=, bs=, count=, skip=), as qemu-img dd does.")
-final class DdCommand implements Callable<Integer> {
+final class DdCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "Input format: qed or raw (probed when absent).")
     String sourceFormat;
-    @Option(names = "-O", paramLabel = "OUTPUT_FMT", defaultValue = "raw", description = "Output format: raw (default) or qed.")
     String targetFormat;
-    @Mixin SharedOptions.ForceShare forceShare;
-    @Parameters(paramLabel = "OPERAND", description = "if=FILE, of=FILE, bs=BYTES (512), count=BLOCKS, skip=BLOCKS.")
+    final SharedOptions.ForceShare forceShare = new SharedOptions.ForceShare();
     List<String> operands = new ArrayList<>();
-    @Spec CommandSpec spec;
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("dd", this, "Copy an image's guest contents into a new image, "
+                + "dd-style (if=, of=, bs=, count=, skip=), as qemu-img dd does.");
+        b.option("-f --format").label("FMT")
+                .describe("Input format: qed or raw (probed when absent).")
+                .text(() -> sourceFormat, v -> sourceFormat = v);
+        b.option("-O").label("OUTPUT_FMT").defaultValue("raw")
+                .describe("Output format: raw (default) or qed.")
+                .text(() -> targetFormat, v -> targetFormat = v);
+        forceShare.declare(b);
+        b.positional("0..*").label("OPERAND")
+                .describe("if=FILE, of=FILE, bs=BYTES (512), count=BLOCKS, skip=BLOCKS.")
+                .list(() -> operands, v -> operands = v);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException {

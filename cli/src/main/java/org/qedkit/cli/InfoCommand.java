@@ -6,12 +6,7 @@ import org.qedkit.QedException;
 import org.qedkit.QedHeader;
 import org.qedkit.QedImage;
 import org.qedkit.QemuImageName;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -23,14 +18,26 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code qed info}: as {@code qemu-img info}, plus QED's own header fields. */
-@Command(name = "info", description = "Show facts about a QED image, as qemu-img info does.")
-final class InfoCommand implements Callable<Integer> {
+final class InfoCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Mixin SharedOptions.ImageFile image;
-    @Mixin SharedOptions.ForceShare forceShare;
-    @Mixin SharedOptions.Output output;
-    @Spec CommandSpec spec;
-    @Option(names = "--backing-chain", description = "Show every image of the backing chain, top first.") boolean backingChain;
+    final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
+    final SharedOptions.ForceShare forceShare = new SharedOptions.ForceShare();
+    final SharedOptions.Output output = new SharedOptions.Output();
+    private CommandSpec spec;
+    boolean backingChain;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("info", this, "Show facts about a QED image, as qemu-img info does.");
+        image.declare(b);
+        forceShare.declare(b);
+        output.declare(b);
+        b.option("--backing-chain")
+                .describe("Show every image of the backing chain, top first.")
+                .flag(() -> backingChain, v -> backingChain = v);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException {

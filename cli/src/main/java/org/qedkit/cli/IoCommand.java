@@ -1,11 +1,6 @@
 package org.qedkit.cli;
 
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -23,40 +18,78 @@ import java.util.concurrent.Callable;
  * argument syntax, success lines and exit code (1 when any command failed, including a
  * pattern mismatch; later commands still run, as in qemu-io).
  */
-@Command(name = "io", description = "Run qemu-io commands (read, readv, write, writev, aio_read, aio_write, "
-        + "discard, flush, truncate, length, info, alloc, map, open, close, help, sleep, quit) on a QED image "
-        + "(or a raw file with -f raw).")
-final class IoCommand implements Callable<Integer> {
+final class IoCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "Image format: qed (default) or raw.")
     String format;
-    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE",
-            description = "The image; without it, commands run until 'open' opens one.")
     String file;
-    @Option(names = "--image-opts", description = "FILE is QEMU's option string (driver=qed,file.filename=…).")
     boolean imageOpts;
-    @Mixin SharedOptions.ForceShare forceShare;
-    @Option(names = {"-r", "--read-only"}, description = "Open the image read-only.") boolean readOnly;
-    @Option(names = {"-C", "--copy-on-read"}, description = "Copy what is read from the backing file into the image.") boolean copyOnRead;
-    @Option(names = {"-c", "--cmd"}, paramLabel = "COMMAND", description = "A command to run; may repeat.")
+    final SharedOptions.ForceShare forceShare = new SharedOptions.ForceShare();
+    boolean readOnly;
+    boolean copyOnRead;
     List<String> commands = new ArrayList<>();
 
-    @Option(names = {"-t", "--cache"}, paramLabel = "MODE", defaultValue = "writeback",
-            description = "Cache mode, as qemu-io: writeback (default), none, unsafe: write-back; writethrough, directsync: every write durable when it returns.")
     String cache;
-    @Option(names = {"-i", "--aio"}, paramLabel = "MODE", defaultValue = "threads",
-            description = "Accepted as qemu-io accepts it (threads, native, io_uring); the engine writes through its mappings.")
     String aio;
-    @Option(names = {"-d", "--discard"}, paramLabel = "MODE", defaultValue = "unmap",
-            description = "What discards do, as in qemu-io: unmap or on (the default: whole clusters are freed and "
-                    + "their space reused), ignore or off (discards succeed and change nothing).")
     String discard;
-    @Option(names = {"-n", "--nocache"}, description = "As --cache none.") boolean nocache;
-    @Option(names = {"-k", "--native-aio"}, description = "As --aio native.") boolean nativeAio;
-    @Option(names = {"-s", "--snapshot"}, description = "Snapshot mode: writes go to a temporary overlay, deleted at the end; the image is not changed.") boolean snapshot;
-    @Option(names = {"-m", "--misalign"}, description = "Accepted: buffers have no alignment to miss.") boolean misalign;
+    boolean nocache;
+    boolean nativeAio;
+    boolean snapshot;
+    boolean misalign;
 
-    @Spec CommandSpec spec;
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("io", this, "Run qemu-io commands (read, readv, write, writev, "
+                + "aio_read, aio_write, discard, flush, truncate, length, info, alloc, map, open, close, help, "
+                + "sleep, quit) on a QED image (or a raw file with -f raw).");
+        b.option("-f --format").label("FMT")
+                .describe("Image format: qed (default) or raw.")
+                .text(() -> format, v -> format = v);
+        b.positional("0").label("FILE").arity("0..1")
+                .describe("The image; without it, commands run until 'open' opens one.")
+                .text(() -> file, v -> file = v);
+        b.option("--image-opts")
+                .describe("FILE is QEMU's option string (driver=qed,file.filename=…).")
+                .flag(() -> imageOpts, v -> imageOpts = v);
+        forceShare.declare(b);
+        b.option("-r --read-only")
+                .describe("Open the image read-only.")
+                .flag(() -> readOnly, v -> readOnly = v);
+        b.option("-C --copy-on-read")
+                .describe("Copy what is read from the backing file into the image.")
+                .flag(() -> copyOnRead, v -> copyOnRead = v);
+        b.option("-c --cmd").label("COMMAND")
+                .describe("A command to run; may repeat.")
+                .list(() -> commands, v -> commands = v);
+        b.option("-t --cache").label("MODE").defaultValue("writeback")
+                .describe("Cache mode, as qemu-io: writeback (default), none, unsafe: write-back; "
+                        + "writethrough, directsync: every write durable when it returns.")
+                .text(() -> cache, v -> cache = v);
+        b.option("-i --aio").label("MODE").defaultValue("threads")
+                .describe("Accepted as qemu-io accepts it (threads, native, io_uring); the engine writes "
+                        + "through its mappings.")
+                .text(() -> aio, v -> aio = v);
+        b.option("-d --discard").label("MODE").defaultValue("unmap")
+                .describe("What discards do, as in qemu-io: unmap or on (the default: whole clusters are "
+                        + "freed and their space reused), ignore or off (discards succeed and change nothing).")
+                .text(() -> discard, v -> discard = v);
+        b.option("-n --nocache")
+                .describe("As --cache none.")
+                .flag(() -> nocache, v -> nocache = v);
+        b.option("-k --native-aio")
+                .describe("As --aio native.")
+                .flag(() -> nativeAio, v -> nativeAio = v);
+        b.option("-s --snapshot")
+                .describe("Snapshot mode: writes go to a temporary overlay, deleted at the end; the image "
+                        + "is not changed.")
+                .flag(() -> snapshot, v -> snapshot = v);
+        b.option("-m --misalign")
+                .describe("Accepted: buffers have no alignment to miss.")
+                .flag(() -> misalign, v -> misalign = v);
+        spec = b.spec();
+        return spec;
+    }
 
     private final InputStream input;
 

@@ -4,12 +4,7 @@ import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -22,15 +17,31 @@ import java.util.concurrent.Callable;
  * {@code qemu-img map}'s ranges, JSON keys and human columns. Raw backing files are mapped
  * by the file system's holes ({@code SEEK_HOLE}), as QEMU's file driver does.
  */
-@Command(name = "map", description = "Show where the guest data of an image (and its backing chain) lives, as qemu-img map does.")
-final class MapCommand implements Callable<Integer> {
+final class MapCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Mixin SharedOptions.ImageFile image;
-    @Mixin SharedOptions.ForceShare forceShare;
-    @Mixin SharedOptions.Output output;
-    @Option(names = {"-s", "--start-offset"}, paramLabel = "OFFSET", description = "First guest byte to map.") String startOffset;
-    @Option(names = {"-l", "--max-length"}, paramLabel = "LENGTH", description = "How many guest bytes to map.") String maxLength;
-    @Spec CommandSpec spec;
+    final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
+    final SharedOptions.ForceShare forceShare = new SharedOptions.ForceShare();
+    final SharedOptions.Output output = new SharedOptions.Output();
+    String startOffset;
+    String maxLength;
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("map", this, "Show where the guest data of an image (and its "
+                + "backing chain) lives, as qemu-img map does.");
+        image.declare(b);
+        forceShare.declare(b);
+        output.declare(b);
+        b.option("-s --start-offset").label("OFFSET")
+                .describe("First guest byte to map.")
+                .text(() -> startOffset, v -> startOffset = v);
+        b.option("-l --max-length").label("LENGTH")
+                .describe("How many guest bytes to map.")
+                .text(() -> maxLength, v -> maxLength = v);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException {

@@ -3,12 +3,7 @@ package org.qedkit.cli;
 import org.qedkit.CreateOptions;
 import org.qedkit.MapEntry;
 import org.qedkit.QedHeader;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -29,19 +24,41 @@ import java.util.concurrent.Callable;
  * allocated). Data is what the source's map calls data, through its backing chain, as
  * {@code convert} copies it (it may skip all-zero blocks still, so this is an upper bound).
  */
-@Command(name = "measure", description = "Show the size a new image needs (required and fully allocated), as qemu-img measure does.")
-final class MeasureCommand implements Callable<Integer> {
+final class MeasureCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Mixin SharedOptions.ForceShare forceShare;
-    @Mixin SharedOptions.Output output;
-    @Option(names = "-O", paramLabel = "OUTPUT_FMT", defaultValue = "raw", description = "Target format: raw (default) or qed.") String targetFormat;
-    @Option(names = "-o", paramLabel = "OPTIONS", description = "Target options for qed: cluster_size=…,table_size=…,backing_file=….")
+    final SharedOptions.ForceShare forceShare = new SharedOptions.ForceShare();
+    final SharedOptions.Output output = new SharedOptions.Output();
+    String targetFormat;
     List<String> options = new ArrayList<>();
 
-    @Option(names = "-f", paramLabel = "FMT", description = "Source format: qed or raw (probed if not given).") String sourceFormat;
-    @Option(names = "--size", paramLabel = "SIZE", description = "Measure an empty image of this size instead of a source.") String size;
-    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE") Path file;
-    @Spec CommandSpec spec;
+    String sourceFormat;
+    String size;
+    Path file;
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("measure", this, "Show the size a new image needs (required and "
+                + "fully allocated), as qemu-img measure does.");
+        forceShare.declare(b);
+        output.declare(b);
+        b.option("-O").label("OUTPUT_FMT").defaultValue("raw")
+                .describe("Target format: raw (default) or qed.")
+                .text(() -> targetFormat, v -> targetFormat = v);
+        b.option("-o").label("OPTIONS")
+                .describe("Target options for qed: cluster_size=…,table_size=…,backing_file=….")
+                .list(() -> options, v -> options = v);
+        b.option("-f").label("FMT")
+                .describe("Source format: qed or raw (probed if not given).")
+                .text(() -> sourceFormat, v -> sourceFormat = v);
+        b.option("--size").label("SIZE")
+                .describe("Measure an empty image of this size instead of a source.")
+                .text(() -> size, v -> size = v);
+        b.positional("0").label("FILE").arity("0..1")
+                .typed(Path.class, () -> file, v -> file = v);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException {

@@ -1,13 +1,14 @@
 package org.qedkit.cli;
 
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * {@code qed}: qemu-img and qemu-io style tools for QED images, on the qedkit engine.
@@ -19,46 +20,49 @@ import java.util.Map;
  * QEMU's words where QEMU has a message for the case; qedkit's own reason follows as a
  * {@code qed: detail:} line by the rule in {@link Detail}.
  */
-@Command(name = "qed",
-        mixinStandardHelpOptions = true,
-        exitCodeOnInvalidInput = 1,
-        exitCodeOnExecutionException = 1,
-        versionProvider = QedCommand.Version.class,
-        description = "Create, inspect and read or write QED (QEMU Enhanced Disk) images.")
-public final class QedCommand implements Runnable {
+public final class QedCommand implements Runnable, DeclaredCommand {
 
     /*
-     * The subcommands are registered lazily. Picocli reads every annotated field of every
-     * command it is given, by reflection, before it parses a single argument; with a dozen
-     * commands that was most of qed's start-up (a script that calls qed in a loop pays it
-     * on every call). When the first argument names a command, only that command is built;
-     * anything else (no command, --help, help, a misspelling) gets all of them, so the
-     * root usage and picocli's suggestions stay complete.
+     * The subcommands are made lazily. Picocli builds the model of every command it is
+     * given before it parses a single argument; when the first argument names a command,
+     * only that command is made and declared; anything else (no command, --help, help, a
+     * misspelling) gets all of them, so the root usage and picocli's suggestions stay
+     * complete. Every command declares its options itself (SpecBuilder): reading them from
+     * annotations cost each call tens of milliseconds of generated proxy classes.
      */
-    private static final Map<String, Class<?>> COMMANDS = commands();
+    private static final Map<String, Function<InputStream, DeclaredCommand>> COMMANDS = commands();
 
-    private static Map<String, Class<?>> commands() {
-        Map<String, Class<?>> commands = new LinkedHashMap<>();
-        commands.put("create", CreateCommand.class);
-        commands.put("info", InfoCommand.class);
-        commands.put("io", IoCommand.class);
-        commands.put("check", CheckCommand.class);
-        commands.put("compare", CompareCommand.class);
-        commands.put("map", MapCommand.class);
-        commands.put("convert", ConvertCommand.class);
-        commands.put("dd", DdCommand.class);
-        commands.put("resize", ResizeCommand.class);
-        commands.put("rebase", RebaseCommand.class);
-        commands.put("commit", CommitCommand.class);
-        commands.put("measure", MeasureCommand.class);
-        commands.put("bench", BenchCommand.class);
-        commands.put("serve", ServeCommand.class);
-        commands.put("help", CommandLine.HelpCommand.class);
+    /** Every command by name, each made fresh (standard input for {@code io}). */
+    static Map<String, Function<InputStream, DeclaredCommand>> commands() {
+        Map<String, Function<InputStream, DeclaredCommand>> commands = new LinkedHashMap<>();
+        commands.put("create", in -> new CreateCommand());
+        commands.put("info", in -> new InfoCommand());
+        commands.put("io", IoCommand::new);
+        commands.put("check", in -> new CheckCommand());
+        commands.put("compare", in -> new CompareCommand());
+        commands.put("map", in -> new MapCommand());
+        commands.put("convert", in -> new ConvertCommand());
+        commands.put("dd", in -> new DdCommand());
+        commands.put("resize", in -> new ResizeCommand());
+        commands.put("rebase", in -> new RebaseCommand());
+        commands.put("commit", in -> new CommitCommand());
+        commands.put("measure", in -> new MeasureCommand());
+        commands.put("bench", in -> new BenchCommand());
+        commands.put("serve", in -> new ServeCommand());
         return Collections.unmodifiableMap(commands);
     }
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        spec = SpecBuilder.command("qed", this, "Create, inspect and read or write QED (QEMU Enhanced Disk) images.")
+                .spec();
+        spec.exitCodeOnInvalidInput(1);
+        spec.exitCodeOnExecutionException(1);
+        spec.versionProvider(new Version());
+        return spec;
+    }
 
     @Override
     public void run() {
@@ -88,22 +92,13 @@ public final class QedCommand implements Runnable {
 
     /** As {@link #execute(String[], PrintWriter, PrintWriter)}, with {@code in} as standard input ({@code qed io} without {@code -c}). */
     static int execute(String[] args, InputStream in, PrintWriter out, PrintWriter err) {
-        CommandLine.IFactory factory = new CommandLine.IFactory() {
-            @Override
-            public <K> K create(Class<K> type) throws Exception {
-                return type == IoCommand.class ? type.cast(new IoCommand(in)) : CommandLine.defaultFactory().create(type);
-            }
-        };
-        CommandLine cli = new CommandLine(new QedCommand(), factory);
-        Class<?> named = args.length > 0 ? COMMANDS.get(args[0]) : null;
-        if (named != null && named != CommandLine.HelpCommand.class) {
-            cli.addSubcommand(args[0], new CommandLine(named, factory));
+        CommandLine cli = new CommandLine(new QedCommand().declare());
+        Function<InputStream, DeclaredCommand> named = args.length > 0 ? COMMANDS.get(args[0]) : null;
+        if (named != null) {
+            cli.addSubcommand(args[0], new CommandLine(named.apply(in).declare()));
         } else {
-            COMMANDS.forEach((name, type) -> cli.addSubcommand(name, new CommandLine(type, factory)));
-        }
-        // Every command answers --help (and -h) with its own usage, and exits 0, as qemu-img's do.
-        for (CommandLine sub : cli.getSubcommands().values()) {
-            sub.getCommandSpec().mixinStandardHelpOptions(true);
+            COMMANDS.forEach((name, make) -> cli.addSubcommand(name, new CommandLine(make.apply(in).declare())));
+            cli.addSubcommand("help", new CommandLine.HelpCommand()); // annotated, picocli's own: read only here
         }
         // qemu-img and qemu-io take a repeated option's last value (the iotests harness
         // passes -f twice); picocli refuses that unless told.

@@ -6,12 +6,7 @@ import org.qedkit.MapEntry;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedImage;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -25,19 +20,36 @@ import java.util.concurrent.Callable;
  * then the header names the new backing file. {@code -b ""} removes the backing file
  * (everything it provided is copied in). {@code -u} only rewrites the header.
  */
-@Command(name = "rebase", description = "Change the backing file of an image, keeping its guest content (qemu-img rebase).")
-final class RebaseCommand implements Callable<Integer> {
+final class RebaseCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Mixin SharedOptions.ImageFile image;
-    @Mixin SharedOptions.Quiet quiet;
-    @Option(names = "-b", paramLabel = "BACKING_FILE", required = true,
-            description = "The new backing file, stored as given (relative to the image); \"\" for none.")
+    final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
+    final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
     String backingFile;
 
-    @Option(names = "-F", paramLabel = "BACKING_FMT", description = "The new backing file's format: raw or qed (probed if not given).") String backingFormat;
-    @Option(names = "-u", description = "Unsafe: rewrite the header only, copy nothing.") boolean unsafe;
-    @Mixin SharedOptions.ShowProgress progress;
-    @Spec CommandSpec spec;
+    String backingFormat;
+    boolean unsafe;
+    final SharedOptions.ShowProgress progress = new SharedOptions.ShowProgress();
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("rebase", this, "Change the backing file of an image, keeping "
+                + "its guest content (qemu-img rebase).");
+        image.declare(b);
+        quiet.declare(b);
+        b.option("-b").label("BACKING_FILE").required()
+                .describe("The new backing file, stored as given (relative to the image); \"\" for none.")
+                .text(() -> backingFile, v -> backingFile = v);
+        b.option("-F").label("BACKING_FMT")
+                .describe("The new backing file's format: raw or qed (probed if not given).")
+                .text(() -> backingFormat, v -> backingFormat = v);
+        b.option("-u")
+                .describe("Unsafe: rewrite the header only, copy nothing.")
+                .flag(() -> unsafe, v -> unsafe = v);
+        progress.declare(b);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException {

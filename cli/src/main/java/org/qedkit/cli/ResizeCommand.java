@@ -5,12 +5,7 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedException;
 import org.qedkit.QedFormatException;
 import org.qedkit.QedImage;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -23,15 +18,32 @@ import java.util.concurrent.Callable;
  * but unallocated space lies past the new end, and with {@code --force} when data does
  * (it is discarded, and its clusters given back).
  */
-@Command(name = "resize", description = "Change the guest size of an image, as qemu-img resize does (and shrink it, which QEMU cannot).")
-final class ResizeCommand implements Callable<Integer> {
+final class ResizeCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Mixin SharedOptions.ImageFile image;
-    @Mixin SharedOptions.Quiet quiet;
-    @Option(names = "--shrink", description = "Allow the image to get smaller.") boolean shrink;
-    @Option(names = "--force", description = "With --shrink: discard data that lies past the new end.") boolean force;
-    @Parameters(index = "1", paramLabel = "[+|-]SIZE") String size;
-    @Spec CommandSpec spec;
+    final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
+    final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
+    boolean shrink;
+    boolean force;
+    String size;
+    private CommandSpec spec;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("resize", this, "Change the guest size of an image, as qemu-img "
+                + "resize does (and shrink it, which QEMU cannot).");
+        image.declare(b);
+        quiet.declare(b);
+        b.option("--shrink")
+                .describe("Allow the image to get smaller.")
+                .flag(() -> shrink, v -> shrink = v);
+        b.option("--force")
+                .describe("With --shrink: discard data that lies past the new end.")
+                .flag(() -> force, v -> force = v);
+        b.positional("1").label("[+|-]SIZE")
+                .text(() -> size, v -> size = v);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException {

@@ -6,9 +6,7 @@ import org.qedkit.QedException;
 import org.qedkit.QedImage;
 import org.qedkit.nbd.NbdExport;
 import org.qedkit.nbd.NbdServer;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -31,62 +29,124 @@ import java.util.concurrent.Callable;
  * qemu-nbd options with no meaning here ({@code -c}, {@code -l}, {@code -B}, TLS) are refused
  * with what to do instead.
  */
-@Command(name = "serve", description = "Serve a QED image over NBD, as qemu-nbd does.")
-final class ServeCommand implements Callable<Integer> {
+final class ServeCommand implements Callable<Integer>, DeclaredCommand {
 
-    @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "Image format: qed.") String format;
-    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE",
-            description = "The image: a file name, file:NAME, or json:{…} as QEMU takes them (not with --export-dir).")
+    String format;
     String name;
-    @Option(names = "--export-dir", paramLabel = "DIR",
-            description = "Serve every QED image under DIR, named by its path relative to DIR, opened on first use; "
-                    + "names and backing files must stay inside DIR.") Path exportDir;
-    @Option(names = {"-r", "--read-only"}, description = "Export read-only: clients may not write.") boolean readOnly;
-    @Option(names = {"-x", "--export-name"}, paramLabel = "NAME", defaultValue = "",
-            description = "The export's name (default: the empty name, the default export).") String exportName;
-    @Option(names = {"-D", "--description"}, paramLabel = "TEXT", defaultValue = "",
-            description = "A description clients may show.") String description;
-    @Option(names = {"-k", "--socket"}, paramLabel = "PATH", description = "Listen on this Unix socket instead of TCP.") Path socket;
-    @Option(names = {"-b", "--bind"}, paramLabel = "ADDR", defaultValue = "127.0.0.1",
-            description = "TCP address to listen on (default: 127.0.0.1, this machine only).") String bind;
-    @Option(names = {"-p", "--port"}, paramLabel = "PORT", defaultValue = "10809",
-            description = "TCP port to listen on (default: 10809).") int port;
-    @Option(names = {"-t", "--persistent"}, description = "Keep serving after the last client leaves.") boolean persistent;
-    @Option(names = {"-e", "--shared"}, paramLabel = "NUM", defaultValue = "1",
-            description = "Clients served at a time (default 1; 0: no limit).") int shared;
-    @Option(names = "--cache", paramLabel = "MODE", defaultValue = "writeback",
-            description = "writeback (flush makes writes durable) or writethrough (every write is durable when it is answered); "
-                    + "none, directsync and unsafe as qemu-nbd maps them.") String cache;
-    @Option(names = "--discard", paramLabel = "MODE", defaultValue = "ignore",
-            description = "ignore (trims do nothing) or unmap (trims give clusters back to the file system).") String discard;
-    @Option(names = "--pid-file", paramLabel = "FILE", description = "Write the server's process id here.") Path pidFile;
-    @Option(names = "--handshake-limit", paramLabel = "SECONDS", defaultValue = "10",
-            description = "Drop a client that has not finished its handshake within this time.") int handshakeSeconds;
-    @Option(names = "--image-opts", description = "FILE is QEMU's option string (driver=qed,file.filename=…).") boolean imageOpts;
-    @Option(names = {"-s", "--snapshot"}, description = "Serve a temporary overlay of FILE: clients' writes go to it, "
-            + "FILE is not changed, and the overlay is deleted when the server ends.") boolean snapshot;
-    @Option(names = {"-A", "--allocation-depth"}, description = "Offer the qemu:allocation-depth context "
-            + "(qed serve always offers it; accepted for qemu-nbd's command lines).") boolean allocationDepth;
+    Path exportDir;
+    boolean readOnly;
+    String exportName;
+    String description;
+    Path socket;
+    String bind;
+    int port;
+    boolean persistent;
+    int shared;
+    String cache;
+    String discard;
+    Path pidFile;
+    int handshakeSeconds;
+    boolean imageOpts;
+    boolean snapshot;
+    boolean allocationDepth;
 
-    @Option(names = "--fork", description = "Go on in the background and return once the server listens "
-            + "(exit code 1 if it printed errors before), as qemu-nbd --fork does.") boolean fork;
+    boolean fork;
 
     /** The hidden option of the server {@link ServeInBackground} starts: say on standard error when listening. */
     static final String NOTIFY_READY = "--notify-ready";
     /** What that server prints, alone on a line, once it listens. */
     static final String READY_LINE = "qed serve: listening";
-    @Option(names = NOTIFY_READY, hidden = true) boolean notifyReady;
-    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+    boolean notifyReady;
+    private CommandSpec spec;
 
     /*
      * qemu-nbd options that qed serve does not have, each refused with the reason instead of
      * "Unknown option", so a qemu-nbd user learns what to do instead.
      */
-    @Option(names = {"-c", "--connect"}, paramLabel = "DEV", hidden = true) String connectDevice;
-    @Option(names = {"-l", "--load-snapshot"}, paramLabel = "NAME", hidden = true) String loadSnapshot;
-    @Option(names = {"-B", "--bitmap"}, paramLabel = "NAME", hidden = true) String bitmap;
-    @Option(names = {"--tls-creds", "--tls-authz", "--tls-hostname", "--object"}, paramLabel = "ARG", hidden = true)
+    String connectDevice;
+    String loadSnapshot;
+    String bitmap;
     List<String> tls;
+
+    @Override
+    public CommandSpec declare() {
+        SpecBuilder b = SpecBuilder.command("serve", this, "Serve a QED image over NBD, as qemu-nbd does.");
+        b.option("-f --format").label("FMT")
+                .describe("Image format: qed.")
+                .text(() -> format, v -> format = v);
+        b.positional("0").label("FILE").arity("0..1")
+                .describe("The image: a file name, file:NAME, or json:{…} as QEMU takes them (not with "
+                        + "--export-dir).")
+                .text(() -> name, v -> name = v);
+        b.option("--export-dir").label("DIR")
+                .describe("Serve every QED image under DIR, named by its path relative to DIR, opened on "
+                        + "first use; names and backing files must stay inside DIR.")
+                .typed(Path.class, () -> exportDir, v -> exportDir = v);
+        b.option("-r --read-only")
+                .describe("Export read-only: clients may not write.")
+                .flag(() -> readOnly, v -> readOnly = v);
+        b.option("-x --export-name").label("NAME").defaultValue("")
+                .describe("The export's name (default: the empty name, the default export).")
+                .text(() -> exportName, v -> exportName = v);
+        b.option("-D --description").label("TEXT").defaultValue("")
+                .describe("A description clients may show.")
+                .text(() -> description, v -> description = v);
+        b.option("-k --socket").label("PATH")
+                .describe("Listen on this Unix socket instead of TCP.")
+                .typed(Path.class, () -> socket, v -> socket = v);
+        b.option("-b --bind").label("ADDR").defaultValue("127.0.0.1")
+                .describe("TCP address to listen on (default: 127.0.0.1, this machine only).")
+                .text(() -> bind, v -> bind = v);
+        b.option("-p --port").label("PORT").defaultValue("10809")
+                .describe("TCP port to listen on (default: 10809).")
+                .typed(int.class, () -> port, v -> port = v);
+        b.option("-t --persistent")
+                .describe("Keep serving after the last client leaves.")
+                .flag(() -> persistent, v -> persistent = v);
+        b.option("-e --shared").label("NUM").defaultValue("1")
+                .describe("Clients served at a time (default 1; 0: no limit).")
+                .typed(int.class, () -> shared, v -> shared = v);
+        b.option("--cache").label("MODE").defaultValue("writeback")
+                .describe("writeback (flush makes writes durable) or writethrough (every write is durable "
+                        + "when it is answered); none, directsync and unsafe as qemu-nbd maps them.")
+                .text(() -> cache, v -> cache = v);
+        b.option("--discard").label("MODE").defaultValue("ignore")
+                .describe("ignore (trims do nothing) or unmap (trims give clusters back to the file system).")
+                .text(() -> discard, v -> discard = v);
+        b.option("--pid-file").label("FILE")
+                .describe("Write the server's process id here.")
+                .typed(Path.class, () -> pidFile, v -> pidFile = v);
+        b.option("--handshake-limit").label("SECONDS").defaultValue("10")
+                .describe("Drop a client that has not finished its handshake within this time.")
+                .typed(int.class, () -> handshakeSeconds, v -> handshakeSeconds = v);
+        b.option("--image-opts")
+                .describe("FILE is QEMU's option string (driver=qed,file.filename=…).")
+                .flag(() -> imageOpts, v -> imageOpts = v);
+        b.option("-s --snapshot")
+                .describe("Serve a temporary overlay of FILE: clients' writes go to it, FILE is not "
+                        + "changed, and the overlay is deleted when the server ends.")
+                .flag(() -> snapshot, v -> snapshot = v);
+        b.option("-A --allocation-depth")
+                .describe("Offer the qemu:allocation-depth context (qed serve always offers it; accepted "
+                        + "for qemu-nbd's command lines).")
+                .flag(() -> allocationDepth, v -> allocationDepth = v);
+        b.option("--fork")
+                .describe("Go on in the background and return once the server listens (exit code 1 if it "
+                        + "printed errors before), as qemu-nbd --fork does.")
+                .flag(() -> fork, v -> fork = v);
+        b.option(NOTIFY_READY).hidden()
+                .flag(() -> notifyReady, v -> notifyReady = v);
+        b.option("-c --connect").label("DEV").hidden()
+                .text(() -> connectDevice, v -> connectDevice = v);
+        b.option("-l --load-snapshot").label("NAME").hidden()
+                .text(() -> loadSnapshot, v -> loadSnapshot = v);
+        b.option("-B --bitmap").label("NAME").hidden()
+                .text(() -> bitmap, v -> bitmap = v);
+        b.option("--tls-creds --tls-authz --tls-hostname --object").label("ARG").hidden()
+                .list(() -> tls, v -> tls = v);
+        spec = b.spec();
+        return spec;
+    }
 
     @Override
     public Integer call() throws IOException, InterruptedException {

@@ -1,13 +1,12 @@
 package org.qedkit.cli;
 
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-
 import java.nio.file.Path;
 
 /**
- * The options that the image commands share, declared once as picocli mixins: each command
- * says {@code @Mixin ImageFile image;} and so on, and its help shows them as its own.
+ * The options that the image commands share, declared once: each command holds a group
+ * ({@code final ImageFile image = new ImageFile();} and so on) and declares it into its
+ * own options ({@code image.declare(b)}, {@link SpecBuilder}), so its help shows them as
+ * its own.
  */
 final class SharedOptions {
     private SharedOptions() {
@@ -15,15 +14,18 @@ final class SharedOptions {
 
     /** {@code -f FMT} and the image {@code FILE}: every command that works on one QED image. */
     static final class ImageFile {
-        @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "Image format: qed.")
         String format;
-
-        @Option(names = "--image-opts", description = "FILE is QEMU's option string (driver=qed,file.filename=…).")
         boolean imageOpts;
-
-        @Parameters(index = "0", paramLabel = "FILE",
-                description = "The image: a file name, file:NAME, or json:{…} as QEMU takes them.")
         String name;
+
+        void declare(SpecBuilder b) {
+            b.option("-f --format").label("FMT").describe("Image format: qed.")
+                    .text(() -> format, v -> format = v);
+            b.option("--image-opts").describe("FILE is QEMU's option string (driver=qed,file.filename=…).")
+                    .flag(() -> imageOpts, v -> imageOpts = v);
+            b.positional("0").label("FILE").describe("The image: a file name, file:NAME, or json:{…} as QEMU takes them.")
+                    .text(() -> name, v -> name = v);
+        }
 
         /** The image's file, once {@link #qed} has resolved the name. */
         Path file;
@@ -65,20 +67,31 @@ final class SharedOptions {
 
     /** {@code -U}: inspect an image another process uses, without taking a lock. */
     static final class ForceShare {
-        @Option(names = {"-U", "--force-share"}, description = "Take no lock (reads only): use an image another process has open.")
         boolean on;
+
+        void declare(SpecBuilder b) {
+            b.option("-U --force-share").describe("Take no lock (reads only): use an image another process has open.")
+                    .flag(() -> on, v -> on = v);
+        }
     }
 
     /** {@code -q}: print nothing but errors (the exit code says the rest). */
     static final class Quiet {
-        @Option(names = "-q", description = "Quiet: print nothing but errors.")
         boolean on;
+
+        void declare(SpecBuilder b) {
+            b.option("-q").describe("Quiet: print nothing but errors.").flag(() -> on, v -> on = v);
+        }
     }
 
     /** {@code --output human|json}, checked when asked. */
     static final class Output {
-        @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "human", description = "human or json.")
         String format;
+
+        void declare(SpecBuilder b) {
+            b.option("--output").label("FORMAT").defaultValue("human").describe("human or json.")
+                    .text(() -> format, v -> format = v);
+        }
 
         /** True for json, false for human; anything else is refused. */
         boolean json() {
@@ -91,7 +104,10 @@ final class SharedOptions {
 
     /** {@code -p}: show progress while copying. */
     static final class ShowProgress {
-        @Option(names = "-p", description = "Show progress.")
         boolean on;
+
+        void declare(SpecBuilder b) {
+            b.option("-p").describe("Show progress.").flag(() -> on, v -> on = v);
+        }
     }
 }
