@@ -246,30 +246,21 @@ final class IoSession implements AutoCloseable {
 
     /**
      * qemu-io's {@code -s}: the image is opened read-only as the backing file of a
-     * temporary QED overlay (in {@code TMPDIR}), which takes every write and is deleted at
-     * close, so the image itself is never changed, as QEMU's snapshot mode does it.
+     * temporary QED overlay ({@link SnapshotOverlay}), which takes every write and is deleted
+     * at close, so the image itself is never changed, as QEMU's snapshot mode does it.
      */
     private IoTarget openSnapshot(Path image, String driver, Request request) throws IOException {
         if (!driver.equals("qed") && !driver.equals("raw")) {
             throw new CliException("-s (snapshot) works on qed and raw images, not '" + driver + "'");
         }
-        long size;
-        if (driver.equals("raw")) {
-            size = Files.size(image);
-        } else {
-            try (QedImage base = QedImage.open(image, OpenOptions.READ_ONLY.withForceShare(request.forceShare()))) {
-                size = base.size();
-            }
-        }
-        Path overlay = Files.createTempFile(Path.of(System.getProperty("java.io.tmpdir")), "qed-snapshot-", ".qed");
+        long size = driver.equals("raw") ? Files.size(image) : SnapshotOverlay.sizeOf(image, request.forceShare());
+        Path overlay = SnapshotOverlay.create(image, driver, size);
         try {
-            QedImage.create(overlay, CreateOptions.ofSize(size)
-                    .withBackingFile(image.toAbsolutePath().toString(), driver));
             QedImage opened = QedImage.open(overlay, qedOptions(request.readOnly(false).copyOnRead(false)));
             snapshotOverlay = overlay;
             return IoTarget.of(opened);
         } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(overlay);
+            SnapshotOverlay.delete(overlay);
             throw e;
         }
     }
@@ -306,7 +297,7 @@ final class IoSession implements AutoCloseable {
             }
         } finally {
             if (overlay != null) {
-                Files.deleteIfExists(overlay);
+                SnapshotOverlay.delete(overlay);
             }
         }
     }

@@ -169,13 +169,22 @@ final class ServeCommand implements Callable<Integer>, DeclaredCommand {
             return ServeInBackground.start(spec.commandLine().getParseResult().originalArgs(),
                     spec.commandLine().getErr());
         }
-        Path overlay = snapshot ? SnapshotOverlay.create(file) : null;
+        Path overlay = snapshot ? SnapshotOverlay.create(file, "qed", snapshotBaseSize(file)) : null;
         try {
             return serve(overlay != null ? overlay : file);
         } finally {
             if (overlay != null) {
                 SnapshotOverlay.delete(overlay);
             }
+        }
+    }
+
+    /** The guest size of the image served with {@code -s}, a failure to open it in qemu-nbd's words. */
+    private static long snapshotBaseSize(Path file) throws IOException {
+        try {
+            return SnapshotOverlay.sizeOf(file, false);
+        } catch (QedException e) {
+            throw CliException.couldNotOpen(file, e);
         }
     }
 

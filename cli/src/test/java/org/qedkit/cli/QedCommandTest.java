@@ -173,4 +173,30 @@ class QedCommandTest {
         assertThat(Sizes.parse("0x1000")).isEqualTo(4096);
         assertThat(Sizes.parse("512B")).isEqualTo(512);
     }
+
+    @Test
+    void ioSnapshotModeWritesIntoATemporaryOverlayAndLeavesTheImageAndNoOverlayBehind() throws IOException {
+        String tmp = System.getenv("TMPDIR");
+        Path overlays = Path.of(tmp != null && !tmp.isEmpty() ? tmp : "/var/tmp"); // where QEMU puts them too
+        java.util.Set<Path> before = snapshotDirectories(overlays);
+        Path qed = dir.resolve("s.qed");
+        QedImage.create(qed, org.qedkit.CreateOptions.ofSize(1 << 20));
+        Path raw = dir.resolve("s.raw");
+        Files.write(raw, new byte[1 << 20]);
+        for (Object[] c : new Object[][]{{"qed", qed}, {"raw", raw}}) {
+            QedRun run = QedRun.of("io", "-f", c[0], "-s", "-c", "write -P 7 0 4k", "-c", "read -P 7 0 4k", c[1]);
+            assertThat(run.exitCode()).as("%s: %s", c[0], run.stderr()).isZero();
+            assertThat(run.stdout()).as("%s", c[0]).contains("read 4096/4096 bytes at offset 0");
+            QedRun after = QedRun.of("io", "-f", c[0], "-r", "-c", "read -P 0 0 4k", c[1]);
+            assertThat(after.exitCode()).as("%s left unchanged: %s", c[0], after.stdout()).isZero();
+        }
+        assertThat(snapshotDirectories(overlays)).as("overlays left in " + overlays).isEqualTo(before);
+    }
+
+    private static java.util.Set<Path> snapshotDirectories(Path parent) throws IOException {
+        try (var list = Files.list(parent)) {
+            return list.filter(p -> p.getFileName().toString().startsWith("qed-snapshot-"))
+                    .collect(java.util.stream.Collectors.toSet());
+        }
+    }
 }
