@@ -62,8 +62,10 @@ public final class QedFiles {
      *               directory of the image that names it, as that image's path was given)
      * @param raw    true for a raw file (the header says so, or it does not start with
      *               QED's magic), which ends the chain
+     * @param name   the name the image above stores for it, as stored (before resolution);
+     *               null for the top
      */
-    public record ChainLink(Path path, boolean raw) {
+    public record ChainLink(Path path, boolean raw, String name) {
     }
 
     /**
@@ -82,8 +84,9 @@ public final class QedFiles {
         Set<Path> seen = new HashSet<>();
         Path current = top;
         boolean raw = false;
+        String name = null;
         while (true) {
-            chain.add(new ChainLink(current, raw));
+            chain.add(new ChainLink(current, raw, name));
             if (raw) {
                 return chain;
             }
@@ -103,7 +106,8 @@ public final class QedFiles {
                 throw new QedLimitException("maxBackingDepth", top + ": its backing chain is deeper than the limit of "
                         + Limits.DEFAULT.maxBackingDepth());
             }
-            current = BackingChain.resolve(current, header.backingFilename());
+            name = header.backingFilename();
+            current = BackingChain.resolve(current, name);
             raw = "raw".equals(header.backingFormat()) || !isQedImage(current);
         }
     }

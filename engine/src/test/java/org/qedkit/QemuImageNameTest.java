@@ -139,6 +139,8 @@ class QemuImageNameTest {
             assertThat(back).containsExactly(7, 7, 7);
         }
         assertThat(QedFiles.backingChain(top)).extracting(QedFiles.ChainLink::path).containsExactly(top, base);
+        assertThat(QedFiles.backingChain(top)).as("each link keeps the name its parent stores, unresolved")
+                .extracting(QedFiles.ChainLink::name).containsExactly(null, name);
     }
 
     @Test

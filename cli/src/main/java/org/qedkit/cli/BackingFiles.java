@@ -18,15 +18,15 @@ final class BackingFiles {
         return QedFiles.resolveBackingName(image, backingName);
     }
 
-    /** One image of a backing chain: its path as QEMU shows it, and its format (qed or raw). */
-    record Link(Path path, String format) {
+    /** One image of a backing chain: its path as QEMU shows it, its format (qed or raw), and the name the image above stores for it (null for the top). */
+    record Link(Path path, String format, String name) {
     }
 
     /** The chain from {@code top} down, read from the headers alone (no locks). */
     static List<Link> chain(Path top) throws IOException {
         try {
             return QedFiles.backingChain(top).stream()
-                    .map(l -> new Link(l.path(), l.raw() ? "raw" : "qed")).toList();
+                    .map(l -> new Link(l.path(), l.raw() ? "raw" : "qed", l.name())).toList();
         } catch (QedException e) {
             throw CliException.couldNotOpen(top, e);
         }

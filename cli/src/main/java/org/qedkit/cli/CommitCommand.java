@@ -77,8 +77,7 @@ final class CommitCommand implements Callable<Integer>, DeclaredCommand {
                     + " in between, emptying it would show their older data");
         }
         try {
-            commitInto(chain.get(depth).path(), chain.get(depth).format(), depth,
-                    backingNameOf(chain.get(depth - 1).path()));
+            commitInto(chain.get(depth).path(), chain.get(depth).format(), depth, chain.get(depth).name());
             if (empty) {
                 QedImage.makeEmpty(file);
             }
@@ -113,13 +112,6 @@ final class CommitCommand implements Callable<Integer>, DeclaredCommand {
             }
         }
         return -1;
-    }
-
-    /** The backing file name as {@code image}'s header stores it. */
-    private static String backingNameOf(Path image) throws IOException {
-        try (QedImage above = QedImage.open(image, OpenOptions.READ_ONLY.withForceShare(true).withBackingChain(false))) {
-            return above.header().backingFilename();
-        }
     }
 
     private void commitInto(Path target, String targetFormat, int depth, String targetName) throws IOException {
