@@ -39,17 +39,13 @@ final class BenchCommand implements Callable<Integer>, DeclaredCommand {
     int depth;
     Long flushInterval;
     String aio;
-
     boolean nocache;
-
     boolean noDrain;
-
     String offset;
     String pattern;
     String bufferSize;
     String stepSize;
     String cache;
-
     boolean write;
     private CommandSpec spec;
 

@@ -27,7 +27,6 @@ final class CommitCommand implements Callable<Integer>, DeclaredCommand {
     final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
     final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
     private static final int CHUNK = 1 << 20;
-
     String base;
     boolean keep;
     boolean empty;

@@ -21,7 +21,6 @@ final class CompareCommand implements Callable<Integer>, DeclaredCommand {
     final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
     private static final int SECTOR = 512;
     private static final int CHUNK = 1 << 20;
-
     String format1;
     String format2;
     boolean strict;

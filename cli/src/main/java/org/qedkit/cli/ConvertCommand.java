@@ -34,20 +34,15 @@ final class ConvertCommand implements Callable<Integer>, DeclaredCommand {
 
     String sourceFormat;
     String targetFormat;
-
     List<String> options = new ArrayList<>();
-
     String backingFile;
     String backingFormat;
-
     String sparseSize;
-
     boolean noCreate;
     boolean compress;
     Integer coroutines;
     boolean outOfOrder;
     boolean salvage;
-
     final SharedOptions.ShowProgress progress = new SharedOptions.ShowProgress();
     String source;
     Path target;

@@ -18,12 +18,10 @@ final class CreateCommand implements Callable<Integer>, DeclaredCommand {
     final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
     final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
     java.util.List<String> options = new java.util.ArrayList<>();
-
     String backingFile;
     String backingFormat;
     boolean unsafe;
     String size;
-
     private CommandSpec spec;
 
     @Override
@@ -80,7 +78,6 @@ final class CreateCommand implements Callable<Integer>, DeclaredCommand {
             BackingFiles.refuseLoop(file, BackingFiles.resolve(file, backingFile));
         }
         long bytes = size != null ? parseSize(size) : sizeOfBacking();
-
         CreateOptions create = CreateOptions.ofSize(bytes);
         if (clusterSize != null) {
             create = create.withClusterSize(clusterSize);

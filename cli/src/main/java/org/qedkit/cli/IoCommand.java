@@ -27,7 +27,6 @@ final class IoCommand implements Callable<Integer>, DeclaredCommand {
     boolean readOnly;
     boolean copyOnRead;
     List<String> commands = new ArrayList<>();
-
     String cache;
     String aio;
     String discard;
@@ -35,7 +34,6 @@ final class IoCommand implements Callable<Integer>, DeclaredCommand {
     boolean nativeAio;
     boolean snapshot;
     boolean misalign;
-
     private CommandSpec spec;
 
     @Override

@@ -30,7 +30,6 @@ final class MeasureCommand implements Callable<Integer>, DeclaredCommand {
     final SharedOptions.Output output = new SharedOptions.Output();
     String targetFormat;
     List<String> options = new ArrayList<>();
-
     String sourceFormat;
     String size;
     Path file;

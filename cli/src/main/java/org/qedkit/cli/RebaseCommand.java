@@ -25,7 +25,6 @@ final class RebaseCommand implements Callable<Integer>, DeclaredCommand {
     final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
     final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
     String backingFile;
-
     String backingFormat;
     boolean unsafe;
     final SharedOptions.ShowProgress progress = new SharedOptions.ShowProgress();

@@ -49,7 +49,6 @@ final class ServeCommand implements Callable<Integer>, DeclaredCommand {
     boolean imageOpts;
     boolean snapshot;
     boolean allocationDepth;
-
     boolean fork;
 
     /** The hidden option of the server {@link ServeInBackground} starts: say on standard error when listening. */

@@ -1,11 +1,11 @@
 package org.qedkit.cli;
 
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Range;
 import picocli.CommandLine.Model.IGetter;
 import picocli.CommandLine.Model.ISetter;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Model.PositionalParamSpec;
+import picocli.CommandLine.Range;
 
 import java.util.List;
 import java.util.function.Consumer;
