@@ -24,9 +24,10 @@ import java.util.concurrent.Callable;
  */
 final class CommitCommand implements Callable<Integer>, DeclaredCommand {
 
+    private static final int CHUNK = 1 << 20;
+
     final SharedOptions.ImageFile image = new SharedOptions.ImageFile();
     final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
-    private static final int CHUNK = 1 << 20;
     String base;
     boolean keep;
     boolean empty;

@@ -17,10 +17,11 @@ import java.util.concurrent.Callable;
  */
 final class CompareCommand implements Callable<Integer>, DeclaredCommand {
 
-    final SharedOptions.ForceShare forceShare = new SharedOptions.ForceShare();
-    final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
     private static final int SECTOR = 512;
     private static final int CHUNK = 1 << 20;
+
+    final SharedOptions.ForceShare forceShare = new SharedOptions.ForceShare();
+    final SharedOptions.Quiet quiet = new SharedOptions.Quiet();
     String format1;
     String format2;
     boolean strict;
