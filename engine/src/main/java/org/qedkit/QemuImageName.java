@@ -280,7 +280,18 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
         if (rules == null) {
             return List.of();
         }
-        List<?> list = rules instanceof List<?> l ? l : List.of(rules);
+        List<?> list;
+        if (rules instanceof List<?> l) {
+            list = l;
+        } else if (rules instanceof Map<?, ?> byIndex && !byIndex.isEmpty()
+                && byIndex.keySet().stream().allMatch(k -> String.valueOf(k).matches("[0-9]+"))) {
+            // dotted options (--image-opts): inject-error.0.event=…, inject-error.1.event=…
+            list = byIndex.entrySet().stream()
+                    .sorted(java.util.Comparator.comparingInt(e -> Integer.parseInt(String.valueOf(e.getKey()))))
+                    .map(Map.Entry::getValue).toList();
+        } else {
+            list = List.of(rules);
+        }
         List<InjectedError> errors = new ArrayList<>();
         for (int i = 0; i < list.size(); i++) {
             if (!(list.get(i) instanceof Map<?, ?> rule) || rule.get("event") == null) {

@@ -123,6 +123,17 @@ class QemuImageNameTest {
     }
 
     @Test
+    void blkdebugRulesGivenAsDottedOptionsAreTheRulesOfTheJsonTree() {
+        String json = "json:{'driver':'qed','file':{'driver':'blkdebug','inject-error':["
+                + "{'event':'none','iotype':'write','errno':28,'sector':8},{'event':'read_aio','once':true}],"
+                + "'image':{'driver':'file','filename':'/t/a.qed'}}}";
+        QemuImageName dotted = QemuImageName.fromOptions(QemuImageName.flatOptions(json), "opts");
+        assertThat(dotted.injectedErrors()).isEqualTo(QemuImageName.parse(json).injectedErrors())
+                .containsExactly(new QemuImageName.InjectedError("none", "write", 28, false, 8),
+                        new QemuImageName.InjectedError("read_aio", null, 5, true, -1));
+    }
+
+    @Test
     void anImageWhoseBackingNameIsAJsonTreeOpensAndReadsThroughIt() throws IOException {
         Path base = dir.resolve("base.qed");
         QedImage.create(base, CreateOptions.ofSize(1 << 20));

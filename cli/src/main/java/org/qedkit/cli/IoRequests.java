@@ -420,7 +420,7 @@ final class IoRequests {
         } catch (Refused refused) {
             return false;
         }
-        if (target() instanceof IoTarget.Raw) {
+        if (target().formatName().equals("raw")) {
             try (var channel = java.nio.channels.FileChannel.open(session.path(),
                     java.nio.file.StandardOpenOption.WRITE)) {
                 if (size < channel.size()) {

@@ -4,6 +4,7 @@ import org.qedkit.CreateOptions;
 import org.qedkit.Durability;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedImage;
+import org.qedkit.QemuImageName;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -66,6 +67,8 @@ final class IoSession implements AutoCloseable {
             "off", "unsafe");
     private static final Set<String> AIO_MODES = Set.of("threads", "native", "io_uring");
     private static final Set<String> FILE_PROTOCOLS = Set.of("file", "host_device", "host_cdrom");
+    /** Filters between the format and the file that {@link QemuImageName} follows. */
+    private static final Set<String> FILTERS = Set.of("blkdebug", "quorum");
     /** Option keys that change nothing for a mapped image or a raw file, accepted as QEMU accepts them. */
     private static final Set<String> NEUTRAL_KEYS = Set.of("file.align", "align", "locking", "file.locking",
             "file.aio", "aio", "cache.direct", "cache.no-flush", "file.cache.direct", "discard", "detect-zeroes",
@@ -149,6 +152,9 @@ final class IoSession implements AutoCloseable {
             err.println("qemu-io: " + label + e.getMessage());
             return false;
         }
+        if (hasFilterLayer(options)) {
+            return openThroughFilters(options, name != null ? name : request.options(), label, request);
+        }
         String file = name != null ? name : options.getOrDefault("filename",
                 options.getOrDefault("file.filename", options.get("file.file.filename")));
         if (file == null) {
@@ -187,6 +193,64 @@ final class IoSession implements AutoCloseable {
             return false;
         } catch (IOException e) {
             String qemuLine = "qemu-io: " + label + QemuMessages.openFailure(file, e, request.readOnly());
+            err.println(qemuLine);
+            Detail.print(err, qemuLine, e.getMessage());
+            return false;
+        }
+        path = at;
+        openedWith = request;
+        return true;
+    }
+
+    /** Whether the options put a filter ({@code blkdebug}, {@code quorum}) between the format and the file. */
+    private static boolean hasFilterLayer(Map<String, String> options) {
+        for (Map.Entry<String, String> e : options.entrySet()) {
+            if ((e.getKey().equals("driver") || e.getKey().endsWith(".driver")) && FILTERS.contains(e.getValue())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Opens an image named through filters, as {@link QemuImageName} follows them for every
+     * command (the file under {@code blkdebug}'s {@code image} or {@code quorum}'s first
+     * child). A blkdebug above the format fails the guest requests its {@code inject-error}
+     * rules name ({@link IoTarget#injecting}); rules below the format are refused.
+     */
+    private boolean openThroughFilters(Map<String, String> options, String shown, String label, Request request) {
+        for (String key : options.keySet()) {
+            if (key.contains(".inject-error.")) {
+                // Below the format, blkdebug fails the image file's own requests (header,
+                // tables, data clusters, by file sector), which the engine's mapped I/O does
+                // not pass through a filter: refused, not approximated (docs/compatibility.md).
+                err.println("qemu-io: " + label + "'" + key + "': qed io honours blkdebug's inject-error rules "
+                        + "above the format (json:{'driver': 'blkdebug', 'image': {'driver': 'qed', ...}}), "
+                        + "where they fail guest requests; below it they would fail the file's own requests");
+                return false;
+            }
+        }
+        QemuImageName parsed;
+        try {
+            parsed = QemuImageName.fromOptions(options, shown);
+        } catch (IllegalArgumentException e) {
+            err.println("qemu-io: " + label + e.getMessage());
+            return false;
+        }
+        String driver = parsed.format() != null ? parsed.format() : request.format();
+        if (request.forceShare() && !request.readOnly()) {
+            err.println("qemu-io: " + label + "force-share=on can only be used with read-only images");
+            return false;
+        }
+        Path at = parsed.file();
+        try {
+            target = IoTarget.injecting(openTarget(at, at.toString(), driver, false, request), at.toString(),
+                    parsed.injectedErrors());
+        } catch (CliException e) {
+            err.println("qemu-io: " + label + e.getMessage());
+            return false;
+        } catch (IOException e) {
+            String qemuLine = "qemu-io: " + label + QemuMessages.openFailure(at.toString(), e, request.readOnly());
             err.println(qemuLine);
             Detail.print(err, qemuLine, e.getMessage());
             return false;

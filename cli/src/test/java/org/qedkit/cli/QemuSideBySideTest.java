@@ -51,6 +51,46 @@ class QemuSideBySideTest {
     }
 
     @Test
+    void qemuIoThroughABlkdebugFilterAboveTheFormatFailsTheSameRequestsAsQemuIo() throws IOException {
+        Path forQemu = dir.resolve("qemu.qed");
+        QemuTools.qemuImg("create", "-q", "-f", "qed", forQemu, "1M").ok();
+        QemuTools.qemuIo("-c", "write -P 1 0 64k", forQemu).ok();
+        Path forQed = Files.copy(forQemu, dir.resolve("qed.qed"));
+        List<String> script = List.of("read 0 4k", "write 0 4k", "write 4k 4k", "read 4k 4k", "write -z 8k 4k",
+                "discard 0 64k", "read 4k 1k");
+        String[] ruleSets = {
+                "[{'event': 'none', 'iotype': 'write', 'errno': 28, 'sector': 8}]",
+                "[{'event': 'none', 'errno': 5, 'once': true}]",
+                "[{'event': 'none', 'errno': 5, 'sector': 9}]",
+                "[{'event': 'read_aio', 'errno': 5}]", // fired below the format: never reaches a filter above it
+                "[{'event': 'none', 'iotype': 'discard', 'errno': 5}]",
+                "[{'event': 'none', 'iotype': 'write-zeroes', 'errno': 5}]",
+                "[{'event': 'none', 'iotype': 'read', 'errno': 28, 'sector': 0, 'once': true},"
+                        + " {'event': 'none', 'iotype': 'read', 'errno': 5}]"};
+        for (String rules : ruleSets) {
+            QemuTools.Result qemu = QemuTools.qemuIo(withCommands(script, blkdebugAbove(forQemu, rules)));
+            QemuTools.Result qed = asResult(QedRun.of(prepend("io", withCommands(script, blkdebugAbove(forQed, rules)))));
+            assertThat(qed.exitCode()).as(rules).isEqualTo(qemu.exitCode());
+            assertThat(TIMING.matcher(qed.stdout()).replaceAll("")).as(rules)
+                    .isEqualTo(TIMING.matcher(qemu.stdout()).replaceAll(""));
+        }
+        // (The images are not compared: qed io's discard frees clusters, QEMU's QED driver ignores it.)
+
+        // Below the format, blkdebug's rules fail the file's own requests: refused, not approximated.
+        String below = "json:{'driver': 'qed', 'file': {'driver': 'blkdebug', 'inject-error': [{'event': 'read_aio'}],"
+                + " 'image': {'driver': 'file', 'filename': '" + forQed + "'}}}";
+        QedRun refused = QedRun.of("io", "-c", "read 0 4k", below);
+        assertThat(refused.exitCode()).isEqualTo(1);
+        assertThat(refused.stderr()).startsWith("qemu-io: can't open device json:")
+                .contains("'file.inject-error.0.event'", "above the format");
+    }
+
+    private static String blkdebugAbove(Path image, String rules) {
+        return "json:{'driver': 'blkdebug', 'inject-error': " + rules + ", 'image': {'driver': 'qed',"
+                + " 'file': {'driver': 'file', 'filename': '" + image + "'}}}";
+    }
+
+    @Test
     void infoJsonHasQemuImgsKeysAndValues() throws IOException {
         Path base = dir.resolve("base.raw");
         Files.write(base, new byte[1 << 20]);
@@ -175,7 +215,7 @@ class QemuSideBySideTest {
         return new java.util.TreeMap<>(keys);
     }
 
-    private static Object[] withCommands(List<String> script, Path image) {
+    private static Object[] withCommands(List<String> script, Object image) {
         List<Object> args = new ArrayList<>();
         for (String c : script) {
             args.add("-c");
