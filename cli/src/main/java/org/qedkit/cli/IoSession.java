@@ -237,7 +237,9 @@ final class IoSession implements AutoCloseable {
             err.println("qemu-io: " + label + e.getMessage());
             return false;
         }
-        String driver = parsed.format() != null ? parsed.format() : request.format();
+        // A filter at the top with no format under it shows the file's own bytes, as QEMU's does.
+        String driver = parsed.format() != null ? parsed.format()
+                : FILTERS.contains(options.get("driver")) ? "raw" : request.format();
         if (request.forceShare() && !request.readOnly()) {
             err.println("qemu-io: " + label + "force-share=on can only be used with read-only images");
             return false;

@@ -76,6 +76,16 @@ class QemuSideBySideTest {
         }
         // (The images are not compared: qed io's discard frees clusters, QEMU's QED driver ignores it.)
 
+        // A filter straight over the file, no format under it: the file's own bytes.
+        String overFile = "json:{'driver': 'blkdebug', 'inject-error': [{'event': 'none', 'iotype': 'read',"
+                + " 'sector': 1}], 'image': {'driver': 'file', 'filename': '%s'}}";
+        List<String> raw = List.of("read -v 0 16", "read 0 4k");
+        QemuTools.Result qemuRaw = QemuTools.qemuIo(withCommands(raw, String.format(overFile, forQemu)));
+        QemuTools.Result qedRaw = asResult(QedRun.of(prepend("io", withCommands(raw, String.format(overFile, forQed)))));
+        assertThat(qedRaw.exitCode()).isEqualTo(qemuRaw.exitCode());
+        assertThat(TIMING.matcher(qedRaw.stdout()).replaceAll("")).isEqualTo(TIMING.matcher(qemuRaw.stdout()).replaceAll(""))
+                .contains("QED.", "read failed: Input/output error");
+
         // Below the format, blkdebug's rules fail the file's own requests: refused, not approximated.
         String below = "json:{'driver': 'qed', 'file': {'driver': 'blkdebug', 'inject-error': [{'event': 'read_aio'}],"
                 + " 'image': {'driver': 'file', 'filename': '" + forQed + "'}}}";
