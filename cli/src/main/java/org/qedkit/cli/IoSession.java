@@ -11,6 +11,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -181,13 +182,23 @@ final class IoSession implements AutoCloseable {
                 return false;
             }
         }
+        return openAs(label, file, driver, nested, List.of(), request);
+    }
+
+    /**
+     * Opens {@code file} with {@code driver} (the layers of its name followed already), behind
+     * blkdebug's {@code rules} when there are any; on failure prints qemu-io's line and
+     * returns false.
+     */
+    private boolean openAs(String label, String file, String driver, boolean nested,
+                           List<QemuImageName.InjectedError> rules, Request request) {
         if (request.forceShare() && !request.readOnly()) {
             err.println("qemu-io: " + label + "force-share=on can only be used with read-only images");
             return false;
         }
         Path at = Path.of(file);
         try {
-            target = openTarget(at, file, driver, nested, request);
+            target = IoTarget.injecting(openTarget(at, file, driver, nested, request), file, rules);
         } catch (CliException e) {
             err.println("qemu-io: " + label + e.getMessage());
             return false;
@@ -240,26 +251,7 @@ final class IoSession implements AutoCloseable {
         // A filter at the top with no format under it shows the file's own bytes, as QEMU's does.
         String driver = parsed.format() != null ? parsed.format()
                 : FILTERS.contains(options.get("driver")) ? "raw" : request.format();
-        if (request.forceShare() && !request.readOnly()) {
-            err.println("qemu-io: " + label + "force-share=on can only be used with read-only images");
-            return false;
-        }
-        Path at = parsed.file();
-        try {
-            target = IoTarget.injecting(openTarget(at, at.toString(), driver, false, request), at.toString(),
-                    parsed.injectedErrors());
-        } catch (CliException e) {
-            err.println("qemu-io: " + label + e.getMessage());
-            return false;
-        } catch (IOException e) {
-            String qemuLine = "qemu-io: " + label + QemuMessages.openFailure(at.toString(), e, request.readOnly());
-            err.println(qemuLine);
-            Detail.print(err, qemuLine, e.getMessage());
-            return false;
-        }
-        path = at;
-        openedWith = request;
-        return true;
+        return openAs(label, parsed.file().toString(), driver, false, parsed.injectedErrors(), request);
     }
 
     private IoTarget openTarget(Path at, String file, String driver, boolean nested, Request request)
