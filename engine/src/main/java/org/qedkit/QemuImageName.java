@@ -195,7 +195,8 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
      * filter layer names its child ("image" for blkdebug, "children" for quorum); the walk
      * ends at the file protocol's "filename".
      */
-    private static QemuImageName fromTree(Object root, String shown) {
+    private static QemuImageName fromTree(Object tree, String shown) {
+        Object root = withLists(tree);
         if (!(root instanceof Map<?, ?> top)) {
             throw new IllegalArgumentException("'" + shown + "' is not an option tree (a JSON object)");
         }
@@ -253,9 +254,6 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
                     reconstructable = false;
                     directoryKnown = false; // QEMU: a quorum has no directory of its own
                     Object children = layer.get("children");
-                    if (children instanceof Map<?, ?> byIndex) {
-                        children = byIndex.containsKey("0") ? List.of(byIndex.get("0")) : null; // dotted options: children.0.…
-                    }
                     if (!(children instanceof List<?> list) || list.isEmpty()) {
                         throw new IllegalArgumentException("'" + key(where, "children") + "' must list the quorum's children");
                     }
@@ -266,6 +264,40 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
                         + "': under an image qedkit follows the file protocol, blkdebug and quorum only");
             }
         }
+    }
+
+    /**
+     * The tree with every object whose keys are exactly 0, 1, … n-1 turned into a list: how
+     * dotted options spell a list ({@code children.0.filename}, {@code inject-error.1.event}),
+     * and what QEMU makes of such an object in a {@code json:} name too, which it flattens to
+     * dotted keys before its drivers read them. Depth is bounded by the JSON reader's limit
+     * and by the length of a dotted key.
+     */
+    private static Object withLists(Object node) {
+        if (node instanceof List<?> items) {
+            List<Object> converted = new ArrayList<>(items.size());
+            for (Object item : items) {
+                converted.add(withLists(item));
+            }
+            return converted;
+        }
+        if (!(node instanceof Map<?, ?> map)) {
+            return node;
+        }
+        boolean indexed = !map.isEmpty();
+        for (int i = 0; indexed && i < map.size(); i++) {
+            indexed = map.containsKey(Integer.toString(i));
+        }
+        if (indexed) {
+            List<Object> items = new ArrayList<>(map.size());
+            for (int i = 0; i < map.size(); i++) {
+                items.add(withLists(map.get(Integer.toString(i))));
+            }
+            return items;
+        }
+        Map<Object, Object> converted = new LinkedHashMap<>();
+        map.forEach((key, value) -> converted.put(key, withLists(value)));
+        return converted;
     }
 
     private static boolean isProtocol(Object driver) {
@@ -280,18 +312,7 @@ public record QemuImageName(Path file, String format, boolean reconstructable, b
         if (rules == null) {
             return List.of();
         }
-        List<?> list;
-        if (rules instanceof List<?> l) {
-            list = l;
-        } else if (rules instanceof Map<?, ?> byIndex && !byIndex.isEmpty()
-                && byIndex.keySet().stream().allMatch(k -> String.valueOf(k).matches("[0-9]+"))) {
-            // dotted options (--image-opts): inject-error.0.event=…, inject-error.1.event=…
-            list = byIndex.entrySet().stream()
-                    .sorted(java.util.Comparator.comparingInt(e -> Integer.parseInt(String.valueOf(e.getKey()))))
-                    .map(Map.Entry::getValue).toList();
-        } else {
-            list = List.of(rules);
-        }
+        List<?> list = rules instanceof List<?> l ? l : List.of(rules);
         List<InjectedError> errors = new ArrayList<>();
         for (int i = 0; i < list.size(); i++) {
             if (!(list.get(i) instanceof Map<?, ?> rule) || rule.get("event") == null) {

@@ -79,6 +79,12 @@ class QemuImageNameTest {
         assertThat(n.file()).isEqualTo(Path.of("/t/a.qed"));
         assertThat(n.directoryKnown()).isFalse();
         assertThat(n.reconstructable()).isFalse();
+        // An object keyed 0, 1, … is a list, as QEMU reads a json: name (flattened to dotted keys first).
+        assertThat(QemuImageName.parse("json:{'driver':'qed','file':{'driver':'quorum','children':"
+                + "{'0':{'filename':'/t/a.qed'},'1':{'filename':'/t/a.copy'}}}}").file()).isEqualTo(Path.of("/t/a.qed"));
+        assertThatThrownBy(() -> QemuImageName.parse("json:{'driver':'qed','file':{'driver':'quorum','children':"
+                + "{'0':{'filename':'/t/a.qed'},'5':{'filename':'/t/a.copy'}}}}"))
+                .as("indexes with a gap are no list").hasMessageContaining("must list the quorum's children");
     }
 
     @Test
