@@ -866,6 +866,13 @@ public final class MappedImageFile implements AutoCloseable {
      * {@link #durableSince} says so for it, a sync that began after them has completed.
      */
     public long syncTicket() {
+        // A full fence first. The caller's stores (a discard's cleared entries, say) must be
+        // visible to every CPU before the ticket is read: a sync with a later ticket counts
+        // as covering them. Without the fence this load may be satisfied while the stores
+        // still wait in this CPU's store buffer (the one reordering x86 allows; the JMM
+        // allows more after a release store), and a sync started on another thread in
+        // between would count for stores it may not have seen.
+        java.lang.invoke.VarHandle.fullFence();
         return syncsStarted.get();
     }
 
