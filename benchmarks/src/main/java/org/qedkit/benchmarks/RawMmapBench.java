@@ -81,7 +81,7 @@ public final class RawMmapBench {
              Arena arena = Arena.ofShared()) {
             MemorySegment map = ch.map(FileChannel.MapMode.READ_WRITE, 0, span, arena);
             if (write) {
-                adviseRandom(map);
+                RandomAdvice.adviseRandom(map);
             }
             long slots = Math.max(1, (span - size) / Math.max(stride, 1) + 1);
             AtomicLong next = new AtomicLong();
@@ -116,22 +116,6 @@ public final class RawMmapBench {
                 w.join();
             }
             return (System.nanoTime() - began) / 1e9;
-        }
-    }
-
-    private static final int MADV_RANDOM = 1;
-
-    /** {@code madvise(MADV_RANDOM)} over the whole mapping. */
-    private static void adviseRandom(MemorySegment map) throws Throwable {
-        java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
-        java.lang.invoke.MethodHandle madvise = linker.downcallHandle(
-                linker.defaultLookup().find("madvise").orElseThrow(),
-                java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
-                        java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_LONG,
-                        java.lang.foreign.ValueLayout.JAVA_INT));
-        int rc = (int) madvise.invokeExact(map, map.byteSize(), MADV_RANDOM);
-        if (rc != 0) {
-            throw new IOException("madvise(MADV_RANDOM) failed");
         }
     }
 }
