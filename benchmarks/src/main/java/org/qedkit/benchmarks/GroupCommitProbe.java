@@ -3,6 +3,8 @@ package org.qedkit.benchmarks;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,16 +22,23 @@ import java.util.concurrent.atomic.AtomicLong;
  * syncs itself (as the raw-mmap baseline does); in mode {@code group} it waits for one of
  * {@code SYNCERS} threads that sync on behalf of all (group commit). Prints writes per second.
  *
+ * <p>The modes {@code each-table} and {@code group-table} also store an 8-byte entry per write
+ * into one shared 64 KiB "table" at the start of the file (written and synced before the clock),
+ * as a QED image's L2 entry for a new cluster: consecutive writes' entries share a page, so
+ * every sync in flight writes that page back too. That is the least a format with tables adds
+ * to the raw-mmap baseline, measured without the engine.
+ *
  * <p>Its first version (2026-11-28) gave each writer a region of its own, far from the
  * others', and no advice: its rates were several times lower than the baseline's with the same
  * writes in flight (about 2,000 writes/s on 2026-12-07, the day {@code RawMmapBench -d 8} made
  * 16,000 to 17,000), so its figures said little about the engine; the comparison between the
  * modes held (§13).
  *
- * <p>Usage: {@code GroupCommitProbe each|group WRITERS WRITES_EACH [SYNCERS] FILE}.
+ * <p>Usage: {@code GroupCommitProbe each|group|each-table|group-table WRITERS WRITES_EACH [SYNCERS] FILE}.
  */
 public final class GroupCommitProbe {
     private static final int SPACING = 64 * 1024;
+    private static final ValueLayout.OfLong ENTRY = ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final Object lock = new Object();
     private long issued;  // under lock
@@ -39,13 +48,17 @@ public final class GroupCommitProbe {
     }
 
     public static void main(String[] args) throws Exception {
-        boolean group = args[0].equals("group");
+        if (!args[0].matches("(each|group)(-table)?")) {
+            throw new IllegalArgumentException("mode: each, group, each-table or group-table, not " + args[0]);
+        }
+        boolean group = args[0].startsWith("group");
+        boolean table = args[0].endsWith("-table");
         int writers = Integer.parseInt(args[1]);
         int writesEach = Integer.parseInt(args[2]);
         int syncers = args.length > 4 ? Integer.parseInt(args[3]) : 1;
         Path file = Path.of(args[args.length - 1]);
         long writes = (long) writers * writesEach;
-        long size = writes * SPACING;
+        long size = (writes + 1) * SPACING; // the first 64 KiB: the table
         Files.deleteIfExists(file);
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
@@ -53,7 +66,9 @@ public final class GroupCommitProbe {
             new ProcessBuilder("fallocate", "-l", Long.toString(size), file.toString()).inheritIO().start().waitFor();
             channel.force(true);
             MemorySegment map = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
-            RandomAdvice.adviseRandom(map);
+            map.asSlice(0, SPACING).fill((byte) 0xff); // the table's pages are written before the clock
+            channel.force(false);
+            RandomAdvice.adviseRandom(map.asSlice(SPACING));
             GroupCommitProbe probe = new GroupCommitProbe();
             if (group) {
                 for (int s = 0; s < syncers; s++) {
@@ -69,7 +84,11 @@ public final class GroupCommitProbe {
                     page.fill((byte) 1);
                     try {
                         for (long slot; (slot = nextSlot.getAndIncrement()) < writes; ) {
-                            MemorySegment.copy(page, 0, map, slot * SPACING, 4096);
+                            long at = (slot + 1) * SPACING;
+                            MemorySegment.copy(page, 0, map, at, 4096);
+                            if (table) {
+                                map.set(ENTRY, slot * 8 % SPACING, at);
+                            }
                             if (group) {
                                 probe.awaitDurable();
                             } else {
