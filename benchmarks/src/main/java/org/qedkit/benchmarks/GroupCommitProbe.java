@@ -26,7 +26,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * into one shared 64 KiB "table" at the start of the file (written and synced before the clock),
  * as a QED image's L2 entry for a new cluster: consecutive writes' entries share a page, so
  * every sync in flight writes that page back too. That is the least a format with tables adds
- * to the raw-mmap baseline, measured without the engine.
+ * to the raw-mmap baseline, measured without the engine. Every mode lays the file out alike,
+ * table first, so a mode with the table differs from its twin only by the entry stores.
  *
  * <p>Its first version (2026-11-28) gave each writer a region of its own, far from the
  * others', and no advice: its rates were several times lower than the baseline's with the same
