@@ -560,12 +560,16 @@ public final class QedImage implements AutoCloseable {
         long admitted = pipeline.admit();
         try {
             checkRange(offset, length);
+            boolean writeThrough = writeDurability == Durability.WRITE_THROUGH;
             if (change == Change.DATA) {
-                planner.write(offset, length, src, 0);
+                long ticket = planner.write(offset, length, src, 0, writeThrough); // new entries carry the sync request
+                if (ticket != 0) {
+                    return ticket;
+                }
             } else {
                 discarder.discard(offset, length, change == Change.UNMAP_ZEROES);
             }
-            return writeDurability == Durability.WRITE_THROUGH ? pipeline.requestSync() : 0;
+            return writeThrough ? pipeline.requestSync() : 0;
         } catch (MappedImageFile.MappedFault fault) {
             throw fault.getCause(); // the file was cut short under the mapping: EIO, and the image failed
         } catch (InternalError late) { // the same fault, raised after the accessor returned (compiled code)

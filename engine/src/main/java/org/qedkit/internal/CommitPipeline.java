@@ -164,7 +164,14 @@ public final class CommitPipeline implements AutoCloseable {
         enqueue(entries, false);
     }
 
-    private long enqueue(List<PendingEntry> entries, boolean durabilityWanted) {
+    /**
+     * Queues {@code entries} and returns their ticket; with {@code durabilityWanted}, the
+     * ticket is also a sync request, as {@link #requestSync} would issue next. A write-through
+     * write that has new entries asks this way: the committer is woken once, where an enqueue
+     * and then a request would wake it twice, and the second time the writer would find it
+     * holding the queue lock and have to wait for it.
+     */
+    long enqueue(List<PendingEntry> entries, boolean durabilityWanted) {
         queueLock.lock();
         try {
             boolean wasEmpty = nothingQueuedLocked();

@@ -81,15 +81,29 @@ public final class WritePlanner {
      * mapping and any new entries are published and queued.
      */
     public void write(long offset, long length, MemorySegment src, long srcOffset) throws IOException {
+        write(offset, length, src, srcOffset, false);
+    }
+
+    /**
+     * {@link #write(long, long, MemorySegment, long)}, and with {@code syncWanted} its new
+     * entries, if it has any, are queued as a sync request too
+     * ({@link CommitPipeline#enqueue(List, boolean)}).
+     *
+     * @return the ticket that makes this write durable when {@code syncWanted} and it queued
+     *         new entries; 0 otherwise (then a sync, if wanted, must be requested apart)
+     */
+    public long write(long offset, long length, MemorySegment src, long srcOffset, boolean syncWanted)
+            throws IOException {
         int token = epochs.enter(); // the clusters looked up stay ours until exit (ReaderEpochs)
         try {
-            placeAll(offset, length, src, srcOffset);
+            return placeAll(offset, length, src, srcOffset, syncWanted);
         } finally {
             epochs.exit(token);
         }
     }
 
-    private void placeAll(long offset, long length, MemorySegment src, long srcOffset) throws IOException {
+    private long placeAll(long offset, long length, MemorySegment src, long srcOffset, boolean syncWanted)
+            throws IOException {
         long done = 0;
         while (done < length) { // lock-free while every cluster exists
             long pos = offset + done;
@@ -104,8 +118,9 @@ public final class WritePlanner {
             done += n;
         }
         if (done < length) {
-            plan(offset + done, length - done, src, src == null ? 0 : srcOffset + done);
+            return plan(offset + done, length - done, src, src == null ? 0 : srcOffset + done, syncWanted);
         }
+        return 0;
     }
 
     private void store(MemorySegment src, long srcOffset, long fileOffset, long n) {
@@ -116,9 +131,11 @@ public final class WritePlanner {
         }
     }
 
-    private void plan(long offset, long length, MemorySegment src, long srcOffset) throws IOException {
+    private long plan(long offset, long length, MemorySegment src, long srcOffset, boolean syncWanted)
+            throws IOException {
         pipeline.throwIfFailed();
         List<PendingEntry> planned = new ArrayList<>();
+        long ticket = 0;
         pipeline.planLock().lock();
         try {
             pipeline.header().markNeedCheck();
@@ -127,10 +144,12 @@ public final class WritePlanner {
             }
         } finally {
             if (!planned.isEmpty()) {
-                pipeline.enqueue(planned);
+                // Queued even when a step failed: the slices published before it are visible.
+                ticket = pipeline.enqueue(planned, syncWanted);
             }
             pipeline.planLock().unlock();
         }
+        return syncWanted ? ticket : 0;
     }
 
     /** Pieces placed in one go; bounds the scratch arrays for a huge zero write. */

@@ -7,6 +7,7 @@ import org.qedkit.internal.PipelineRig.SyncSnapshot;
 import org.qedkit.internal.hooks.StorageObserver;
 import org.qedkit.testing.HeaderBits;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -58,6 +59,28 @@ class CommitterTest {
             rig.runUntilIdle();
             rig.pipeline.awaitDurable(ticket); // returns at once: done
             assertThat(rig.map.committed(0)).isGreaterThan(ClusterMap.ZERO);
+        }
+    }
+
+    @Test
+    void aWriteThatWantsItsSyncAndAllocatesQueuesTheRequestWithItsEntries() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
+            MemorySegment cluster = MemorySegment.ofArray(new byte[PipelineRig.CLUSTER]);
+            long ticket = rig.planner.write(0, PipelineRig.CLUSTER, cluster, 0, true);
+            assertThat(ticket).as("the entries' ticket is the sync request").isPositive();
+            assertThat(rig.runUntilIdle()).as("due at once, without the interval").isPositive();
+            rig.pipeline.awaitDurable(ticket); // returns at once: done
+            assertThat(rig.map.committed(0)).isGreaterThan(ClusterMap.ZERO);
+            assertThat(rig.pipeline.requestSync()).as("no second ticket was spent on the request")
+                    .isEqualTo(ticket + 1);
+            rig.runUntilIdle(); // that request, done
+
+            assertThat(rig.planner.write(0, PipelineRig.CLUSTER, cluster, 0, true))
+                    .as("nothing queued when the cluster exists: the sync is requested apart").isZero();
+            assertThat(rig.planner.write(PipelineRig.CLUSTER, PipelineRig.CLUSTER, cluster, 0, false))
+                    .as("a write-back write gets no ticket").isZero();
+            rig.runUntilIdle();
+            assertThat(rig.map.committed(PipelineRig.CLUSTER)).as("its entry waits for the interval").isZero();
         }
     }
 
