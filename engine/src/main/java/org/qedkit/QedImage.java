@@ -4,6 +4,7 @@ import org.qedkit.internal.BackingChain;
 import org.qedkit.internal.BackingFile;
 import org.qedkit.internal.Cleanup;
 import org.qedkit.internal.CommitPipeline;
+import org.qedkit.internal.CommitPipeline.Request;
 import org.qedkit.internal.Discarder;
 import org.qedkit.internal.EngineAccess;
 import org.qedkit.internal.FreeSpaceScan;
@@ -417,7 +418,7 @@ public final class QedImage implements AutoCloseable {
      */
     public void write(long offset, MemorySegment src, Durability writeDurability) throws IOException {
         Objects.requireNonNull(writeDurability, "writeDurability");
-        pipeline.awaitDurable(place(offset, src.byteSize(), src, Change.DATA, writeDurability, "write")); // ticket 0: at once
+        pipeline.awaitDurable(place(offset, src.byteSize(), src, Change.DATA, awaited(writeDurability), "write")); // ticket 0: at once
     }
 
     /**
@@ -425,7 +426,8 @@ public final class QedImage implements AutoCloseable {
      * in place (visible to every reader) when this returns, and the future completes when the write
      * is done as {@code writeDurability} says. One thread can so keep many durable writes in
      * flight, sharing their syncs. Errors (range, read-only, a full disk, closed) complete it
-     * exceptionally too; completion runs on the commit thread, so dependents should be short.
+     * exceptionally too; completion runs on the thread that made the sync (the commit thread,
+     * or another caller waiting for its own write), so dependents should be short.
      * {@code src} may be reused as soon as this returns.
      *
      * @param offset guest offset in bytes
@@ -436,7 +438,8 @@ public final class QedImage implements AutoCloseable {
     public CompletableFuture<Void> writeAsync(long offset, MemorySegment src, Durability writeDurability) {
         Objects.requireNonNull(writeDurability, "writeDurability");
         try {
-            long ticket = place(offset, src.byteSize(), src, Change.DATA, writeDurability, "write");
+            long ticket = place(offset, src.byteSize(), src, Change.DATA,
+                    writeDurability == Durability.WRITE_THROUGH ? Request.SYNC : Request.QUEUE, "write");
             return ticket == 0 ? CompletableFuture.completedFuture(null) : pipeline.whenDurable(ticket);
         } catch (IOException | RuntimeException e) {
             return CompletableFuture.failedFuture(e);
@@ -492,7 +495,7 @@ public final class QedImage implements AutoCloseable {
      * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public void writeZeroes(long offset, long length) throws IOException {
-        pipeline.awaitDurable(place(offset, length, null, Change.DATA, durability, "write-zeroes"));
+        pipeline.awaitDurable(place(offset, length, null, Change.DATA, awaited(durability), "write-zeroes"));
     }
 
     /**
@@ -511,7 +514,7 @@ public final class QedImage implements AutoCloseable {
             writeZeroes(offset, length);
             return;
         }
-        pipeline.awaitDurable(place(offset, length, null, Change.UNMAP_ZEROES, durability, "write-zeroes"));
+        pipeline.awaitDurable(place(offset, length, null, Change.UNMAP_ZEROES, awaited(durability), "write-zeroes"));
     }
 
     /**
@@ -529,7 +532,7 @@ public final class QedImage implements AutoCloseable {
      * @throws IOException when it fails; the subclass of {@link QedException} says how (package documentation)
      */
     public void discard(long offset, long length) throws IOException {
-        pipeline.awaitDurable(place(offset, length, null, Change.DISCARD, durability, "discard")); // read-only: refused in place
+        pipeline.awaitDurable(place(offset, length, null, Change.DISCARD, awaited(durability), "discard")); // read-only: refused in place
     }
 
     /**
@@ -550,32 +553,45 @@ public final class QedImage implements AutoCloseable {
     /** What {@link #place} does to a range: write {@code src} (zeros when null), or hand it to the discarder. */
     private enum Change { DATA, DISCARD, UNMAP_ZEROES }
 
-    /** Makes {@code change} to the range, admitted; returns the ticket a durable request waits for, or 0. */
-    private long place(long offset, long length, MemorySegment src, Change change, Durability writeDurability,
+    /** The request of a change its caller awaits at once: with write-through, a sync it makes itself if it can. */
+    private static Request awaited(Durability writeDurability) {
+        return writeDurability == Durability.WRITE_THROUGH ? Request.SYNC_BY_CALLER : Request.QUEUE;
+    }
+
+    /**
+     * Makes {@code change} to the range, admitted; returns the ticket a durable request waits
+     * for, or 0. {@code request}: {@link Request#QUEUE} for write-back, else the sync request.
+     */
+    private long place(long offset, long length, MemorySegment src, Change change, Request request,
                        String operation) throws IOException {
         ensureOpen();
         if (pipeline == null) {
             throw new QedReadOnlyException(operation);
         }
         long admitted = pipeline.admit();
+        boolean placed = false;
         try {
             checkRange(offset, length);
-            boolean writeThrough = writeDurability == Durability.WRITE_THROUGH;
+            long ticket = 0;
             if (change == Change.DATA) {
-                long ticket = planner.write(offset, length, src, 0, writeThrough); // new entries carry the sync request
-                if (ticket != 0) {
-                    return ticket;
-                }
+                ticket = planner.write(offset, length, src, 0, request); // new entries carry the sync request
             } else {
                 discarder.discard(offset, length, change == Change.UNMAP_ZEROES);
             }
-            return writeThrough ? pipeline.requestSync() : 0;
+            if (ticket == 0 && request != Request.QUEUE) {
+                ticket = pipeline.requestSync(request);
+            }
+            placed = true;
+            return ticket;
         } catch (MappedImageFile.MappedFault fault) {
             throw fault.getCause(); // the file was cut short under the mapping: EIO, and the image failed
         } catch (InternalError late) { // the same fault, raised after the accessor returned (compiled code)
             throw file.faultOf(late, operation);
         } finally {
             pipeline.release(admitted);
+            if (!placed && request == Request.SYNC_BY_CALLER) {
+                pipeline.wakeCommitter(); // what this failed request queued must not wait for its caller
+            }
         }
     }
 
@@ -587,7 +603,7 @@ public final class QedImage implements AutoCloseable {
     public void flush() throws IOException {
         ensureOpen();
         if (pipeline != null) {
-            pipeline.awaitDurable(pipeline.requestSync());
+            pipeline.awaitDurable(pipeline.requestSync(Request.SYNC_BY_CALLER));
         }
     }
 

@@ -20,7 +20,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * 64 KiB apart, so each takes a new cluster) written into {@code IMAGES} fresh 1 TiB images one
  * after the other in one JVM. The first image is what a fresh {@code qed bench} process
  * measures; the later ones run on code the JIT has compiled. {@code DEPTH} writes are in flight:
- * from one thread through {@code writeAsync}, as {@code qed bench} keeps them, or with
+ * from one thread through {@code writeAsync}, as {@code qed bench} keeps them (at depth 1, as
+ * {@code qed bench} makes them too, through the synchronous {@code write}), or with
  * {@code threads}, from {@code DEPTH} threads each making synchronous writes
  * ({@code write} with {@code WRITE_THROUGH}) and taking the next cluster from one shared counter, as
  * {@code RawMmapBench -d DEPTH} takes the next slot. Prints writes per second for each image,
@@ -56,16 +57,23 @@ public final class FreshImageWrites {
         }
     }
 
-    /** {@code depth} writes in flight through {@code writeAsync}; returns the per-500 means. */
+    /**
+     * {@code depth} writes in flight through {@code writeAsync} (at depth 1, {@code write});
+     * returns the per-500 means.
+     */
     private static String writeFromOneThread(QedImage qed, MemorySegment buffer, int writes, int depth)
-            throws InterruptedException {
+            throws InterruptedException, IOException {
         Semaphore slots = new Semaphore(depth);
         StringBuilder each500 = new StringBuilder("µs a write, each 500:");
         long sliceStart = System.nanoTime();
         for (int i = 0; i < writes; i++) {
-            slots.acquire();
-            qed.writeAsync((long) i * 65536, buffer, Durability.WRITE_THROUGH)
-                    .whenComplete((ok, failed) -> slots.release());
+            if (depth == 1) {
+                qed.write((long) i * 65536, buffer, Durability.WRITE_THROUGH);
+            } else {
+                slots.acquire();
+                qed.writeAsync((long) i * 65536, buffer, Durability.WRITE_THROUGH)
+                        .whenComplete((ok, failed) -> slots.release());
+            }
             if ((i + 1) % 500 == 0) {
                 long now = System.nanoTime();
                 each500.append(String.format(" %.0f", (now - sliceStart) / 1e3 / 500));

@@ -22,7 +22,11 @@ import java.util.concurrent.CompletionException;
  * side on the same image. Requests go out sequentially from {@code -o}, {@code -S} apart,
  * wrapping at the end of the image; {@code -d} are kept in flight from one thread through
  * the asynchronous API ({@link QedImage#writeAsync}), which is what lets durable writes
- * share their syncs. Reads are copies from the mapping and complete at once. The time is
+ * share their syncs. At depth 1 each write waits for itself, so it goes through the
+ * synchronous API ({@link QedImage#write(long, MemorySegment, Durability)}),
+ * as a depth-1 caller of the engine would: the waiting thread then makes its own sync, where a
+ * future's sync is the commit thread's (a hand-off there and back). Reads are copies from
+ * the mapping and complete at once. The time is
  * that of the requests (and the flushes {@code --flush-interval} asks for), as qemu-img
  * times it; the image is closed (and so flushed) after the clock stops, as in qemu-img.
  *
@@ -173,7 +177,12 @@ final class BenchCommand implements Callable<Integer>, DeclaredCommand {
         long pos = start;
         ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>(depth);
         for (long i = 0; i < count; i++) {
-            if (write) {
+            if (write && depth == 1) {
+                image.write(pos, buffer, durability);
+                if (flushInterval != null && (i + 1) % flushInterval == 0) {
+                    image.flush();
+                }
+            } else if (write) {
                 if (inFlight.size() == depth) {
                     await(inFlight.poll());
                 }

@@ -44,6 +44,25 @@ import java.util.concurrent.locks.StampedLock;
  * back while the writers are still storing into the next ones, taking a core and shooting
  * down their TLB entries as it cleans each page.
  *
+ * <h2>Who makes the sync</h2>
+ * The commit thread, unless the one who asked for it waits for it at once
+ * ({@link Request#SYNC_BY_CALLER}: a synchronous write-through write, {@code flush()}) and
+ * finds the pipeline idle: no batch in flight, no one else's sync request waiting, no round
+ * running, and at most one sync request in the last batch (no other thread has been syncing
+ * alongside this one). Such a caller runs the committer's rounds itself, on its own thread,
+ * until its ticket is durable, and the commit thread is not woken for it at all: at depth 1
+ * a hand-off to the commit thread and back costs two wake-ups (on this project's machine,
+ * tens of microseconds each, on a write whose sync takes a few hundred). With several
+ * threads syncing, the commit thread keeps the work: it takes the next batch as soon as a
+ * sync ends, where callers taking turns with it would each have to wake it again (four
+ * writer threads made about a tenth fewer writes that way: docs/performance.md §13, "An
+ * eighth look"). Rounds run under {@link #roundLock}, one thread at a time, so the
+ * committer's state has one owner at any moment. A caller that finds a round running after
+ * all does not wait for the lock: it wakes the commit thread, which takes the caller's batch
+ * in its next round, and waits like everyone else. A caller that ran rounds hands whatever
+ * is left (entries queued meanwhile) back to the commit thread. Virtual threads never run
+ * rounds: a sync would pin their carrier.
+ *
  * <h2>Admission and close</h2>
  * Every write and flush of the image runs admitted: it holds a read stamp of
  * {@link #admission} from before it plans until it returns (for a durable request, until it
@@ -61,6 +80,20 @@ import java.util.concurrent.locks.StampedLock;
  */
 public final class CommitPipeline implements AutoCloseable {
 
+    /** What an enqueue asks of the committer. */
+    public enum Request {
+        /** Entries for a later batch, due within the commit interval (write-back). */
+        QUEUE,
+        /** A sync of everything enqueued so far, made by the commit thread, which is woken for it. */
+        SYNC,
+        /**
+         * A sync of everything enqueued so far, which the calling thread awaits at once with
+         * {@link #awaitDurable}: it makes the sync itself when the pipeline is idle (see the
+         * class comment). It must not be asked for by one thread and awaited by another.
+         */
+        SYNC_BY_CALLER
+    }
+
     /** A future completed when {@code ticket} is durable, or failed with the commit's error. */
     private record Waiter(long ticket, CompletableFuture<Void> future) {
     }
@@ -70,6 +103,8 @@ public final class CommitPipeline implements AutoCloseable {
     private final CommitSettings settings;
     private final long commitIntervalNanos;
     private final ReentrantLock planLock = new ReentrantLock();
+    /** Held while a round of the committer runs, by the commit thread or a caller (see the class comment). */
+    private final ReentrantLock roundLock = new ReentrantLock();
     private final StampedLock admission = new StampedLock();
 
     private final ReentrantLock queueLock = new ReentrantLock();
@@ -79,11 +114,19 @@ public final class CommitPipeline implements AutoCloseable {
     private long ticketsIssued;   // under queueLock
     private long ticketsTaken;    // under queueLock: tickets the committer has taken in batches
     private long syncWanted;      // under queueLock: the latest ticket someone waits to be durable
+    private int syncsQueued;      // under queueLock: sync requests since the last batch was taken
+    private int syncsInLastBatch; // under queueLock: sync requests the last batch carried
     private long firstQueuedAt;   // under queueLock: clock reading when the oldest queued entry came
     private boolean workSignalled; // under queueLock: the committer has something new to decide
     private boolean closing;      // under queueLock
     private boolean drained;      // under queueLock: closing, and nothing left to commit
     private volatile long ticketsDone;
+    /**
+     * The last ticket whose caller makes its own sync (written under queueLock). At most one
+     * such ticket is pending at a time: the next is only given on an idle pipeline, once
+     * this one is done.
+     */
+    private volatile long callerRunsTicket;
     /** Futures waiting for their ticket to be durable, lowest ticket first (under queueLock). */
     private final PriorityQueue<Waiter> waiters = new PriorityQueue<>(Comparator.comparingLong(Waiter::ticket));
 
@@ -128,6 +171,11 @@ public final class CommitPipeline implements AutoCloseable {
         return committer;
     }
 
+    /** Held while a round of the committer runs; see the class comment. */
+    ReentrantLock roundLock() {
+        return roundLock;
+    }
+
     /** Held while planning and while the header changes; see {@link WritePlanner}. */
     ReentrantLock planLock() {
         return planLock;
@@ -161,35 +209,63 @@ public final class CommitPipeline implements AutoCloseable {
 
     /** Queues {@code entries} (already visible in the overlay) for the next batch. */
     void enqueue(List<PendingEntry> entries) {
-        enqueue(entries, false);
+        enqueue(entries, Request.QUEUE);
     }
 
     /**
-     * Queues {@code entries} and returns their ticket; with {@code durabilityWanted}, the
-     * ticket is also a sync request, as {@link #requestSync} would issue next. A write-through
-     * write that has new entries asks this way: the committer is woken once, where an enqueue
-     * and then a request would wake it twice, and the second time the writer would find it
-     * holding the queue lock and have to wait for it.
+     * Queues {@code entries} and returns their ticket; unless {@code request} is
+     * {@link Request#QUEUE}, the ticket is also a sync request, as {@link #requestSync}
+     * would issue next. A write-through write that has new entries asks this way: one
+     * enqueue, where an enqueue and then a request would wake the committer twice, and the
+     * second time the writer would find it holding the queue lock and have to wait for it.
      */
-    long enqueue(List<PendingEntry> entries, boolean durabilityWanted) {
+    long enqueue(List<PendingEntry> entries, Request request) {
+        boolean sync = request != Request.QUEUE;
+        boolean mayRun = request == Request.SYNC_BY_CALLER && mayRunRounds();
         queueLock.lock();
         try {
+            // The caller makes its sync only on an idle pipeline (see the class comment).
+            boolean callerRuns = mayRun && ticketsDone == ticketsTaken && syncWanted <= ticketsTaken
+                    && syncsInLastBatch <= 1 && !roundLock.isLocked();
             boolean wasEmpty = nothingQueuedLocked();
             if (wasEmpty) {
                 firstQueuedAt = settings.clock().nanoTime(); // the interval starts with the first work
             }
             queue.addAll(entries);
             long ticket = ++ticketsIssued;
-            if (durabilityWanted) {
+            if (sync) {
                 syncWanted = ticket;
+                syncsQueued++;
             }
-            // Wake the committer only when it has something new to decide: a durability
-            // request, a first entry (its wait for the interval starts), a full queue.
-            if (durabilityWanted || wasEmpty || queue.size() >= settings.maxQueuedEntries()) {
-                workSignalled = true;
-                workArrived.signal();
+            if (callerRuns) {
+                callerRunsTicket = ticket;
+            }
+            // Wake the committer only when it has something new to decide that nobody else
+            // will: a sync request its caller does not make itself, a first entry (its wait
+            // for the interval starts), a full queue.
+            if (sync ? !callerRuns : wasEmpty || queue.size() >= settings.maxQueuedEntries()) {
+                signalWorkLocked();
             }
             return ticket;
+        } finally {
+            queueLock.unlock();
+        }
+    }
+
+    private void signalWorkLocked() {
+        workSignalled = true;
+        workArrived.signal();
+    }
+
+    /**
+     * Wakes the commit thread to look for work: for a {@link Request#SYNC_BY_CALLER} whose
+     * caller will not make the sync itself after all (a round was running, or the request
+     * failed after its entries were queued).
+     */
+    public void wakeCommitter() {
+        queueLock.lock();
+        try {
+            signalWorkLocked();
         } finally {
             queueLock.unlock();
         }
@@ -200,27 +276,55 @@ public final class CommitPipeline implements AutoCloseable {
      * whose stored entries need a sync before the space they freed can be reclaimed.
      */
     void commitSoon() {
-        enqueue(List.of(), false);
+        enqueue(List.of(), Request.QUEUE);
     }
 
     /**
-     * A ticket for a sync of everything written so far (flush, write-through write); admitted
-     * like a write, so it fails with {@link IllegalStateException} once close has begun.
+     * A ticket for a sync of everything written so far (flush, write-through write), made
+     * by the commit thread; admitted like a write, so it fails with
+     * {@link IllegalStateException} once close has begun.
      */
     public long requestSync() throws IOException {
+        return requestSync(Request.SYNC);
+    }
+
+    /**
+     * {@link #requestSync()}, made as {@code request} says: {@link Request#SYNC_BY_CALLER}
+     * when the caller awaits the ticket at once.
+     */
+    public long requestSync(Request request) throws IOException {
+        if (request == Request.QUEUE) {
+            throw new IllegalArgumentException("a sync request is SYNC or SYNC_BY_CALLER, not " + request);
+        }
         long admitted = admit(); // the caller may hold a stamp already: read stamps nest
         try {
             throwIfFailed();
-            return enqueue(List.of(), true);
+            return enqueue(List.of(), request);
         } finally {
             release(admitted);
         }
     }
 
-    /** Waits until the batch holding {@code ticket} is durable; throws the commit's failure. */
+    /**
+     * Whether this thread may run rounds: not a virtual thread (a sync would pin its
+     * carrier), and not a thread inside a round already (a future's completion on the
+     * committer that writes again must not start a round within a round).
+     */
+    private boolean mayRunRounds() {
+        return !Thread.currentThread().isVirtual() && !roundLock.isHeldByCurrentThread();
+    }
+
+    /**
+     * Waits until the batch holding {@code ticket} is durable; throws the commit's failure.
+     * The caller of a {@link Request#SYNC_BY_CALLER} given on an idle pipeline runs the
+     * rounds itself (see the class comment).
+     */
     public void awaitDurable(long ticket) throws IOException {
         if (ticketsDone >= ticket) {
             return;
+        }
+        if (ticket == callerRunsTicket && mayRunRounds()) {
+            runRoundsUntil(ticket);
         }
         queueLock.lock();
         try {
@@ -234,9 +338,38 @@ public final class CommitPipeline implements AutoCloseable {
     }
 
     /**
+     * Runs the committer's rounds on this thread until {@code ticket} is durable (or a
+     * commit failed), if no round is running; otherwise wakes the commit thread to run them.
+     * Either way, what is left afterwards is the commit thread's.
+     */
+    private void runRoundsUntil(long ticket) {
+        if (!roundLock.tryLock()) {
+            wakeCommitter(); // the round running may be another caller's, which stops at its own ticket
+            return;
+        }
+        boolean more = true;
+        try {
+            while (ticketsDone < ticket && !file.hasFailed()) {
+                if (committer.doRound() == 0) {
+                    break; // nothing due: not expected while the ticket is pending, but never spin
+                }
+            }
+            more = committer.hasWork();
+        } catch (RuntimeException e) {
+            file.recordFailure(e); // as the commit thread's runner does with what escapes a round
+        } finally {
+            roundLock.unlock();
+            if (more) {
+                wakeCommitter();
+            }
+        }
+    }
+
+    /**
      * A future completed when the batch holding {@code ticket} is durable, or completed
      * exceptionally when a commit failed: the asynchronous {@link #awaitDurable}. It
-     * completes on the commit thread, so what runs on completion should be short.
+     * completes on the thread that made the sync (the commit thread, or a caller that waited
+     * for a later ticket of its own), so what runs on completion should be short.
      */
     public CompletableFuture<Void> whenDurable(long ticket) {
         CompletableFuture<Void> future = new CompletableFuture<>();
@@ -279,7 +412,19 @@ public final class CommitPipeline implements AutoCloseable {
             Committer.Batch batch = new Committer.Batch(queue, ticketsIssued);
             queue = new ArrayList<>();
             ticketsTaken = ticketsIssued;
+            syncsInLastBatch = syncsQueued;
+            syncsQueued = 0;
             return batch;
+        } finally {
+            queueLock.unlock();
+        }
+    }
+
+    /** Whether anything is queued (entries, or a sync request) that no batch has taken yet. */
+    boolean anythingQueued() {
+        queueLock.lock();
+        try {
+            return !nothingQueuedLocked();
         } finally {
             queueLock.unlock();
         }
@@ -412,8 +557,13 @@ public final class CommitPipeline implements AutoCloseable {
         }
         stranded.forEach(w -> w.future().completeExceptionally(failure()));
         throwIfFailed();
-        committer.reclaimAtClose();
-        committer.markClean();
+        roundLock.lock(); // a caller's last round may still be ending
+        try {
+            committer.reclaimAtClose();
+            committer.markClean();
+        } finally {
+            roundLock.unlock();
+        }
         throwIfFailed();
     }
 }

@@ -42,8 +42,9 @@ import java.util.concurrent.TimeUnit;
  * what that guest range read before the write (docs/design.md, "One sync per batch").
  * Such a batch still completes in order behind the strict batches before it.
  *
- * <p>Only the committer's thread touches the fields below (or the closing thread, once the
- * committer has stopped).
+ * <p>Rounds run under the pipeline's round lock, on the commit thread or on a caller that
+ * waits for its own sync ({@link CommitPipeline}, "Who makes the sync"); the fields below are
+ * touched only by the thread that holds it.
  */
 final class Committer implements Agent {
     private static final long IDLE_BEFORE_CLEAN_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -107,9 +108,22 @@ final class Committer implements Agent {
         return "qedkit-commit " + file.path().getFileName();
     }
 
-    /** One round: a step for every batch in flight, or the idle clean-up. Returns the work done (0: none). */
+    /** The commit thread's round: {@link #doRound()} under the round lock. */
     @Override
     public int doWork() {
+        pipeline.roundLock().lock();
+        try {
+            return doRound();
+        } finally {
+            pipeline.roundLock().unlock();
+        }
+    }
+
+    /**
+     * One round: a step for every batch in flight, or the idle clean-up. Returns the work
+     * done (0: none). Caller holds the round lock.
+     */
+    int doRound() {
         long now = clock.nanoTime();
         Batch fresh = pipeline.takeBatchIfDue(now, !inFlight.isEmpty());
         if (fresh != null || !inFlight.isEmpty()) {
@@ -131,7 +145,18 @@ final class Committer implements Agent {
         return 0;
     }
 
-    /** How long the committer may park before {@link #doWork()} has something to do, if nothing arrives. */
+    /**
+     * Whether a round would have something to do now or soon: batches in flight, anything
+     * queued, retired space waiting to be freed. Caller holds the round lock.
+     */
+    boolean hasWork() {
+        return !inFlight.isEmpty() || pipeline.anythingQueued() || reclaimer.hasWaiting();
+    }
+
+    /**
+     * How long the committer may park before {@link #doWork()} has something to do, if
+     * nothing arrives. Caller holds the round lock.
+     */
     long nanosUntilWork() {
         long now = clock.nanoTime();
         if (!inFlight.isEmpty()) {
@@ -319,7 +344,14 @@ final class Committer implements Agent {
 
         @Override
         public void idle() {
-            committer.pipeline.awaitWork(committer.nanosUntilWork());
+            long nanos;
+            committer.pipeline.roundLock().lock();
+            try {
+                nanos = committer.nanosUntilWork();
+            } finally {
+                committer.pipeline.roundLock().unlock();
+            }
+            committer.pipeline.awaitWork(nanos);
         }
 
         @Override

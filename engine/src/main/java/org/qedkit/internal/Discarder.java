@@ -89,13 +89,13 @@ public final class Discarder {
         long freed;
         while ((freed = tryDiscard(first, end)) < 0) {
             // Entries in the range are still pending: commit them, then look again.
-            pipeline.awaitDurable(pipeline.requestSync());
+            pipeline.awaitDurable(pipeline.requestSync(CommitPipeline.Request.SYNC_BY_CALLER));
         }
         if (freed >= RECLAIM_AT_ONCE_BYTES) {
             // Enough to matter for the writes that follow (a guest that trims, then writes
             // again): make the change durable now and free the space on this thread, outside
             // any epoch section, so those writes reuse it instead of growing the file.
-            pipeline.awaitDurable(pipeline.requestSync());
+            pipeline.awaitDurable(pipeline.requestSync(CommitPipeline.Request.SYNC_BY_CALLER));
             reclaimer.reclaimDue();
         } else {
             pipeline.commitSoon();

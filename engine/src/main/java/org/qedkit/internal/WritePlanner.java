@@ -1,5 +1,7 @@
 package org.qedkit.internal;
 
+import org.qedkit.internal.CommitPipeline.Request;
+
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -81,28 +83,29 @@ public final class WritePlanner {
      * mapping and any new entries are published and queued.
      */
     public void write(long offset, long length, MemorySegment src, long srcOffset) throws IOException {
-        write(offset, length, src, srcOffset, false);
+        write(offset, length, src, srcOffset, Request.QUEUE);
     }
 
     /**
-     * {@link #write(long, long, MemorySegment, long)}, and with {@code syncWanted} its new
-     * entries, if it has any, are queued as a sync request too
-     * ({@link CommitPipeline#enqueue(List, boolean)}).
+     * {@link #write(long, long, MemorySegment, long)}, with its new entries, if it has any,
+     * queued as {@code request} says ({@link CommitPipeline#enqueue(List, Request)}): a sync
+     * request travels with them.
      *
-     * @return the ticket that makes this write durable when {@code syncWanted} and it queued
-     *         new entries; 0 otherwise (then a sync, if wanted, must be requested apart)
+     * @return the ticket that makes this write durable when {@code request} asks for a sync
+     *         and the write queued new entries; 0 otherwise (then a sync, if wanted, must be
+     *         requested apart)
      */
-    public long write(long offset, long length, MemorySegment src, long srcOffset, boolean syncWanted)
+    public long write(long offset, long length, MemorySegment src, long srcOffset, Request request)
             throws IOException {
         int token = epochs.enter(); // the clusters looked up stay ours until exit (ReaderEpochs)
         try {
-            return placeAll(offset, length, src, srcOffset, syncWanted);
+            return placeAll(offset, length, src, srcOffset, request);
         } finally {
             epochs.exit(token);
         }
     }
 
-    private long placeAll(long offset, long length, MemorySegment src, long srcOffset, boolean syncWanted)
+    private long placeAll(long offset, long length, MemorySegment src, long srcOffset, Request request)
             throws IOException {
         long done = 0;
         while (done < length) { // lock-free while every cluster exists
@@ -118,7 +121,7 @@ public final class WritePlanner {
             done += n;
         }
         if (done < length) {
-            return plan(offset + done, length - done, src, src == null ? 0 : srcOffset + done, syncWanted);
+            return plan(offset + done, length - done, src, src == null ? 0 : srcOffset + done, request);
         }
         return 0;
     }
@@ -131,7 +134,7 @@ public final class WritePlanner {
         }
     }
 
-    private long plan(long offset, long length, MemorySegment src, long srcOffset, boolean syncWanted)
+    private long plan(long offset, long length, MemorySegment src, long srcOffset, Request request)
             throws IOException {
         pipeline.throwIfFailed();
         List<PendingEntry> planned = new ArrayList<>();
@@ -145,11 +148,11 @@ public final class WritePlanner {
         } finally {
             if (!planned.isEmpty()) {
                 // Queued even when a step failed: the slices published before it are visible.
-                ticket = pipeline.enqueue(planned, syncWanted);
+                ticket = pipeline.enqueue(planned, request);
             }
             pipeline.planLock().unlock();
         }
-        return syncWanted ? ticket : 0;
+        return request == Request.QUEUE ? 0 : ticket;
     }
 
     /** Pieces placed in one go; bounds the scratch arrays for a huge zero write. */

@@ -1,6 +1,7 @@
 package org.qedkit.internal;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.qedkit.QedHeader;
 import org.qedkit.internal.PipelineRig.SyncSnapshot;
@@ -10,6 +11,7 @@ import org.qedkit.testing.HeaderBits;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -66,7 +68,7 @@ class CommitterTest {
     void aWriteThatWantsItsSyncAndAllocatesQueuesTheRequestWithItsEntries() throws Exception {
         try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
             MemorySegment cluster = MemorySegment.ofArray(new byte[PipelineRig.CLUSTER]);
-            long ticket = rig.planner.write(0, PipelineRig.CLUSTER, cluster, 0, true);
+            long ticket = rig.planner.write(0, PipelineRig.CLUSTER, cluster, 0, CommitPipeline.Request.SYNC);
             assertThat(ticket).as("the entries' ticket is the sync request").isPositive();
             assertThat(rig.runUntilIdle()).as("due at once, without the interval").isPositive();
             rig.pipeline.awaitDurable(ticket); // returns at once: done
@@ -75,12 +77,35 @@ class CommitterTest {
                     .isEqualTo(ticket + 1);
             rig.runUntilIdle(); // that request, done
 
-            assertThat(rig.planner.write(0, PipelineRig.CLUSTER, cluster, 0, true))
+            assertThat(rig.planner.write(0, PipelineRig.CLUSTER, cluster, 0, CommitPipeline.Request.SYNC))
                     .as("nothing queued when the cluster exists: the sync is requested apart").isZero();
-            assertThat(rig.planner.write(PipelineRig.CLUSTER, PipelineRig.CLUSTER, cluster, 0, false))
+            assertThat(rig.planner.write(PipelineRig.CLUSTER, PipelineRig.CLUSTER, cluster, 0, CommitPipeline.Request.QUEUE))
                     .as("a write-back write gets no ticket").isZero();
             rig.runUntilIdle();
             assertThat(rig.map.committed(PipelineRig.CLUSTER)).as("its entry waits for the interval").isZero();
+        }
+    }
+
+    @Test
+    // Nobody else drives this committer: a round the caller fails to run would hang the test.
+    @Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aCallerThatAwaitsItsOwnSyncRunsTheRoundsItself() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
+            MemorySegment cluster = MemorySegment.ofArray(new byte[PipelineRig.CLUSTER]);
+            long ticket = rig.planner.write(0, PipelineRig.CLUSTER, cluster, 0, CommitPipeline.Request.SYNC_BY_CALLER);
+            long dataCluster = rig.map.lookup(0);
+            rig.syncs.clear(); // the header's NEED_CHECK sync, and the file's growth
+            rig.pipeline.awaitDurable(ticket);
+            assertThat(rig.map.committed(0)).isEqualTo(dataCluster);
+            assertThat(rig.syncs).as("the caller's rounds made the syncs").isNotEmpty();
+            assertThat(rig.runUntilIdle()).as("nothing left for the committer").isZero();
+
+            rig.writeCluster(1, (byte) 2); // write-back: waits for the interval
+            rig.syncs.clear();
+            rig.pipeline.awaitDurable(rig.pipeline.requestSync(CommitPipeline.Request.SYNC_BY_CALLER));
+            assertThat(rig.map.committed(PipelineRig.CLUSTER)).as("a flush takes what was queued before it")
+                    .isGreaterThan(ClusterMap.ZERO);
+            assertThat(rig.syncs).isNotEmpty();
         }
     }
 
