@@ -2,6 +2,7 @@ package org.qedkit.internal;
 
 import java.io.IOException;
 import java.util.BitSet;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Finds the free space an image had when it was opened, in the background, so that a
@@ -17,12 +18,19 @@ import java.util.BitSet;
  * blocks go back) and added to the {@link FreeSpace}.
  *
  * <h2>Running beside writes and discards</h2>
- * The tables change while the scan reads them, and it never takes the plan lock:
+ * The tables change while the scan reads them, and it reads them without the plan lock:
  * <ul>
  *   <li>A cluster unlinked by a discard during the scan may be missed as "used" (its entry
  *       was read after the discard); it is on its way to the free space through the
  *       {@link SpaceReclaimer}, which records every range retired while a scan runs, and the
- *       scan leaves those alone.</li>
+ *       scan leaves those alone. A discard unlinks entries and then retires their clusters,
+ *       both in one hold of the plan lock; the scan takes that lock for the one step in which
+ *       it stops the recording and marks what it recorded
+ *       ({@link SpaceReclaimer#markRetiredSinceOpen}). So a cluster unlinked before that step
+ *       was retired before it too, and is marked. Without the lock, a discard could unlink a
+ *       cluster before the scan read its entry and retire it just after that step: the scan
+ *       would free it, and the reclaimer free it again, to two new owners (the process-crash
+ *       campaign found this: docs/crash-consistency.md).</li>
  *   <li>A cluster that gets an entry during the scan comes from the end of the file (past
  *       what the scan covers) or from the free space, where only retired ranges can be: never
  *       from a range the scan will call free.</li>
@@ -43,12 +51,14 @@ public final class FreeSpaceScan implements Runnable {
     private final SpaceReclaimer reclaimer;
     private final FreeSpace free;
     private final long scanEnd;
+    private final ReentrantLock planLock; // null for a read-only count: nothing is retired there
     private volatile boolean stopped;
     private Thread thread;
 
     FreeSpaceScan(MappedImageFile file, Geometry geometry, ReaderEpochs epochs, SpaceReclaimer reclaimer,
-                  FreeSpace free) {
+                  FreeSpace free, ReentrantLock planLock) {
         this.file = file;
+        this.planLock = planLock;
         this.geometry = geometry;
         this.epochs = epochs;
         this.reclaimer = reclaimer;
@@ -61,12 +71,13 @@ public final class FreeSpaceScan implements Runnable {
      * its end (then nothing was discarded, and nothing is to be found cheaply).
      */
     static void startIfWorthwhile(MappedImageFile file, Geometry geometry, ReaderEpochs epochs,
-                                  SpaceReclaimer reclaimer, FreeSpace free) throws IOException {
+                                  SpaceReclaimer reclaimer, FreeSpace free, ReentrantLock planLock)
+            throws IOException {
         long hole = file.seekHole(geometry.headerBytes());
         if (hole < 0 || hole >= file.size() || file.size() / geometry.clusterSize() > MAX_CLUSTERS) {
             return;
         }
-        FreeSpaceScan scan = new FreeSpaceScan(file, geometry, epochs, reclaimer, free);
+        FreeSpaceScan scan = new FreeSpaceScan(file, geometry, epochs, reclaimer, free, planLock);
         reclaimer.startRecording(scan);
         scan.thread = Thread.ofPlatform().daemon().name("qedkit-free-space " + file.path().getFileName()).start(scan);
     }
@@ -101,7 +112,7 @@ public final class FreeSpaceScan implements Runnable {
         if (hole < 0 || hole >= file.size() || file.size() / geometry.clusterSize() > MAX_CLUSTERS) {
             return 0;
         }
-        FreeSpaceScan scan = new FreeSpaceScan(file, geometry, new ReaderEpochs(), null, null);
+        FreeSpaceScan scan = new FreeSpaceScan(file, geometry, new ReaderEpochs(), null, null, null);
         BitSet used = scan.usedClusters();
         if (used == null) {
             return 0;
@@ -185,7 +196,12 @@ public final class FreeSpaceScan implements Runnable {
     private void release(BitSet used) throws IOException {
         int clusterSize = geometry.clusterSize();
         int clusters = (int) (scanEnd / clusterSize);
-        reclaimer.markRetiredSinceOpen(used, clusterSize); // also stops the recording, atomically with it
+        planLock.lock(); // no discard between its unlinks and its retire (see the class comment)
+        try {
+            reclaimer.markRetiredSinceOpen(used, clusterSize); // also stops the recording, atomically with it
+        } finally {
+            planLock.unlock();
+        }
         for (int c = used.nextClearBit(0); c < clusters && !stopped; c = used.nextClearBit(c)) {
             int runEnd = Math.min(clusters, used.nextSetBit(c) < 0 ? clusters : used.nextSetBit(c));
             file.punchHole((long) c * clusterSize, (long) (runEnd - c) * clusterSize);

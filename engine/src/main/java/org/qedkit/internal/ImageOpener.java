@@ -91,7 +91,7 @@ public final class ImageOpener {
         WritePlanner planner = new WritePlanner(file, map, overlay, allocator, backing, pipeline, epochs);
         Discarder discarder = new Discarder(file, map, overlay, planner, pipeline, reclaimer, epochs, backing != null);
         try {
-            FreeSpaceScan.startIfWorthwhile(file, geometry, epochs, reclaimer, free);
+            FreeSpaceScan.startIfWorthwhile(file, geometry, epochs, reclaimer, free, pipeline.planLock());
         } catch (IOException e) {
             // No scan: the space earlier discards freed stays unused this time (the file only grows).
         }

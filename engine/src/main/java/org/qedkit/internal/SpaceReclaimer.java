@@ -95,7 +95,9 @@ public final class SpaceReclaimer {
     /**
      * Marks every range retired since the scan began as used in {@code used} (one bit per
      * cluster of {@code clusterSize}), and stops recording: in one step, so that a range is
-     * either marked here or was retired after the scan had read its entry as used.
+     * either marked here or was retired after the scan had read its entry as used. The caller
+     * holds the plan lock, under which a discard unlinks and retires together: a range
+     * unlinked before this step is retired before it too ({@link FreeSpaceScan}).
      */
     synchronized void markRetiredSinceOpen(java.util.BitSet used, int clusterSize) {
         if (retiredWhileScanning != null) {
