@@ -77,23 +77,43 @@ class SyncingThreadTest {
         return threads.stream().map(Thread::getName).toList();
     }
 
+    /** What a test does to an open image. */
+    @FunctionalInterface
+    private interface ImageWork {
+        void run(QedImage qed) throws Exception;
+    }
+
+    /**
+     * Opens {@code image} write-through and writes its first cluster (NEED_CHECK and the
+     * file's first growth happen there), then returns the threads of the syncs {@code work} makes.
+     */
+    private static List<Thread> syncThreadsOf(Path image, ImageWork work) throws Exception {
+        SyncThreads observer = new SyncThreads();
+        try (QedImage qed = open(image, Durability.WRITE_THROUGH, observer)) {
+            qed.write(0, cluster(0));
+            observer.recording = true;
+            work.run(qed);
+            observer.recording = false;
+        }
+        return observer.threads;
+    }
+
+    /** Write-through writes of clusters 1 to {@link #WRITES}, 16 clusters apart, each waited for. */
+    private static void writeClusters(QedImage qed) throws IOException {
+        for (int i = 1; i <= WRITES; i++) {
+            qed.write((long) i * 16 * CLUSTER, cluster(i));
+        }
+    }
+
     @Test
     void aWriteThroughWriteThatTheCallerWaitsForIsSyncedOnTheCallersThread() throws Exception {
         Path image = image("sync.qed");
-        SyncThreads observer = new SyncThreads();
-        try (QedImage qed = open(image, Durability.WRITE_THROUGH, observer)) {
-            qed.write(0, cluster(0)); // NEED_CHECK and the file's first growth happen here
-            observer.recording = true;
-            for (int i = 1; i <= WRITES; i++) {
-                qed.write((long) i * 16 * CLUSTER, cluster(i));
-            }
-            observer.recording = false;
-        }
-        assertThat(observer.threads).as("syncs").hasSizeGreaterThanOrEqualTo(WRITES);
+        List<Thread> threads = syncThreadsOf(image, SyncingThreadTest::writeClusters);
+        assertThat(threads).as("syncs").hasSizeGreaterThanOrEqualTo(WRITES);
         // The commit thread may still make one or two: its idle clean-up, on a stalled machine.
-        assertThat(observer.threads.stream().filter(t -> t == Thread.currentThread()).count())
-                .as("syncs made by the writing thread, of %s", namesOf(observer.threads))
-                .isGreaterThanOrEqualTo(observer.threads.size() - 2);
+        assertThat(threads.stream().filter(t -> t == Thread.currentThread()).count())
+                .as("syncs made by the writing thread, of %s", namesOf(threads))
+                .isGreaterThanOrEqualTo(threads.size() - 2);
         assertWritten(image, 0, WRITES + 1);
     }
 
@@ -119,43 +139,32 @@ class SyncingThreadTest {
     @Test
     void aWriteWhoseFutureIsAwaitedLaterIsSyncedByTheCommitThread() throws Exception {
         Path image = image("async.qed");
-        SyncThreads observer = new SyncThreads();
-        try (QedImage qed = open(image, Durability.WRITE_THROUGH, observer)) {
-            qed.write(0, cluster(0));
-            observer.recording = true;
+        List<Thread> threads = syncThreadsOf(image, qed -> {
             for (int i = 1; i <= WRITES; i++) {
                 qed.writeAsync((long) i * 16 * CLUSTER, cluster(i), Durability.WRITE_THROUGH).join();
             }
-            observer.recording = false;
-        }
-        assertThat(observer.threads).as("syncs").hasSizeGreaterThanOrEqualTo(WRITES);
-        assertThat(namesOf(observer.threads)).as("the commit thread made them").allMatch(n -> n.startsWith("qedkit-commit"));
+        });
+        assertThat(threads).as("syncs").hasSizeGreaterThanOrEqualTo(WRITES);
+        assertThat(namesOf(threads)).as("the commit thread made them").allMatch(n -> n.startsWith("qedkit-commit"));
         assertWritten(image, 0, WRITES + 1);
     }
 
     @Test
     void aVirtualThreadLeavesItsSyncsToTheCommitThread() throws Exception {
         Path image = image("virtual.qed");
-        SyncThreads observer = new SyncThreads();
-        try (QedImage qed = open(image, Durability.WRITE_THROUGH, observer)) {
-            qed.write(0, cluster(0));
-            observer.recording = true;
-            Thread writer = Thread.ofVirtual().start(() -> {
-                try {
-                    for (int i = 1; i <= WRITES; i++) {
-                        qed.write((long) i * 16 * CLUSTER, cluster(i));
-                    }
-                    qed.flush();
-                } catch (IOException e) {
-                    throw new RuntimeException(e);
-                }
-            });
-            writer.join();
-            observer.recording = false;
-        }
-        assertThat(observer.threads).as("syncs").hasSizeGreaterThanOrEqualTo(WRITES);
-        assertThat(observer.threads).as("no sync pinned a carrier").noneMatch(Thread::isVirtual);
-        assertThat(namesOf(observer.threads)).allMatch(n -> n.startsWith("qedkit-commit"));
+        List<Throwable> failures = new CopyOnWriteArrayList<>();
+        List<Thread> threads = syncThreadsOf(image, qed -> Thread.ofVirtual().start(() -> {
+            try {
+                writeClusters(qed);
+                qed.flush();
+            } catch (Throwable e) {
+                failures.add(e);
+            }
+        }).join());
+        assertThat(failures).isEmpty();
+        assertThat(threads).as("syncs").hasSizeGreaterThanOrEqualTo(WRITES);
+        assertThat(threads).as("no sync pinned a carrier").noneMatch(Thread::isVirtual);
+        assertThat(namesOf(threads)).allMatch(n -> n.startsWith("qedkit-commit"));
         assertWritten(image, 0, WRITES + 1);
     }
 

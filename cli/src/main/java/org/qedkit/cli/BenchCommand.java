@@ -23,12 +23,12 @@ import java.util.concurrent.CompletionException;
  * wrapping at the end of the image; {@code -d} are kept in flight from one thread through
  * the asynchronous API ({@link QedImage#writeAsync}), which is what lets durable writes
  * share their syncs. At depth 1 each write waits for itself, so it goes through the
- * synchronous API ({@link QedImage#write(long, MemorySegment, Durability)}),
- * as a depth-1 caller of the engine would: the waiting thread then makes its own sync, where a
- * future's sync is the commit thread's (a hand-off there and back). Reads are copies from
- * the mapping and complete at once. The time is
- * that of the requests (and the flushes {@code --flush-interval} asks for), as qemu-img
- * times it; the image is closed (and so flushed) after the clock stops, as in qemu-img.
+ * synchronous API ({@link QedImage#write(long, MemorySegment, Durability)}), as a depth-1
+ * caller of the engine would: the waiting thread then makes its own sync, where a future's
+ * sync is the commit thread's (a hand-off there and back). Reads are copies from the mapping
+ * and complete at once. The time is that of the requests (and the flushes
+ * {@code --flush-interval} asks for), as qemu-img times it; the image is closed (and so
+ * flushed) after the clock stops, as in qemu-img.
  *
  * <p>{@code -t} maps QEMU's cache modes to durability: writethrough and directsync are
  * write-through, writeback, none and unsafe write-back. {@code -i} and {@code -n} are
