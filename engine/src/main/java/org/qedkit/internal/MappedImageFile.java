@@ -872,7 +872,7 @@ public final class MappedImageFile implements AutoCloseable {
         // still wait in this CPU's store buffer (the one reordering x86 allows; the JMM
         // allows more after a release store), and a sync started on another thread in
         // between would count for stores it may not have seen.
-        java.lang.invoke.VarHandle.fullFence();
+        VarHandle.fullFence();
         return syncsStarted.get();
     }
 
