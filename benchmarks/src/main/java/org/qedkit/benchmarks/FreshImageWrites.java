@@ -6,13 +6,13 @@ import org.qedkit.OpenOptions;
 import org.qedkit.QedImage;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Cold against warm (issue 16, docs/performance.md §13, "On a faster disk" and "A fifth look"):
@@ -64,6 +64,7 @@ public final class FreshImageWrites {
     private static String writeFromOneThread(QedImage qed, MemorySegment buffer, int writes, int depth)
             throws InterruptedException, IOException {
         Semaphore slots = new Semaphore(depth);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
         StringBuilder each500 = new StringBuilder("µs a write, each 500:");
         long sliceStart = System.nanoTime();
         for (int i = 0; i < writes; i++) {
@@ -72,7 +73,12 @@ public final class FreshImageWrites {
             } else {
                 slots.acquire();
                 qed.writeAsync((long) i * 65536, buffer, Durability.WRITE_THROUGH)
-                        .whenComplete((ok, failed) -> slots.release());
+                        .whenComplete((ok, failed) -> {
+                            if (failed != null) {
+                                failure.compareAndSet(null, failed);
+                            }
+                            slots.release();
+                        });
             }
             if ((i + 1) % 500 == 0) {
                 long now = System.nanoTime();
@@ -81,13 +87,15 @@ public final class FreshImageWrites {
             }
         }
         slots.acquire(depth);
+        throwIfFailed(failure);
         return each500.toString();
     }
 
     /** {@code depth} threads, each writing synchronously the next cluster the counter gives it. */
     private static String writeFromThreads(QedImage qed, MemorySegment buffer, int writes, int depth)
-            throws InterruptedException {
+            throws InterruptedException, IOException {
         AtomicLong next = new AtomicLong();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread[] writers = new Thread[depth];
         for (int t = 0; t < depth; t++) {
             writers[t] = Thread.ofPlatform().start(() -> {
@@ -95,14 +103,23 @@ public final class FreshImageWrites {
                     for (long i; (i = next.getAndIncrement()) < writes; ) {
                         qed.write(i * 65536, buffer, Durability.WRITE_THROUGH);
                     }
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
+                } catch (IOException | RuntimeException e) {
+                    failure.compareAndSet(null, e);
                 }
             });
         }
         for (Thread w : writers) {
             w.join();
         }
+        throwIfFailed(failure);
         return depth + " threads";
+    }
+
+    /** A write that failed fails the run: its rate would count writes that were not made. */
+    private static void throwIfFailed(AtomicReference<Throwable> failure) throws IOException {
+        Throwable t = failure.get();
+        if (t != null) {
+            throw new IOException("a write failed, so no rate is printed", t);
+        }
     }
 }

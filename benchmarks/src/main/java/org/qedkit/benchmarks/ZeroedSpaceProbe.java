@@ -128,6 +128,7 @@ public final class ZeroedSpaceProbe {
     private static final class ZeroingAhead {
         private volatile long zeroedEnd;
         private volatile long writerAt;
+        private volatile Exception failure; // the zeroing thread's, ends the writer's wait
 
         ZeroingAhead(FileChannel direct, ByteBuffer zeros, long from, long to) {
             this.zeroedEnd = from;
@@ -144,18 +145,21 @@ public final class ZeroedSpaceProbe {
                         zeroedEnd = at + ZERO_PIECE;
                     }
                 } catch (IOException | InterruptedException e) {
-                    throw new IllegalStateException(e);
+                    failure = e;
                 }
             });
         }
 
         /** Waits until {@code [from, to)} holds zeros; true when it had to wait. */
-        boolean awaitZeroed(long from, long to) {
+        boolean awaitZeroed(long from, long to) throws IOException {
             writerAt = from;
             if (zeroedEnd >= to) {
                 return false;
             }
             while (zeroedEnd < to) {
+                if (failure != null) {
+                    throw new IOException("zeroing ahead failed", failure);
+                }
                 Thread.onSpinWait();
             }
             return true;
