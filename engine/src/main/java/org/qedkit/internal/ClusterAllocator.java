@@ -20,12 +20,39 @@ import java.util.Arrays;
  * more than "reads as zeros here": the disk must hold zeros there whatever a crash keeps.
  * Each change that could leave handed-out space holding something else on disk, or lying
  * past a file length a crash may undo, takes a sync ticket: growing the file (its new
- * length is not durable yet), reserving a window of punched space (the punch may not be
+ * length is not durable yet; this one unsettles only the space the growth added, and the
+ * space below stays settled), reserving a window of punched space (the punch may not be
  * durable yet), taking allocations back (their zeros are stores not yet durable). Space
  * handed out once a sync that began after the latest such change has completed is
  * <em>settled</em>: {@link #settledSinceMark()} says whether every allocation since
  * {@link #mark()} was. A block device is never settled: what lies in its unused space is
  * whatever was there.
+ *
+ * <h2>Growing ahead</h2>
+ * At the end of the file the settled part ends at the last length known durable. So the
+ * file does not wait to grow until a write needs the space: once less than half a step is
+ * left, the allocation that noticed grows it by the next step, and the syncs of the batches
+ * that still use the old step make the new length durable before anything is handed out
+ * past it. A write that must grow the file itself (a burst faster than the syncs) gets
+ * unsettled space, as before. A growth ahead that fails (a full disk) is not that
+ * allocation's failure: the allocation that needs the space tries again and reports it.
+ *
+ * <h2>First blocks written ahead</h2>
+ * Space from {@code fallocate} is held by the file system as unwritten extents. The first
+ * store into such a block costs the sync that writes it more than the page: ext4 must
+ * convert the extent (a kernel worker, once the page is written), then write the extent
+ * block and the inode, each in turn, before the flush; a store into a block written once
+ * costs the page and the flush. A writer that fills clusters in order, or writes less than a
+ * cluster at a time, stores first into a cluster's first block. So when the file grows, or a
+ * window of reused space is reserved, zeros are stored into the first 4 KiB of each cluster
+ * in the new space, and the sync that settles that space writes them and converts their
+ * extents all at once: one larger sync per step instead of a conversion in every sync.
+ * The price is one 4 KiB write per cluster, wasted where the cluster's first write lands
+ * elsewhere, and paid twice when a sync carries many new clusters anyway (its conversions
+ * are then shared by all of them). So it is done only while the syncs since the last growth
+ * carried at most {@link #FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC} clusters each: depth-1 and
+ * depth-8 write-through writers, not a write-back stream or 32 writes in flight
+ * (docs/performance.md, section 13, "A ninth look").
  *
  * <p>Not thread-safe: callers hold the pipeline's plan lock.
  */
@@ -34,10 +61,24 @@ final class ClusterAllocator {
     private static final long STEP_BYTES = 8L << 20;
     private static final long MIN_STEP_CLUSTERS = 16;
 
+    /** The block a cluster's first store lands in, written ahead (see "First blocks written ahead"). */
+    private static final int FIRST_BLOCK_BYTES = 4096;
+    /** Write first blocks ahead only while the syncs since the last growth carried at most this many clusters each. */
+    static final long FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC = 8;
+
     private final MappedImageFile file;
     private final FreeSpace free; // null: no reuse (offline tools)
+    private final int clusterSize;
     private final long step;
     private long usedEnd;
+    /** Space at the end of the file below this lies inside a durable length. */
+    private long settledEnd;
+    /** The length of the latest growth not yet known durable, or -1; durable once growthTicket is. */
+    private long growthEnd = -1;
+    private long growthTicket;
+    // What the latest growth saw since the one before: for the first-blocks decision.
+    private long clustersSinceGrowth;
+    private long syncTicketAtGrowth;
     private long windowNext;      // the reuse window: [windowNext, windowEnd) is reserved, zeroed, unused
     private long windowEnd;
     // What was handed out since the last mark(), as offset/length pairs, for rollBack().
@@ -55,8 +96,11 @@ final class ClusterAllocator {
     ClusterAllocator(MappedImageFile file, int clusterSize, FreeSpace free) {
         this.file = file;
         this.free = free;
+        this.clusterSize = clusterSize;
         this.step = Math.max(STEP_BYTES, MIN_STEP_CLUSTERS * clusterSize);
         this.usedEnd = file.size();
+        this.settledEnd = file.size(); // nothing is handed out below it: usedEnd starts there
+        this.syncTicketAtGrowth = file.syncTicket();
     }
 
     /**
@@ -66,12 +110,17 @@ final class ClusterAllocator {
      */
     long allocate(long bytes) throws IOException {
         long at = windowNext + bytes <= windowEnd ? windowNext : refillWindow(bytes);
+        boolean settled;
         if (at >= 0) {
             windowNext = at + bytes;
+            settled = settled();
         } else {
             at = allocateAtEnd(bytes);
+            settled = settled() && at + bytes <= settledEnd();
+            growAheadIfLow();
         }
-        if (!settled()) {
+        clustersSinceGrowth += bytes / clusterSize;
+        if (!settled) {
             unsettledSinceMark = true;
         }
         if (logged + 2 > log.length) {
@@ -97,6 +146,9 @@ final class ClusterAllocator {
             free.add(run[0], run[1]);
             throw e;
         }
+        if (firstBlocksWorthwhile()) {
+            writeFirstBlocks(run[0], run[0] + run[1]);
+        }
         unsettledAt = file.syncTicket(); // a punch not yet durable could bring old bytes back
         returnWindow();
         windowNext = run[0];
@@ -107,16 +159,66 @@ final class ClusterAllocator {
     private long allocateAtEnd(long bytes) throws IOException {
         long end = usedEnd + bytes;
         if (end > file.size()) {
+            long from = file.size();
             try {
-                file.extend(Math.max(end, file.size() + step));
+                file.extend(Math.max(end, from + step));
             } catch (IOException stepTooBig) {
                 file.extend(end); // a nearly full disk may still hold what is needed now
             }
-            unsettledAt = file.syncTicket(); // until synced, a crash may keep the old length
+            grown(from);
         }
         long at = usedEnd;
         usedEnd = end;
         return at;
+    }
+
+    /** Grows the file by a step when less than half a step is left past the used end (see "Growing ahead"). */
+    private void growAheadIfLow() {
+        long from = file.size();
+        if (from - usedEnd >= step / 2 || file.isBlockDevice()) {
+            return;
+        }
+        try {
+            file.extend(from + step);
+        } catch (IOException | RuntimeException notNow) {
+            return; // the allocation that needs the space grows the file, and reports what fails
+        }
+        grown(from);
+    }
+
+    /** After the file grew from {@code from}: first blocks, and a sync ticket for the new length. */
+    private void grown(long from) {
+        if (firstBlocksWorthwhile()) {
+            writeFirstBlocks(from, file.size());
+        }
+        growthEnd = file.size();
+        growthTicket = file.syncTicket(); // until synced, a crash may keep the old length
+        clustersSinceGrowth = 0;
+        syncTicketAtGrowth = growthTicket;
+    }
+
+    /** The end of the space at the end of the file that lies inside a durable length. */
+    private long settledEnd() {
+        if (growthEnd >= 0 && file.durableSince(growthTicket)) {
+            settledEnd = growthEnd;
+            growthEnd = -1;
+        }
+        return settledEnd;
+    }
+
+    /** True while the syncs since the last growth carried few new clusters each (see "First blocks written ahead"). */
+    private boolean firstBlocksWorthwhile() {
+        long syncs = Math.max(1, file.syncTicket() - syncTicketAtGrowth);
+        return !file.isBlockDevice() && clustersSinceGrowth <= FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC * syncs;
+    }
+
+    /** Stores zeros into the first block of every cluster that begins in {@code [from, to)}. */
+    private void writeFirstBlocks(long from, long to) {
+        int block = Math.min(FIRST_BLOCK_BYTES, clusterSize);
+        for (long cluster = (from + clusterSize - 1) / clusterSize * clusterSize; cluster + block <= to;
+             cluster += clusterSize) {
+            file.fillZero(cluster, block);
+        }
     }
 
     /** The rest of the window back to the free space (reserved, zeroed: still free). */
@@ -133,7 +235,11 @@ final class ClusterAllocator {
         return usedEnd;
     }
 
-    /** True when space handed out now is settled: the disk holds zeros there, inside a durable length. */
+    /**
+     * True when space handed out now is settled as far as the latest change that is not a
+     * growth goes (a window, a rollback, a cut); space at the end must also lie below
+     * {@link #settledEnd()}.
+     */
     private boolean settled() {
         return !file.isBlockDevice() && file.durableSince(unsettledAt);
     }
@@ -199,6 +305,8 @@ final class ClusterAllocator {
         if (file.size() > usedEnd) {
             file.truncate(usedEnd);
         }
+        settledEnd = Math.min(settledEnd(), file.size());
+        growthEnd = -1; // cut: what lies past the end now is grown again, and synced again
         unsettledAt = file.syncTicket(); // punched and cut: settled again only after a sync
     }
 }

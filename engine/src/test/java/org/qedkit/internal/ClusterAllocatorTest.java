@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.qedkit.QedIoException;
 import org.qedkit.internal.hooks.StorageObserver;
+import org.qedkit.testing.PageCache;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -15,13 +16,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The allocator on its own: fresh zeroed space at the end, reserved in steps, given back. */
 class ClusterAllocatorTest {
     private static final int CLUSTER = 65536;
+    private static final long STEP = 8L << 20;
+    private static final long CLUSTERS_PER_STEP = STEP / CLUSTER;
 
     @TempDir
     Path dir;
 
+    private Path path() {
+        return dir.resolve("alloc.img");
+    }
+
     /** A file of {@code clusters} clusters whose fallocate fails with ENOSPC past {@code limit} bytes. */
     private MappedImageFile file(long clusters, long limit) throws IOException {
-        Path p = dir.resolve("alloc.img");
+        Path p = path();
         Files.write(p, new byte[(int) (clusters * CLUSTER)]);
         return MappedImageFile.open(p, true, new StorageObserver() {
             @Override
@@ -135,6 +142,96 @@ class ClusterAllocatorTest {
             allocator.mark();
             allocator.allocate(CLUSTER);
             assertThat(allocator.settledSinceMark()).isTrue();
+        }
+    }
+
+    /*
+     * Growing ahead (the class comment): the next step is added while the batches that still
+     * use the current one sync, so that its length is durable before anything lands there.
+     */
+
+    @Test
+    void theFileGrowsByTheNextStepOnceLessThanHalfAStepIsLeftAndTheSyncedSpaceStaysSettled() throws IOException {
+        try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
+            allocator.allocate(CLUSTER);
+            file.sync();
+            long half = CLUSTERS_PER_STEP / 2;
+            allocator.mark();
+            for (long k = 2; k <= half; k++) {
+                allocator.allocate(CLUSTER);
+            }
+            assertThat(file.size()).as("half a step left: not grown yet").isEqualTo(2L * CLUSTER + STEP);
+            allocator.allocate(CLUSTER);
+            assertThat(file.size()).as("less than half a step left: grown by the next").isEqualTo(2L * CLUSTER + 2 * STEP);
+            assertThat(allocator.settledSinceMark()).as("everything so far lies inside the synced length").isTrue();
+            allocator.mark();
+            for (long k = half + 2; k <= CLUSTERS_PER_STEP; k++) {
+                allocator.allocate(CLUSTER);
+            }
+            assertThat(allocator.settledSinceMark()).as("the rest of the synced step, after the growth").isTrue();
+            allocator.mark();
+            assertThat(allocator.allocate(CLUSTER)).isEqualTo(2L * CLUSTER + STEP);
+            assertThat(allocator.settledSinceMark()).as("past the synced length: the growth is not durable").isFalse();
+            file.sync();
+            allocator.mark();
+            allocator.allocate(CLUSTER);
+            assertThat(allocator.settledSinceMark()).as("the new step, once a sync followed its growth").isTrue();
+        }
+    }
+
+    @Test
+    void aGrowthAheadThatFailsFailsNoAllocationAndTheAllocationThatNeedsTheSpaceReportsIt() throws IOException {
+        try (MappedImageFile file = file(2, 2L * CLUSTER + STEP)) {
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER);
+            for (long k = 1; k <= CLUSTERS_PER_STEP; k++) {
+                assertThat(allocator.allocate(CLUSTER)).isEqualTo((k + 1) * CLUSTER);
+            }
+            assertThat(file.size()).as("the growth ahead failed").isEqualTo(2L * CLUSTER + STEP);
+            assertThatThrownBy(() -> allocator.allocate(CLUSTER)).isInstanceOfSatisfying(QedIoException.class,
+                    e -> assertThat(e.isNoSpace()).isTrue());
+            assertThat(allocator.usedEnd()).isEqualTo(2L * CLUSTER + STEP);
+        }
+    }
+
+    /*
+     * First blocks written ahead (the class comment): zeros stored into the first 4 KiB of
+     * each cluster of new space, so that the sync settling that space converts their extents
+     * at once, while syncs carry few new clusters each. The stores show as pages in the page
+     * cache: nothing else touches the pages of space that is only reserved.
+     */
+
+    @Test
+    void whileEachSyncCarriesFewNewClustersTheFirstBlockOfEveryClusterInNewSpaceIsWrittenAhead() throws Exception {
+        try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
+            PageCache.drop(path());
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
+            allocator.allocate(CLUSTER); // the first growth: nothing seen yet, so written ahead
+            assertThat(PageCache.residentPages(path())).as("one page for each cluster of the step")
+                    .isEqualTo(CLUSTERS_PER_STEP);
+            long before = PageCache.residentPages(path()); // mapped pages stay, whatever is dropped
+            for (long k = 2; k <= CLUSTERS_PER_STEP / 2 + 1; k++) {
+                allocator.allocate(CLUSTER);
+                file.sync(); // a sync for every new cluster, as a depth-1 write-through writer makes
+            }
+            assertThat(file.size()).isEqualTo(2L * CLUSTER + 2 * STEP);
+            assertThat(PageCache.residentPages(path()) - before).as("the next step's first blocks")
+                    .isEqualTo(CLUSTERS_PER_STEP);
+        }
+    }
+
+    @Test
+    void whenManyNewClustersShareEachSyncNoFirstBlocksAreWritten() throws Exception {
+        try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
+            allocator.allocate(CLUSTER);
+            file.sync();
+            long before = PageCache.residentPages(path());
+            for (long k = 2; k <= CLUSTERS_PER_STEP / 2 + 1; k++) {
+                allocator.allocate(CLUSTER); // 64 clusters and one sync: a write-back stream
+            }
+            assertThat(file.size()).isEqualTo(2L * CLUSTER + 2 * STEP);
+            assertThat(PageCache.residentPages(path()) - before).as("nothing stored into the new step").isZero();
         }
     }
 }
