@@ -42,16 +42,20 @@ import java.util.Arrays;
  * store into such a block costs the sync that writes it more than the page: ext4 must
  * convert the extent (a kernel worker, once the page is written), then write the extent
  * block and the inode, each in turn, before the flush; a store into a block written once
- * costs the page and the flush. A writer that fills clusters in order, or writes less than a
- * cluster at a time, stores first into a cluster's first block. So when the file grows, or a
- * window of reused space is reserved, zeros are stored into the first 4 KiB of each cluster
- * in the new space, and the sync that settles that space writes them and converts their
- * extents all at once: one larger sync per step instead of a conversion in every sync.
- * The price is one 4 KiB write per cluster, wasted where the cluster's first write lands
- * elsewhere, and paid twice when a sync carries many new clusters anyway (its conversions
- * are then shared by all of them). So it is done only while the syncs since the last growth
- * carried at most {@link #FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC} clusters each: depth-1 and
- * depth-8 write-through writers, not a write-back stream or 32 writes in flight
+ * costs the page and the flush. So when the file grows, or a window of reused space is
+ * reserved, zeros are stored into one 4 KiB block of each cluster in the new space, and the
+ * sync that settles that space writes them and converts their extents all at once: one
+ * larger sync per step instead of a conversion in every write's sync. The block is the one
+ * where the latest first stores into new clusters landed, when the last
+ * {@link #FIRST_STORES_TO_AGREE} of them each fit in one block and agree on it (a writer
+ * that fills clusters in order, or writes 4 KiB at the same place in each, as
+ * {@code qemu-img bench} does); until a first store is seen, the first block. Writes that
+ * cover a whole cluster, or land anywhere, get nothing written ahead: the block would only
+ * be written twice. The price is one 4 KiB write per cluster, paid twice when a sync carries
+ * many new clusters anyway (its conversions are then shared by all of them). So it is done
+ * only while the syncs since the last growth carried at most
+ * {@link #FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC} clusters each: depth-1 and depth-8
+ * write-through writers, not a write-back stream or 32 writes in flight
  * (docs/performance.md, section 13, "A ninth look").
  *
  * <p>Not thread-safe: callers hold the pipeline's plan lock.
@@ -61,8 +65,10 @@ final class ClusterAllocator {
     private static final long STEP_BYTES = 8L << 20;
     private static final long MIN_STEP_CLUSTERS = 16;
 
-    /** The block a cluster's first store lands in, written ahead (see "First blocks written ahead"). */
+    /** The size of the block written ahead in each new cluster (see "First blocks written ahead"). */
     private static final int FIRST_BLOCK_BYTES = 4096;
+    /** Write a block ahead only where this many of the latest first stores each landed. */
+    static final int FIRST_STORES_TO_AGREE = 8;
     /** Write first blocks ahead only while the syncs since the last growth carried at most this many clusters each. */
     static final long FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC = 8;
 
@@ -79,6 +85,11 @@ final class ClusterAllocator {
     // What the latest growth saw since the one before: for the first-blocks decision.
     private long clustersSinceGrowth;
     private long syncTicketAtGrowth;
+    // Where the latest first stores into new clusters landed: a block index, or -1 when the
+    // latest spanned blocks; and how many in a row landed there, up to FIRST_STORES_TO_AGREE.
+    // Until one is seen: a cluster's first block, where a writer filling clusters begins.
+    private long firstStoreBlock;
+    private int firstStoresAgreeing = FIRST_STORES_TO_AGREE;
     private long windowNext;      // the reuse window: [windowNext, windowEnd) is reserved, zeroed, unused
     private long windowEnd;
     // What was handed out since the last mark(), as offset/length pairs, for rollBack().
@@ -129,6 +140,24 @@ final class ClusterAllocator {
         log[logged++] = at;
         log[logged++] = bytes;
         return at;
+    }
+
+    /**
+     * Tells where the first store into the cluster just handed out landed: {@code bytes} at
+     * {@code inCluster}. It decides which block of each cluster in new space is written ahead
+     * (see "First blocks written ahead"); a cluster that is never stored into is not told.
+     */
+    void firstStoreLanded(long inCluster, long bytes) {
+        long block = inCluster / FIRST_BLOCK_BYTES;
+        if (bytes <= 0 || (inCluster + bytes - 1) / FIRST_BLOCK_BYTES != block) {
+            block = -1;
+        }
+        if (block != firstStoreBlock) {
+            firstStoreBlock = block;
+            firstStoresAgreeing = 1;
+        } else if (firstStoresAgreeing < FIRST_STORES_TO_AGREE) {
+            firstStoresAgreeing++;
+        }
     }
 
     /** A new window of freed space holding {@code bytes}, reserved again; -1 when there is none. */
@@ -206,18 +235,23 @@ final class ClusterAllocator {
         return settledEnd;
     }
 
-    /** True while the syncs since the last growth carried few new clusters each (see "First blocks written ahead"). */
+    /**
+     * True while the latest first stores agree on a block and the syncs since the last growth
+     * carried few new clusters each (see "First blocks written ahead").
+     */
     private boolean firstBlocksWorthwhile() {
         long syncs = Math.max(1, file.syncTicket() - syncTicketAtGrowth);
-        return !file.isBlockDevice() && clustersSinceGrowth <= FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC * syncs;
+        return !file.isBlockDevice() && firstStoreBlock >= 0 && firstStoresAgreeing >= FIRST_STORES_TO_AGREE
+                && clustersSinceGrowth <= FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC * syncs;
     }
 
-    /** Stores zeros into the first block of every cluster that begins in {@code [from, to)}. */
+    /** Stores zeros into the block where first stores land, in every cluster that begins in {@code [from, to)}. */
     private void writeFirstBlocks(long from, long to) {
         int block = Math.min(FIRST_BLOCK_BYTES, clusterSize);
-        for (long cluster = (from + clusterSize - 1) / clusterSize * clusterSize; cluster + block <= to;
-             cluster += clusterSize) {
-            file.fillZero(cluster, block);
+        long inCluster = firstStoreBlock * FIRST_BLOCK_BYTES;
+        for (long cluster = (from + clusterSize - 1) / clusterSize * clusterSize;
+             cluster + inCluster + block <= to; cluster += clusterSize) {
+            file.fillZero(cluster + inCluster, block);
         }
     }
 

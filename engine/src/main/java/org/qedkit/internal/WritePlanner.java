@@ -237,10 +237,12 @@ public final class WritePlanner {
             // The rest of the cluster is what the backing file holds there.
             fillFromBacking(pos - inCluster, cluster);
             store(src, srcOffset, cluster + inCluster, n);
+            allocator.firstStoreLanded(0, geometry.clusterSize());
         } else if (src != null) {
             // Fresh space reads as zeros: the rest of the cluster already holds what an
             // unallocated or zero cluster reads as.
             file.copyIn(src, srcOffset, cluster + inCluster, n);
+            allocator.firstStoreLanded(inCluster, n);
         }
         return cluster;
     }

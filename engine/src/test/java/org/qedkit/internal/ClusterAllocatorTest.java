@@ -195,10 +195,11 @@ class ClusterAllocatorTest {
     }
 
     /*
-     * First blocks written ahead (the class comment): zeros stored into the first 4 KiB of
-     * each cluster of new space, so that the sync settling that space converts their extents
-     * at once, while syncs carry few new clusters each. The stores show as pages in the page
-     * cache: nothing else touches the pages of space that is only reserved.
+     * First blocks written ahead (the class comment): zeros stored into one 4 KiB block of
+     * each cluster of new space, the block where the latest first stores landed, so that the
+     * sync settling that space converts their extents at once, while syncs carry few new
+     * clusters each. The stores show as pages in the page cache: nothing else touches the
+     * pages of space that is only reserved.
      */
 
     @Test
@@ -206,17 +207,74 @@ class ClusterAllocatorTest {
         try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
             PageCache.drop(path());
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
-            allocator.allocate(CLUSTER); // the first growth: nothing seen yet, so written ahead
+            allocator.allocate(CLUSTER); // the first growth: no first store seen yet, so the first blocks
             assertThat(PageCache.residentPages(path())).as("one page for each cluster of the step")
                     .isEqualTo(CLUSTERS_PER_STEP);
             long before = PageCache.residentPages(path()); // mapped pages stay, whatever is dropped
             for (long k = 2; k <= CLUSTERS_PER_STEP / 2 + 1; k++) {
                 allocator.allocate(CLUSTER);
+                allocator.firstStoreLanded(0, 4096); // 4 KiB at the start of each cluster
                 file.sync(); // a sync for every new cluster, as a depth-1 write-through writer makes
             }
             assertThat(file.size()).isEqualTo(2L * CLUSTER + 2 * STEP);
             assertThat(PageCache.residentPages(path()) - before).as("the next step's first blocks")
                     .isEqualTo(CLUSTERS_PER_STEP);
+            long nextStep = 2L * CLUSTER + STEP;
+            assertThat(PageCache.resident(path(), nextStep, 4096)).isTrue();
+            assertThat(PageCache.resident(path(), nextStep + 4096, CLUSTER - 4096)).isFalse();
+        }
+    }
+
+    @Test
+    void theBlockWrittenAheadIsTheOneTheLatestFirstStoresLandedIn() throws Exception {
+        try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
+            for (long k = 1; k <= CLUSTERS_PER_STEP / 2 + 1; k++) {
+                allocator.allocate(CLUSTER);
+                allocator.firstStoreLanded(4096 + 512, 1024); // inside each cluster's second block
+                file.sync();
+            }
+            assertThat(file.size()).isEqualTo(2L * CLUSTER + 2 * STEP);
+            for (long cluster = 2L * CLUSTER + STEP; cluster < file.size(); cluster += CLUSTER) {
+                assertThat(PageCache.resident(path(), cluster + 4096, 4096)).as("second block at %d", cluster)
+                        .isTrue();
+                assertThat(PageCache.resident(path(), cluster, 4096)).as("first block at %d", cluster).isFalse();
+            }
+        }
+    }
+
+    @Test
+    void firstStoresThatSpanBlocksOrDisagreeGetNothingWrittenAhead() throws Exception {
+        assertThat(pagesStoredIntoTheNextStep(k -> 0, CLUSTER)).as("whole clusters: every block converted anyway")
+                .isZero();
+        assertThat(pagesStoredIntoTheNextStep(k -> 4096 - 512, 1024)).as("across the first two blocks").isZero();
+        assertThat(pagesStoredIntoTheNextStep(k -> (k % (CLUSTER / 4096)) * 4096, 4096))
+                .as("a different block each time, as a random writer's").isZero();
+        assertThat(pagesStoredIntoTheNextStep(k -> 2 * 4096, 4096)).as("the same block each time")
+                .isEqualTo(CLUSTERS_PER_STEP);
+    }
+
+    /**
+     * Allocates clusters one per sync, telling the allocator that the first store into the
+     * k-th landed at {@code firstStoreAt(k)}, until the file has grown ahead once; returns the
+     * pages stored meanwhile (into the step grown ahead: nothing else touches a page).
+     */
+    private long pagesStoredIntoTheNextStep(java.util.function.LongUnaryOperator firstStoreAt, long bytes)
+            throws Exception {
+        Files.deleteIfExists(path());
+        try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
+            allocator.allocate(CLUSTER);
+            allocator.firstStoreLanded(firstStoreAt.applyAsLong(1), bytes);
+            file.sync();
+            long before = PageCache.residentPages(path());
+            for (long k = 2; k <= CLUSTERS_PER_STEP / 2 + 1; k++) {
+                allocator.allocate(CLUSTER);
+                allocator.firstStoreLanded(firstStoreAt.applyAsLong(k), bytes);
+                file.sync();
+            }
+            assertThat(file.size()).as("grown ahead").isEqualTo(2L * CLUSTER + 2 * STEP);
+            return PageCache.residentPages(path()) - before;
         }
     }
 
@@ -229,9 +287,10 @@ class ClusterAllocatorTest {
             long before = PageCache.residentPages(path());
             for (long k = 2; k <= CLUSTERS_PER_STEP / 2 + 1; k++) {
                 allocator.allocate(CLUSTER); // 64 clusters and one sync: a write-back stream
+                allocator.firstStoreLanded(0, 4096);
             }
             assertThat(file.size()).isEqualTo(2L * CLUSTER + 2 * STEP);
-            assertThat(PageCache.residentPages(path()) - before).as("nothing stored into the new step").isZero();
+            assertThat(PageCache.residentPages(path()) - before).as("nothing stored into the next step").isZero();
         }
     }
 }

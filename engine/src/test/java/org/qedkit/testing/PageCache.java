@@ -1,6 +1,8 @@
 package org.qedkit.testing;
 
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -21,6 +23,17 @@ public final class PageCache {
     /** Bytes of {@code file} in the page cache. */
     public static long residentBytes(Path file) throws Exception {
         return Long.parseLong(run("fincore", "--bytes", "--noheadings", "--output", "RES", file.toString()));
+    }
+
+    /**
+     * True when every page of {@code [offset, offset + length)} of {@code file} is in the page
+     * cache ({@code mincore} through {@link java.nio.MappedByteBuffer#isLoaded()}; mapping the
+     * range reads nothing in).
+     */
+    public static boolean resident(Path file, long offset, long length) throws Exception {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            return channel.map(FileChannel.MapMode.READ_ONLY, offset, length).isLoaded();
+        }
     }
 
     /** Writes the file's dirty pages back and drops them from the page cache ({@code POSIX_FADV_DONTNEED}). */
