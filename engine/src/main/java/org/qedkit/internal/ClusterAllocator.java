@@ -42,20 +42,23 @@ import java.util.Arrays;
  * store into such a block costs the sync that writes it more than the page: ext4 must
  * convert the extent (a kernel worker, once the page is written), then write the extent
  * block and the inode, each in turn, before the flush; a store into a block written once
- * costs the page and the flush. So when the file grows, or a window of reused space is
- * reserved, zeros are stored into one 4 KiB block of each cluster in the new space, and the
- * sync that settles that space writes them and converts their extents all at once: one
- * larger sync per step instead of a conversion in every write's sync. The block is the one
- * where the latest first stores into new clusters landed, when the last
- * {@link #FIRST_STORES_TO_AGREE} of them each fit in one block and agree on it (a writer
- * that fills clusters in order, or writes 4 KiB at the same place in each, as
+ * costs the page and the flush. So zeros are stored into one 4 KiB block of each cluster a
+ * little ahead of the allocations, {@link #FIRST_BLOCKS_CHUNK_CLUSTERS} clusters at a time,
+ * while fewer than two such chunks ahead of the latest allocation are written: the next
+ * sync writes a chunk's blocks and converts their extents at once, one larger sync per chunk
+ * instead of a conversion in every write's sync. Chunks, not whole steps, because the
+ * writes that wait for that sync wait for every page of it: 128 scattered pages made it a
+ * sync of several milliseconds, and the writers' p99 latency with it.
+ * <p>The block is the one where the latest first stores into new clusters landed, when the
+ * last {@link #FIRST_STORES_TO_AGREE} of them each fit in one block and agree on it (a
+ * writer that fills clusters in order, or writes 4 KiB at the same place in each, as
  * {@code qemu-img bench} does); until a first store is seen, the first block. Writes that
- * cover a whole cluster, or land anywhere, get nothing written ahead: the block would only
- * be written twice. The price is one 4 KiB write per cluster, paid twice when a sync carries
- * many new clusters anyway (its conversions are then shared by all of them). So it is done
- * only while the syncs since the last growth carried at most
- * {@link #FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC} clusters each: depth-1 and depth-8
- * write-through writers, not a write-back stream or 32 writes in flight
+ * cover a whole cluster (every write, with 4 KiB clusters) or land anywhere get nothing
+ * written ahead: the block would only be written twice. The price is one 4 KiB write per
+ * cluster, paid for nothing when a sync carries many new clusters anyway (its conversions
+ * are then shared by all of them). So a chunk is written only while the syncs since the
+ * previous chunk carried at most {@link #FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC} clusters each:
+ * depth-1 and depth-8 write-through writers, not a write-back stream or 32 writes in flight
  * (docs/performance.md, section 13, "A ninth look").
  *
  * <p>Not thread-safe: callers hold the pipeline's plan lock.
@@ -67,9 +70,11 @@ final class ClusterAllocator {
 
     /** The size of the block written ahead in each new cluster (see "First blocks written ahead"). */
     private static final int FIRST_BLOCK_BYTES = 4096;
+    /** Clusters whose first blocks are written ahead at a time; two such chunks are kept ahead. */
+    static final long FIRST_BLOCKS_CHUNK_CLUSTERS = 16;
     /** Write a block ahead only where this many of the latest first stores each landed. */
     static final int FIRST_STORES_TO_AGREE = 8;
-    /** Write first blocks ahead only while the syncs since the last growth carried at most this many clusters each. */
+    /** Write first blocks ahead only while the syncs since the previous chunk carried at most this many clusters each. */
     static final long FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC = 8;
 
     private final MappedImageFile file;
@@ -82,9 +87,12 @@ final class ClusterAllocator {
     /** The length of the latest growth not yet known durable, or -1; durable once growthTicket is. */
     private long growthEnd = -1;
     private long growthTicket;
-    // What the latest growth saw since the one before: for the first-blocks decision.
-    private long clustersSinceGrowth;
-    private long syncTicketAtGrowth;
+    // First blocks written ahead (the class comment): up to where, at the end of the file and
+    // in the window; and what was handed out since the previous chunk, for the decision.
+    private long endAhead;
+    private long windowAhead;
+    private long clustersSinceChunk;
+    private long syncTicketAtChunk;
     // Where the latest first stores into new clusters landed: a block index, or -1 when the
     // latest spanned blocks; and how many in a row landed there, up to FIRST_STORES_TO_AGREE.
     // Until one is seen: a cluster's first block, where a writer filling clusters begins.
@@ -111,7 +119,8 @@ final class ClusterAllocator {
         this.step = Math.max(STEP_BYTES, MIN_STEP_CLUSTERS * clusterSize);
         this.usedEnd = file.size();
         this.settledEnd = file.size(); // nothing is handed out below it: usedEnd starts there
-        this.syncTicketAtGrowth = file.syncTicket();
+        this.endAhead = file.size();
+        this.syncTicketAtChunk = file.syncTicket();
     }
 
     /**
@@ -122,15 +131,17 @@ final class ClusterAllocator {
     long allocate(long bytes) throws IOException {
         long at = windowNext + bytes <= windowEnd ? windowNext : refillWindow(bytes);
         boolean settled;
+        clustersSinceChunk += bytes / clusterSize;
         if (at >= 0) {
             windowNext = at + bytes;
             settled = settled();
+            windowAhead = writeAhead(Math.max(windowAhead, at + bytes), at + bytes, windowEnd);
         } else {
             at = allocateAtEnd(bytes);
             settled = settled() && at + bytes <= settledEnd();
             growAheadIfLow();
+            endAhead = writeAhead(Math.max(endAhead, at + bytes), at + bytes, file.size());
         }
-        clustersSinceGrowth += bytes / clusterSize;
         if (!settled) {
             unsettledSinceMark = true;
         }
@@ -149,8 +160,8 @@ final class ClusterAllocator {
      */
     void firstStoreLanded(long inCluster, long bytes) {
         long block = inCluster / FIRST_BLOCK_BYTES;
-        if (bytes <= 0 || (inCluster + bytes - 1) / FIRST_BLOCK_BYTES != block) {
-            block = -1;
+        if (bytes <= 0 || bytes >= clusterSize || (inCluster + bytes - 1) / FIRST_BLOCK_BYTES != block) {
+            block = -1; // none, all of the cluster (a 4 KiB one too), or more than one block
         }
         if (block != firstStoreBlock) {
             firstStoreBlock = block;
@@ -175,13 +186,11 @@ final class ClusterAllocator {
             free.add(run[0], run[1]);
             throw e;
         }
-        if (firstBlocksWorthwhile()) {
-            writeFirstBlocks(run[0], run[0] + run[1]);
-        }
         unsettledAt = file.syncTicket(); // a punch not yet durable could bring old bytes back
         returnWindow();
         windowNext = run[0];
         windowEnd = run[0] + run[1];
+        windowAhead = run[0];
         return windowNext;
     }
 
@@ -194,7 +203,7 @@ final class ClusterAllocator {
             } catch (IOException stepTooBig) {
                 file.extend(end); // a nearly full disk may still hold what is needed now
             }
-            grown(from);
+            grown();
         }
         long at = usedEnd;
         usedEnd = end;
@@ -212,18 +221,13 @@ final class ClusterAllocator {
         } catch (IOException | RuntimeException notNow) {
             return; // the allocation that needs the space grows the file, and reports what fails
         }
-        grown(from);
+        grown();
     }
 
-    /** After the file grew from {@code from}: first blocks, and a sync ticket for the new length. */
-    private void grown(long from) {
-        if (firstBlocksWorthwhile()) {
-            writeFirstBlocks(from, file.size());
-        }
+    /** After the file grew: a sync ticket for the new length. */
+    private void grown() {
         growthEnd = file.size();
         growthTicket = file.syncTicket(); // until synced, a crash may keep the old length
-        clustersSinceGrowth = 0;
-        syncTicketAtGrowth = growthTicket;
     }
 
     /** The end of the space at the end of the file that lies inside a durable length. */
@@ -236,13 +240,37 @@ final class ClusterAllocator {
     }
 
     /**
-     * True while the latest first stores agree on a block and the syncs since the last growth
-     * carried few new clusters each (see "First blocks written ahead").
+     * Writes first blocks a chunk at a time from {@code ahead} on, until two chunks past
+     * {@code next} (the end of the latest allocation) are covered or {@code limit} is reached;
+     * returns how far they now go (see "First blocks written ahead"). A chunk that is not
+     * worthwhile is passed over.
+     */
+    private long writeAhead(long ahead, long next, long limit) {
+        long chunk = FIRST_BLOCKS_CHUNK_CLUSTERS * clusterSize;
+        if (ahead - next >= 2 * chunk || ahead >= limit) {
+            return ahead;
+        }
+        boolean worthwhile = firstBlocksWorthwhile(); // one decision for the chunks written now
+        clustersSinceChunk = 0;
+        syncTicketAtChunk = file.syncTicket();
+        do {
+            long to = Math.min(ahead + chunk, limit);
+            if (worthwhile) {
+                writeFirstBlocks(ahead, to);
+            }
+            ahead = to;
+        } while (ahead - next < 2 * chunk && ahead < limit);
+        return ahead;
+    }
+
+    /**
+     * True while the latest first stores agree on a block and the syncs since the previous
+     * chunk carried few new clusters each (see "First blocks written ahead").
      */
     private boolean firstBlocksWorthwhile() {
-        long syncs = Math.max(1, file.syncTicket() - syncTicketAtGrowth);
+        long syncs = Math.max(1, file.syncTicket() - syncTicketAtChunk);
         return !file.isBlockDevice() && firstStoreBlock >= 0 && firstStoresAgreeing >= FIRST_STORES_TO_AGREE
-                && clustersSinceGrowth <= FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC * syncs;
+                && clustersSinceChunk <= FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC * syncs;
     }
 
     /** Stores zeros into the block where first stores land, in every cluster that begins in {@code [from, to)}. */
@@ -340,6 +368,7 @@ final class ClusterAllocator {
             file.truncate(usedEnd);
         }
         settledEnd = Math.min(settledEnd(), file.size());
+        endAhead = Math.min(endAhead, file.size());
         growthEnd = -1; // cut: what lies past the end now is grown again, and synced again
         unsettledAt = file.syncTicket(); // punched and cut: settled again only after a sync
     }

@@ -196,32 +196,37 @@ class ClusterAllocatorTest {
 
     /*
      * First blocks written ahead (the class comment): zeros stored into one 4 KiB block of
-     * each cluster of new space, the block where the latest first stores landed, so that the
-     * sync settling that space converts their extents at once, while syncs carry few new
-     * clusters each. The stores show as pages in the page cache: nothing else touches the
-     * pages of space that is only reserved.
+     * each cluster, two chunks of clusters ahead of the latest allocation, the block where
+     * the latest first stores landed, while syncs carry few new clusters each. The stores
+     * show as pages in the page cache: nothing else touches the pages of space that is only
+     * reserved.
      */
 
+    private static final long CHUNK = ClusterAllocator.FIRST_BLOCKS_CHUNK_CLUSTERS;
+
     @Test
-    void whileEachSyncCarriesFewNewClustersTheFirstBlockOfEveryClusterInNewSpaceIsWrittenAhead() throws Exception {
+    void whileEachSyncCarriesFewNewClustersTheFirstBlocksOfTheNextTwoChunksAreWrittenAhead() throws Exception {
         try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
             PageCache.drop(path());
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
-            allocator.allocate(CLUSTER); // the first growth: no first store seen yet, so the first blocks
-            assertThat(PageCache.residentPages(path())).as("one page for each cluster of the step")
-                    .isEqualTo(CLUSTERS_PER_STEP);
-            long before = PageCache.residentPages(path()); // mapped pages stay, whatever is dropped
-            for (long k = 2; k <= CLUSTERS_PER_STEP / 2 + 1; k++) {
-                allocator.allocate(CLUSTER);
+            long at = allocator.allocate(CLUSTER); // no first store seen yet: the first blocks
+            assertThat(PageCache.residentPages(path())).as("two chunks, a page each cluster").isEqualTo(2 * CHUNK);
+            for (long k = 2; k <= CLUSTERS_PER_STEP + 8; k++) { // through a growth ahead
+                at = allocator.allocate(CLUSTER);
                 allocator.firstStoreLanded(0, 4096); // 4 KiB at the start of each cluster
                 file.sync(); // a sync for every new cluster, as a depth-1 write-through writer makes
             }
-            assertThat(file.size()).isEqualTo(2L * CLUSTER + 2 * STEP);
-            assertThat(PageCache.residentPages(path()) - before).as("the next step's first blocks")
-                    .isEqualTo(CLUSTERS_PER_STEP);
-            long nextStep = 2L * CLUSTER + STEP;
-            assertThat(PageCache.resident(path(), nextStep, 4096)).isTrue();
-            assertThat(PageCache.resident(path(), nextStep + 4096, CLUSTER - 4096)).isFalse();
+            assertThat(file.size()).as("grown ahead").isEqualTo(2L * CLUSTER + 2 * STEP);
+            long next = at + CLUSTER;
+            for (long cluster = next; cluster < next + 2 * CHUNK * CLUSTER; cluster += CLUSTER) {
+                assertThat(PageCache.resident(path(), cluster, 4096)).as("first block at %d", cluster).isTrue();
+                assertThat(PageCache.resident(path(), cluster + 4096, 4096)).as("second block at %d", cluster)
+                        .isFalse();
+            }
+            // Written ahead from the second cluster on: those handed out since, and two or three chunks more.
+            long handedOutSince = (next - 3L * CLUSTER) / CLUSTER;
+            assertThat(PageCache.residentPages(path())).as("no more than three chunks ahead")
+                    .isBetween(handedOutSince + 2 * CHUNK, handedOutSince + 3 * CHUNK);
         }
     }
 
@@ -229,13 +234,13 @@ class ClusterAllocatorTest {
     void theBlockWrittenAheadIsTheOneTheLatestFirstStoresLandedIn() throws Exception {
         try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
-            for (long k = 1; k <= CLUSTERS_PER_STEP / 2 + 1; k++) {
-                allocator.allocate(CLUSTER);
+            long at = 0;
+            for (long k = 1; k <= 4 * CHUNK; k++) {
+                at = allocator.allocate(CLUSTER);
                 allocator.firstStoreLanded(4096 + 512, 1024); // inside each cluster's second block
                 file.sync();
             }
-            assertThat(file.size()).isEqualTo(2L * CLUSTER + 2 * STEP);
-            for (long cluster = 2L * CLUSTER + STEP; cluster < file.size(); cluster += CLUSTER) {
+            for (long cluster = at + CLUSTER; cluster < at + (2 * CHUNK + 1) * CLUSTER; cluster += CLUSTER) {
                 assertThat(PageCache.resident(path(), cluster + 4096, 4096)).as("second block at %d", cluster)
                         .isTrue();
                 assertThat(PageCache.resident(path(), cluster, 4096)).as("first block at %d", cluster).isFalse();
@@ -244,37 +249,77 @@ class ClusterAllocatorTest {
     }
 
     @Test
+    void inAWindowOfReusedSpaceTheFirstBlocksAheadAreWrittenAsAtTheEnd() throws Exception {
+        long window = 4 * CHUNK; // clusters of punched space between used ones
+        try (MappedImageFile file = file(window + 4, Long.MAX_VALUE)) {
+            FreeSpace free = new FreeSpace();
+            assertThat(file.punchHole(2L * CLUSTER, window * CLUSTER)).isTrue();
+            free.add(2L * CLUSTER, window * CLUSTER);
+            PageCache.drop(path());
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, free);
+            long at = 0;
+            for (long k = 1; k <= CHUNK + 1; k++) {
+                at = allocator.allocate(CLUSTER);
+                allocator.firstStoreLanded(0, 4096);
+                file.sync();
+            }
+            assertThat(at).as("from the window").isEqualTo((2 + CHUNK) * CLUSTER);
+            for (long cluster = at + CLUSTER; cluster < at + (2 * CHUNK + 1) * CLUSTER; cluster += CLUSTER) {
+                assertThat(PageCache.resident(path(), cluster, 4096)).as("first block at %d", cluster).isTrue();
+            }
+            assertThat(file.size()).as("the end of the file untouched").isEqualTo((window + 4) * CLUSTER);
+        }
+    }
+
+    @Test
     void firstStoresThatSpanBlocksOrDisagreeGetNothingWrittenAhead() throws Exception {
-        assertThat(pagesStoredIntoTheNextStep(k -> 0, CLUSTER)).as("whole clusters: every block converted anyway")
-                .isZero();
-        assertThat(pagesStoredIntoTheNextStep(k -> 4096 - 512, 1024)).as("across the first two blocks").isZero();
-        assertThat(pagesStoredIntoTheNextStep(k -> (k % (CLUSTER / 4096)) * 4096, 4096))
+        assertThat(pagesStoredAhead(k -> 0, CLUSTER)).as("whole clusters: every block converted anyway").isZero();
+        assertThat(pagesStoredAhead(k -> 4096 - 512, 1024)).as("across the first two blocks").isZero();
+        assertThat(pagesStoredAhead(k -> (k % (CLUSTER / 4096)) * 4096, 4096))
                 .as("a different block each time, as a random writer's").isZero();
-        assertThat(pagesStoredIntoTheNextStep(k -> 2 * 4096, 4096)).as("the same block each time")
-                .isEqualTo(CLUSTERS_PER_STEP);
+        assertThat(pagesStoredAhead(k -> 2 * 4096, 4096)).as("the same block each time: four chunks")
+                .isEqualTo(4 * CHUNK);
     }
 
     /**
      * Allocates clusters one per sync, telling the allocator that the first store into the
-     * k-th landed at {@code firstStoreAt(k)}, until the file has grown ahead once; returns the
-     * pages stored meanwhile (into the step grown ahead: nothing else touches a page).
+     * k-th landed at {@code firstStoreAt(k)}: nine to learn where, then four chunks' worth;
+     * returns the pages stored over those (nothing else touches a page).
      */
-    private long pagesStoredIntoTheNextStep(java.util.function.LongUnaryOperator firstStoreAt, long bytes)
-            throws Exception {
+    private long pagesStoredAhead(java.util.function.LongUnaryOperator firstStoreAt, long bytes) throws Exception {
         Files.deleteIfExists(path());
         try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
-            allocator.allocate(CLUSTER);
-            allocator.firstStoreLanded(firstStoreAt.applyAsLong(1), bytes);
-            file.sync();
-            long before = PageCache.residentPages(path());
-            for (long k = 2; k <= CLUSTERS_PER_STEP / 2 + 1; k++) {
+            long before = 0;
+            for (long k = 1; k <= 9 + 4 * CHUNK; k++) {
+                if (k == 10) {
+                    before = PageCache.residentPages(path());
+                }
                 allocator.allocate(CLUSTER);
                 allocator.firstStoreLanded(firstStoreAt.applyAsLong(k), bytes);
                 file.sync();
             }
-            assertThat(file.size()).as("grown ahead").isEqualTo(2L * CLUSTER + 2 * STEP);
             return PageCache.residentPages(path()) - before;
+        }
+    }
+
+    @Test
+    void withClustersOfOneBlockEveryFirstStoreCoversItsClusterAndNothingIsWrittenAhead() throws Exception {
+        int cluster = 4096;
+        Files.deleteIfExists(path());
+        Files.write(path(), new byte[2 * cluster]);
+        try (MappedImageFile file = MappedImageFile.open(path(), true)) {
+            ClusterAllocator allocator = new ClusterAllocator(file, cluster, new FreeSpace());
+            allocator.allocate(cluster);
+            allocator.firstStoreLanded(0, cluster);
+            file.sync();
+            long before = PageCache.residentPages(path());
+            for (long k = 2; k <= 8 * CHUNK; k++) {
+                allocator.allocate(cluster);
+                allocator.firstStoreLanded(0, cluster); // a 4 KiB write fills a 4 KiB cluster
+                file.sync();
+            }
+            assertThat(PageCache.residentPages(path()) - before).as("nothing stored ahead").isZero();
         }
     }
 
@@ -282,15 +327,17 @@ class ClusterAllocatorTest {
     void whenManyNewClustersShareEachSyncNoFirstBlocksAreWritten() throws Exception {
         try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
-            allocator.allocate(CLUSTER);
-            file.sync();
+            for (int k = 1; k <= 2; k++) { // one per sync: the chunks these write are not counted
+                allocator.allocate(CLUSTER);
+                allocator.firstStoreLanded(0, 4096);
+                file.sync();
+            }
             long before = PageCache.residentPages(path());
-            for (long k = 2; k <= CLUSTERS_PER_STEP / 2 + 1; k++) {
-                allocator.allocate(CLUSTER); // 64 clusters and one sync: a write-back stream
+            for (long k = 3; k <= 8 * CHUNK; k++) {
+                allocator.allocate(CLUSTER); // 126 clusters and no sync: a write-back stream
                 allocator.firstStoreLanded(0, 4096);
             }
-            assertThat(file.size()).isEqualTo(2L * CLUSTER + 2 * STEP);
-            assertThat(PageCache.residentPages(path()) - before).as("nothing stored into the next step").isZero();
+            assertThat(PageCache.residentPages(path()) - before).as("nothing stored ahead").isZero();
         }
     }
 }
