@@ -73,9 +73,9 @@ final class ClusterAllocator {
     /** Clusters whose first blocks are written ahead at a time; two such chunks are kept ahead. */
     static final long FIRST_BLOCKS_CHUNK_CLUSTERS = 16;
     /** Write a block ahead only where this many of the latest first stores each landed. */
-    static final int FIRST_STORES_TO_AGREE = 8;
+    private static final int FIRST_STORES_TO_AGREE = 8;
     /** Write first blocks ahead only while the syncs since the previous chunk carried at most this many clusters each. */
-    static final long FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC = 8;
+    private static final long FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC = 8;
 
     private final MappedImageFile file;
     private final FreeSpace free; // null: no reuse (offline tools)
@@ -197,9 +197,8 @@ final class ClusterAllocator {
     private long allocateAtEnd(long bytes) throws IOException {
         long end = usedEnd + bytes;
         if (end > file.size()) {
-            long from = file.size();
             try {
-                file.extend(Math.max(end, from + step));
+                file.extend(Math.max(end, file.size() + step));
             } catch (IOException stepTooBig) {
                 file.extend(end); // a nearly full disk may still hold what is needed now
             }
@@ -275,11 +274,10 @@ final class ClusterAllocator {
 
     /** Stores zeros into the block where first stores land, in every cluster that begins in {@code [from, to)}. */
     private void writeFirstBlocks(long from, long to) {
-        int block = Math.min(FIRST_BLOCK_BYTES, clusterSize);
-        long inCluster = firstStoreBlock * FIRST_BLOCK_BYTES;
+        long inCluster = firstStoreBlock * FIRST_BLOCK_BYTES; // clusters are 4 KiB at least (HeaderCodec)
         for (long cluster = (from + clusterSize - 1) / clusterSize * clusterSize;
-             cluster + inCluster + block <= to; cluster += clusterSize) {
-            file.fillZero(cluster + inCluster, block);
+             cluster + inCluster + FIRST_BLOCK_BYTES <= to; cluster += clusterSize) {
+            file.fillZero(cluster + inCluster, FIRST_BLOCK_BYTES);
         }
     }
 
