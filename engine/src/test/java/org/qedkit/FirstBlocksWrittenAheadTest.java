@@ -23,7 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class FirstBlocksWrittenAheadTest {
     private static final int CLUSTER = 65536;
     private static final int BLOCK = 4096;
-    private static final long CHUNK = 16; // ClusterAllocator.FIRST_BLOCKS_CHUNK_CLUSTERS, package-private elsewhere
+    private static final long CHUNK = 4; // a lone writer's: ClusterAllocator.FIRST_BLOCKS_MIN_CHUNK_CLUSTERS, package-private elsewhere
     private static final int WRITES = 100;
 
     @TempDir

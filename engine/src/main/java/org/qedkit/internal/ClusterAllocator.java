@@ -43,12 +43,16 @@ import java.util.Arrays;
  * convert the extent (a kernel worker, once the page is written), then write the extent
  * block and the inode, each in turn, before the flush; a store into a block written once
  * costs the page and the flush. So zeros are stored into one 4 KiB block of each cluster a
- * little ahead of the allocations, {@link #FIRST_BLOCKS_CHUNK_CLUSTERS} clusters at a time,
- * while fewer than two such chunks ahead of the latest allocation are written: the next
- * sync writes a chunk's blocks and converts their extents at once, one larger sync per chunk
- * instead of a conversion in every write's sync. Chunks, not whole steps, because the
- * writes that wait for that sync wait for every page of it: 128 scattered pages made it a
- * sync of several milliseconds, and the writers' p99 latency with it.
+ * little ahead of the allocations, a chunk of clusters at a time, while fewer than two such
+ * chunks ahead of the latest allocation are written: the next sync writes a chunk's blocks
+ * and converts their extents at once, one larger sync per chunk instead of a conversion in
+ * every write's sync. A chunk holds about {@link #FIRST_BLOCKS_SYNCS_PER_CHUNK} syncs' worth
+ * of new clusters ({@link #FIRST_BLOCKS_MIN_CHUNK_CLUSTERS} to
+ * {@link #FIRST_BLOCKS_MAX_CHUNK_CLUSTERS}): a lone writer's 4, a few writers' 16. The writes
+ * that wait for a chunk's sync wait for every page of it, so the chunk is as small as still
+ * shares its conversions among several syncs: one sync in four carries a few pages more,
+ * where fixed chunks of 16 made a lone writer's one sync in 16 carry 16 pages, and whole
+ * 8 MiB steps made it a sync of several milliseconds (docs/performance.md, section 13).
  * <p>The block is the one where the latest first stores into new clusters landed, when the
  * last {@link #FIRST_STORES_TO_AGREE} of them each fit in one block and agree on it (a
  * writer that fills clusters in order, or writes 4 KiB at the same place in each, as
@@ -56,10 +60,12 @@ import java.util.Arrays;
  * cover a whole cluster (every write, with 4 KiB clusters) or land anywhere get nothing
  * written ahead: the block would only be written twice. The price is one 4 KiB write per
  * cluster, paid for nothing when a sync carries many new clusters anyway (its conversions
- * are then shared by all of them). So a chunk is written only while the syncs since the
- * previous chunk carried at most {@link #FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC} clusters each:
- * depth-1 and depth-8 write-through writers, not a write-back stream or 32 writes in flight
- * (docs/performance.md, section 13, "A ninth look").
+ * are then shared by all of them). So chunks are written only while the syncs carry at most
+ * {@link #FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC} new clusters each, counted over samples of at
+ * least {@link #FIRST_BLOCKS_SAMPLE_CLUSTERS} new clusters: depth-1 and depth-8 write-through
+ * writers, not a write-back stream or 32 writes in flight. When a writer speeds up, the
+ * blocks of about a sample's worth of clusters are written before the rate shows
+ * (docs/performance.md, section 13, "A ninth look" and "A tenth look").
  *
  * <p>Not thread-safe: callers hold the pipeline's plan lock.
  */
@@ -70,12 +76,18 @@ final class ClusterAllocator {
 
     /** The size of the block written ahead in each new cluster (see "First blocks written ahead"). */
     private static final int FIRST_BLOCK_BYTES = 4096;
-    /** Clusters whose first blocks are written ahead at a time; two such chunks are kept ahead. */
-    static final long FIRST_BLOCKS_CHUNK_CLUSTERS = 16;
+    /** A chunk of first blocks holds about this many syncs' worth of new clusters; two chunks are kept ahead. */
+    private static final long FIRST_BLOCKS_SYNCS_PER_CHUNK = 4;
+    /** The fewest clusters in a chunk: a lone writer's four syncs. */
+    static final long FIRST_BLOCKS_MIN_CHUNK_CLUSTERS = 4;
+    /** The most clusters in a chunk: more pages in one sync only lengthen the wait of the writes behind it. */
+    static final long FIRST_BLOCKS_MAX_CHUNK_CLUSTERS = 16;
     /** Write a block ahead only where this many of the latest first stores each landed. */
     private static final int FIRST_STORES_TO_AGREE = 8;
-    /** Write first blocks ahead only while the syncs since the previous chunk carried at most this many clusters each. */
+    /** Write first blocks ahead only while the syncs carry at most this many new clusters each. */
     private static final long FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC = 8;
+    /** The syncs that new clusters come with are counted over at least this many of them. */
+    static final long FIRST_BLOCKS_SAMPLE_CLUSTERS = 16;
 
     private final MappedImageFile file;
     private final FreeSpace free; // null: no reuse (offline tools)
@@ -88,11 +100,16 @@ final class ClusterAllocator {
     private long growthEnd = -1;
     private long growthTicket;
     // First blocks written ahead (the class comment): up to where, at the end of the file and
-    // in the window; and what was handed out since the previous chunk, for the decision.
+    // in the window; the chunk size last decided; the new clusters and syncs of the latest
+    // full sample, and the clusters and first sync ticket of the one being taken. Until a
+    // sample is full: a sync for each cluster.
     private long endAhead;
     private long windowAhead;
-    private long clustersSinceChunk;
-    private long syncTicketAtChunk;
+    private long chunkClusters = FIRST_BLOCKS_MIN_CHUNK_CLUSTERS; // at least the least, also when none is written
+    private long sampleClusters = 1;
+    private long sampleSyncs = 1;
+    private long clustersInSample;
+    private long syncTicketAtSample;
     // Where the latest first stores into new clusters landed: a block index, or -1 when the
     // latest spanned blocks; and how many in a row landed there, up to FIRST_STORES_TO_AGREE.
     // Until one is seen: a cluster's first block, where a writer filling clusters begins.
@@ -120,7 +137,7 @@ final class ClusterAllocator {
         this.usedEnd = file.size();
         this.settledEnd = file.size(); // nothing is handed out below it: usedEnd starts there
         this.endAhead = file.size();
-        this.syncTicketAtChunk = file.syncTicket();
+        this.syncTicketAtSample = file.syncTicket();
     }
 
     /**
@@ -131,7 +148,7 @@ final class ClusterAllocator {
     long allocate(long bytes) throws IOException {
         long at = windowNext + bytes <= windowEnd ? windowNext : refillWindow(bytes);
         boolean settled;
-        clustersSinceChunk += bytes / clusterSize;
+        clustersInSample += bytes / clusterSize;
         if (at >= 0) {
             windowNext = at + bytes;
             settled = settled();
@@ -241,35 +258,49 @@ final class ClusterAllocator {
     /**
      * Writes first blocks a chunk at a time from {@code ahead} on, until two chunks past
      * {@code next} (the end of the latest allocation) are covered or {@code limit} is reached;
-     * returns how far they now go (see "First blocks written ahead"). A chunk that is not
-     * worthwhile is passed over.
+     * returns how far they now go (see "First blocks written ahead"). Chunks that are not
+     * worthwhile are passed over.
      */
     private long writeAhead(long ahead, long next, long limit) {
-        long chunk = FIRST_BLOCKS_CHUNK_CLUSTERS * clusterSize;
-        if (ahead - next >= 2 * chunk || ahead >= limit) {
+        if (ahead - next >= 2 * chunkClusters * clusterSize || ahead >= limit) {
             return ahead;
         }
-        boolean worthwhile = firstBlocksWorthwhile(); // one decision for the chunks written now
-        clustersSinceChunk = 0;
-        syncTicketAtChunk = file.syncTicket();
-        do {
+        long clusters = firstBlocksChunkClusters(); // one decision for the chunks written now
+        chunkClusters = Math.max(clusters, FIRST_BLOCKS_MIN_CHUNK_CLUSTERS);
+        long chunk = chunkClusters * clusterSize;
+        while (ahead - next < 2 * chunk && ahead < limit) {
             long to = Math.min(ahead + chunk, limit);
-            if (worthwhile) {
+            if (clusters > 0) {
                 writeFirstBlocks(ahead, to);
             }
             ahead = to;
-        } while (ahead - next < 2 * chunk && ahead < limit);
+        }
         return ahead;
     }
 
     /**
-     * True while the latest first stores agree on a block and the syncs since the previous
-     * chunk carried few new clusters each (see "First blocks written ahead").
+     * The clusters in the next chunk of first blocks, or 0 when none is worth writing: the
+     * latest first stores must agree on a block, and the syncs of the latest full sample must
+     * have carried few new clusters each; the chunk then holds
+     * {@link #FIRST_BLOCKS_SYNCS_PER_CHUNK} syncs' worth of that sample's clusters. A sample
+     * that has reached {@link #FIRST_BLOCKS_SAMPLE_CLUSTERS} is closed here.
      */
-    private boolean firstBlocksWorthwhile() {
-        long syncs = Math.max(1, file.syncTicket() - syncTicketAtChunk);
-        return !file.isBlockDevice() && firstStoreBlock >= 0 && firstStoresAgreeing >= FIRST_STORES_TO_AGREE
-                && clustersSinceChunk <= FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC * syncs;
+    private long firstBlocksChunkClusters() {
+        if (clustersInSample >= FIRST_BLOCKS_SAMPLE_CLUSTERS) {
+            long ticket = file.syncTicket();
+            sampleClusters = clustersInSample;
+            sampleSyncs = ticket - syncTicketAtSample;
+            clustersInSample = 0;
+            syncTicketAtSample = ticket;
+        }
+        boolean few = sampleClusters <= FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC * sampleSyncs;
+        if (file.isBlockDevice() || firstStoreBlock < 0 || firstStoresAgreeing < FIRST_STORES_TO_AGREE || !few) {
+            return 0;
+        }
+        // Rounded to the nearest: a sample closes at an allocation whose own sync is yet to come.
+        long perSync = (sampleClusters + sampleSyncs / 2) / sampleSyncs;
+        return Math.clamp(FIRST_BLOCKS_SYNCS_PER_CHUNK * perSync, FIRST_BLOCKS_MIN_CHUNK_CLUSTERS,
+                FIRST_BLOCKS_MAX_CHUNK_CLUSTERS);
     }
 
     /** Stores zeros into the block where first stores land, in every cluster that begins in {@code [from, to)}. */

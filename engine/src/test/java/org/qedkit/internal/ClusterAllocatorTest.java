@@ -197,15 +197,18 @@ class ClusterAllocatorTest {
     /*
      * First blocks written ahead (the class comment): zeros stored into one 4 KiB block of
      * each cluster, two chunks of clusters ahead of the latest allocation, the block where
-     * the latest first stores landed, while syncs carry few new clusters each. The stores
-     * show as pages in the page cache: nothing else touches the pages of space that is only
-     * reserved.
+     * the latest first stores landed, while syncs carry few new clusters each; a chunk holds
+     * about four syncs' worth of new clusters. The stores show as pages in the page cache:
+     * nothing else touches the pages of space that is only reserved.
      */
 
-    private static final long CHUNK = ClusterAllocator.FIRST_BLOCKS_CHUNK_CLUSTERS;
+    /** A lone writer's chunk: one new cluster in each sync. */
+    private static final long CHUNK = ClusterAllocator.FIRST_BLOCKS_MIN_CHUNK_CLUSTERS;
+    private static final long LARGEST_CHUNK = ClusterAllocator.FIRST_BLOCKS_MAX_CHUNK_CLUSTERS;
+    private static final long SAMPLE = ClusterAllocator.FIRST_BLOCKS_SAMPLE_CLUSTERS;
 
     @Test
-    void whileEachSyncCarriesFewNewClustersTheFirstBlocksOfTheNextTwoChunksAreWrittenAhead() throws Exception {
+    void whileEachSyncCarriesOneNewClusterTheFirstBlocksOfTheNextTwoSmallestChunksAreWrittenAhead() throws Exception {
         try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
             PageCache.drop(path());
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
@@ -231,11 +234,35 @@ class ClusterAllocatorTest {
     }
 
     @Test
+    void whileEachSyncCarriesFourNewClustersTheChunksHoldSixteen() throws Exception {
+        try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
+            long at = 0;
+            for (long k = 1; k <= 6 * SAMPLE; k++) {
+                at = allocator.allocate(CLUSTER);
+                allocator.firstStoreLanded(0, 4096);
+                if (k % 4 == 0) {
+                    file.sync(); // four writes in each sync, as a few writers in parallel make
+                }
+            }
+            long next = at + CLUSTER;
+            long ahead = 0;
+            while (PageCache.resident(path(), next + ahead * CLUSTER, 4096)) {
+                ahead++;
+            }
+            assertThat(ahead).as("first blocks written ahead of the latest allocation, in a row")
+                    .isBetween(2 * LARGEST_CHUNK, 3 * LARGEST_CHUNK - 1);
+            assertThat(PageCache.resident(path(), next + (ahead + 1) * CLUSTER, 4096)).as("nothing past them")
+                    .isFalse();
+        }
+    }
+
+    @Test
     void theBlockWrittenAheadIsTheOneTheLatestFirstStoresLandedIn() throws Exception {
         try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
             long at = 0;
-            for (long k = 1; k <= 4 * CHUNK; k++) {
+            for (long k = 1; k <= 2 * SAMPLE; k++) {
                 at = allocator.allocate(CLUSTER);
                 allocator.firstStoreLanded(4096 + 512, 1024); // inside each cluster's second block
                 file.sync();
@@ -324,7 +351,19 @@ class ClusterAllocatorTest {
     }
 
     @Test
-    void whenManyNewClustersShareEachSyncNoFirstBlocksAreWritten() throws Exception {
+    void whenManyNewClustersShareEachSyncNoFirstBlocksAreWrittenOnceASampleShowsIt() throws Exception {
+        assertThat(pagesStoredInABurst(0)).as("no sync at all: a write-back stream").containsExactly(0);
+        assertThat(pagesStoredInABurst(16)).as("16 new clusters in each sync: 32 writes in flight").containsExactly(0);
+    }
+
+    /**
+     * After two clusters with a sync each, allocates 8 samples' worth of clusters with a sync
+     * after every {@code clustersPerSync} of them (0: none); checks that at most a sample's
+     * worth of pages was stored ahead in the first two samples, and returns those stored
+     * ahead after them.
+     */
+    private long[] pagesStoredInABurst(int clustersPerSync) throws Exception {
+        Files.deleteIfExists(path());
         try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
             for (int k = 1; k <= 2; k++) { // one per sync: the chunks these write are not counted
@@ -333,11 +372,40 @@ class ClusterAllocatorTest {
                 file.sync();
             }
             long before = PageCache.residentPages(path());
-            for (long k = 3; k <= 8 * CHUNK; k++) {
-                allocator.allocate(CLUSTER); // 126 clusters and no sync: a write-back stream
+            long afterTwoSamples = 0;
+            for (long k = 1; k <= 8 * SAMPLE; k++) {
+                allocator.allocate(CLUSTER);
+                allocator.firstStoreLanded(0, 4096);
+                if (clustersPerSync > 0 && k % clustersPerSync == 0) {
+                    file.sync();
+                }
+                if (k == 2 * SAMPLE) {
+                    afterTwoSamples = PageCache.residentPages(path());
+                }
+            }
+            assertThat(afterTwoSamples - before).as("written before the rate showed: at most a sample's worth")
+                    .isLessThanOrEqualTo(SAMPLE);
+            return new long[] {PageCache.residentPages(path()) - afterTwoSamples};
+        }
+    }
+
+    @Test
+    void aWriterThatSlowsDownAgainHasItsFirstBlocksWrittenAheadAgainAfterASample() throws Exception {
+        try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
+            for (long k = 1; k <= 4 * SAMPLE; k++) {
+                allocator.allocate(CLUSTER); // a burst with no sync
                 allocator.firstStoreLanded(0, 4096);
             }
-            assertThat(PageCache.residentPages(path()) - before).as("nothing stored ahead").isZero();
+            long before = PageCache.residentPages(path());
+            long at = 0;
+            for (long k = 1; k <= 3 * SAMPLE; k++) {
+                at = allocator.allocate(CLUSTER); // then one new cluster in each sync
+                allocator.firstStoreLanded(0, 4096);
+                file.sync();
+            }
+            assertThat(PageCache.residentPages(path())).as("written ahead again").isGreaterThan(before);
+            assertThat(PageCache.resident(path(), at + CLUSTER, 4096)).as("the next cluster's first block").isTrue();
         }
     }
 }
