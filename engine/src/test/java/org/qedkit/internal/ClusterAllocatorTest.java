@@ -237,15 +237,8 @@ class ClusterAllocatorTest {
     void whileEachSyncCarriesFourNewClustersTheChunksHoldSixteen() throws Exception {
         try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
-            long at = 0;
-            for (long k = 1; k <= 6 * SAMPLE; k++) {
-                at = allocator.allocate(CLUSTER);
-                allocator.firstStoreLanded(0, 4096);
-                if (k % 4 == 0) {
-                    file.sync(); // four writes in each sync, as a few writers in parallel make
-                }
-            }
-            long next = at + CLUSTER;
+            // Four new clusters in each sync, as a few writers in parallel make.
+            long next = allocateAsAWriter(allocator, file, 6 * SAMPLE, 4, 0, 4096) + CLUSTER;
             long ahead = 0;
             while (PageCache.resident(path(), next + ahead * CLUSTER, 4096)) {
                 ahead++;
@@ -261,12 +254,7 @@ class ClusterAllocatorTest {
     void theBlockWrittenAheadIsTheOneTheLatestFirstStoresLandedIn() throws Exception {
         try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
-            long at = 0;
-            for (long k = 1; k <= 2 * SAMPLE; k++) {
-                at = allocator.allocate(CLUSTER);
-                allocator.firstStoreLanded(4096 + 512, 1024); // inside each cluster's second block
-                file.sync();
-            }
+            long at = allocateAsAWriter(allocator, file, 2 * SAMPLE, 1, 4096 + 512, 1024); // in each second block
             for (long cluster = at + CLUSTER; cluster < at + (2 * CHUNK + 1) * CLUSTER; cluster += CLUSTER) {
                 assertThat(PageCache.resident(path(), cluster + 4096, 4096)).as("second block at %d", cluster)
                         .isTrue();
@@ -393,19 +381,29 @@ class ClusterAllocatorTest {
     void aWriterThatSlowsDownAgainHasItsFirstBlocksWrittenAheadAgainAfterASample() throws Exception {
         try (MappedImageFile file = file(2, Long.MAX_VALUE)) {
             ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, new FreeSpace());
-            for (long k = 1; k <= 4 * SAMPLE; k++) {
-                allocator.allocate(CLUSTER); // a burst with no sync
-                allocator.firstStoreLanded(0, 4096);
-            }
+            allocateAsAWriter(allocator, file, 4 * SAMPLE, 0, 0, 4096); // a burst with no sync
             long before = PageCache.residentPages(path());
-            long at = 0;
-            for (long k = 1; k <= 3 * SAMPLE; k++) {
-                at = allocator.allocate(CLUSTER); // then one new cluster in each sync
-                allocator.firstStoreLanded(0, 4096);
-                file.sync();
-            }
+            long at = allocateAsAWriter(allocator, file, 3 * SAMPLE, 1, 0, 4096); // then one new cluster in each sync
             assertThat(PageCache.residentPages(path())).as("written ahead again").isGreaterThan(before);
             assertThat(PageCache.resident(path(), at + CLUSTER, 4096)).as("the next cluster's first block").isTrue();
         }
+    }
+
+    /**
+     * Hands out {@code clusters} clusters as a writer would, each with its first store of
+     * {@code bytes} at {@code inCluster}, and a sync after every {@code perSync} of them (0:
+     * none); returns the offset of the last.
+     */
+    private static long allocateAsAWriter(ClusterAllocator allocator, MappedImageFile file, long clusters,
+                                          long perSync, long inCluster, long bytes) throws IOException {
+        long at = 0;
+        for (long k = 1; k <= clusters; k++) {
+            at = allocator.allocate(CLUSTER);
+            allocator.firstStoreLanded(inCluster, bytes);
+            if (perSync > 0 && k % perSync == 0) {
+                file.sync();
+            }
+        }
+        return at;
     }
 }
