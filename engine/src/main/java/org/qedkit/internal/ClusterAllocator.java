@@ -65,7 +65,9 @@ import java.util.Arrays;
  * least {@link #FIRST_BLOCKS_SAMPLE_CLUSTERS} new clusters: depth-1 and depth-8 write-through
  * writers, not a write-back stream or 32 writes in flight. When a writer speeds up, the
  * blocks of about a sample's worth of clusters are written before the rate shows
- * (docs/performance.md, section 13, "A ninth look" and "A tenth look").
+ * (docs/performance.md, section 13, "A ninth look" and "A tenth look"). An image opened
+ * with {@code OpenOptions.firstBlocksWrittenAhead} false gets none: a daemon may prefer
+ * that tail to the throughput.
  *
  * <p>Not thread-safe: callers hold the pipeline's plan lock.
  */
@@ -93,6 +95,7 @@ final class ClusterAllocator {
     private final FreeSpace free; // null: no reuse (offline tools)
     private final int clusterSize;
     private final long step;
+    private final boolean firstBlocksAhead;
     private long usedEnd;
     /** Space at the end of the file below this lies inside a durable length. */
     private long settledEnd;
@@ -130,7 +133,13 @@ final class ClusterAllocator {
     }
 
     ClusterAllocator(MappedImageFile file, int clusterSize, FreeSpace free) {
+        this(file, clusterSize, free, true);
+    }
+
+    /** With {@code firstBlocksAhead} false, no first blocks are ever written ahead ({@code OpenOptions}). */
+    ClusterAllocator(MappedImageFile file, int clusterSize, FreeSpace free, boolean firstBlocksAhead) {
         this.file = file;
+        this.firstBlocksAhead = firstBlocksAhead;
         this.free = free;
         this.clusterSize = clusterSize;
         this.step = Math.max(STEP_BYTES, MIN_STEP_CLUSTERS * clusterSize);
@@ -294,7 +303,8 @@ final class ClusterAllocator {
             syncTicketAtSample = ticket;
         }
         boolean few = sampleClusters <= FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC * sampleSyncs;
-        if (file.isBlockDevice() || firstStoreBlock < 0 || firstStoresAgreeing < FIRST_STORES_TO_AGREE || !few) {
+        if (!firstBlocksAhead || file.isBlockDevice() || firstStoreBlock < 0
+                || firstStoresAgreeing < FIRST_STORES_TO_AGREE || !few) {
             return 0;
         }
         // Rounded to the nearest: a sample closes at an allocation whose own sync is yet to come.

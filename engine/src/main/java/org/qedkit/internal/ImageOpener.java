@@ -84,7 +84,8 @@ public final class ImageOpener {
         FreeSpace free = new FreeSpace();
         ReaderEpochs epochs = new ReaderEpochs();
         SpaceReclaimer reclaimer = new SpaceReclaimer(file, free, epochs);
-        ClusterAllocator allocator = new ClusterAllocator(file, geometry.clusterSize(), free);
+        ClusterAllocator allocator = new ClusterAllocator(file, geometry.clusterSize(), free,
+                options.firstBlocksWrittenAhead());
         CommitPipeline pipeline = new CommitPipeline(file, map, overlay, allocator, reclaimer,
                 new HeaderState(file, header),
                 new CommitSettings(options.commitInterval(), options.maxQueuedEntries(), context.clock()), true);
