@@ -61,10 +61,9 @@ import java.util.Objects;
  *                   one sync in four, the pages of the clusters ahead: when the disk has a
  *                   slow spell, those syncs are that writer's slowest (p99.9 1.7-5.8 ms
  *                   against 1.0-1.4 ms without, where on a calm disk both were 0.4-1.2 ms).
- *                   Off, for a
- *                   daemon that values that tail over throughput: each sync converts its own
- *                   clusters' extents (docs/design.md, "First blocks written ahead";
- *                   docs/performance.md, section 13, "A tenth look")
+ *                   Off, for a daemon that values that tail over throughput: each sync
+ *                   converts its own clusters' extents (docs/design.md, "First blocks
+ *                   written ahead"; docs/performance.md, section 13, "A tenth look")
  */
 public record OpenOptions(boolean readOnly, Durability durability, boolean forceShare, Limits limits,
                           boolean openBackingChain, BackingPolicy backingPolicy, boolean copyOnRead,
