@@ -95,7 +95,7 @@ final class ClusterAllocator {
     private final FreeSpace free; // null: no reuse (offline tools)
     private final int clusterSize;
     private final long step;
-    private final boolean firstBlocksAhead;
+    private final boolean firstBlocksAhead; // false: turned off by the open options, or a block device
     private long usedEnd;
     /** Space at the end of the file below this lies inside a durable length. */
     private long settledEnd;
@@ -136,10 +136,13 @@ final class ClusterAllocator {
         this(file, clusterSize, free, true);
     }
 
-    /** With {@code firstBlocksAhead} false, no first blocks are ever written ahead ({@code OpenOptions}). */
+    /**
+     * With {@code firstBlocksAhead} false ({@code OpenOptions}), or on a block device (no
+     * unwritten extents to convert), no first blocks are ever written ahead.
+     */
     ClusterAllocator(MappedImageFile file, int clusterSize, FreeSpace free, boolean firstBlocksAhead) {
         this.file = file;
-        this.firstBlocksAhead = firstBlocksAhead;
+        this.firstBlocksAhead = firstBlocksAhead && !file.isBlockDevice();
         this.free = free;
         this.clusterSize = clusterSize;
         this.step = Math.max(STEP_BYTES, MIN_STEP_CLUSTERS * clusterSize);
@@ -268,10 +271,10 @@ final class ClusterAllocator {
      * Writes first blocks a chunk at a time from {@code ahead} on, until two chunks past
      * {@code next} (the end of the latest allocation) are covered or {@code limit} is reached;
      * returns how far they now go (see "First blocks written ahead"). Chunks that are not
-     * worthwhile are passed over.
+     * worthwhile are passed over; with first blocks off, nothing is written or decided.
      */
     private long writeAhead(long ahead, long next, long limit) {
-        if (ahead - next >= 2 * chunkClusters * clusterSize || ahead >= limit) {
+        if (!firstBlocksAhead || ahead - next >= 2 * chunkClusters * clusterSize || ahead >= limit) {
             return ahead;
         }
         long clusters = firstBlocksChunkClusters(); // one decision for the chunks written now
@@ -303,8 +306,7 @@ final class ClusterAllocator {
             syncTicketAtSample = ticket;
         }
         boolean few = sampleClusters <= FIRST_BLOCKS_MAX_CLUSTERS_PER_SYNC * sampleSyncs;
-        if (!firstBlocksAhead || file.isBlockDevice() || firstStoreBlock < 0
-                || firstStoresAgreeing < FIRST_STORES_TO_AGREE || !few) {
+        if (firstStoreBlock < 0 || firstStoresAgreeing < FIRST_STORES_TO_AGREE || !few) {
             return 0;
         }
         // Rounded to the nearest: a sample closes at an allocation whose own sync is yet to come.
