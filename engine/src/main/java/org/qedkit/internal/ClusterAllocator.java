@@ -42,11 +42,16 @@ import java.util.Arrays;
  * store into such a block costs the sync that writes it more than the page: ext4 must
  * convert the extent (a kernel worker, once the page is written), then write the extent
  * block and the inode, each in turn, before the flush; a store into a block written once
- * costs the page and the flush. So zeros are stored into one 4 KiB block of each cluster a
+ * costs the page and the flush. So zeros are written into one 4 KiB block of each cluster a
  * little ahead of the allocations, a chunk of clusters at a time, while fewer than two such
  * chunks ahead of the latest allocation are written: the next sync writes a chunk's blocks
  * and converts their extents at once, one larger sync per chunk instead of a conversion in
- * every write's sync. A chunk holds about {@link #FIRST_BLOCKS_SYNCS_PER_CHUNK} syncs' worth
+ * every write's sync. They are written with {@code pwrite}, not stored through the mapping:
+ * a store would map each page twice (once for the zeros, and again for the data after the
+ * chunk's sync has write-protected it, with a TLB shootdown on every CPU running this
+ * process), where through the page cache only the data's store maps it; with eight writes
+ * in flight that made about an eighth more writes a second (docs/performance.md,
+ * section 13, "An eleventh look"). A chunk holds about {@link #FIRST_BLOCKS_SYNCS_PER_CHUNK} syncs' worth
  * of new clusters ({@link #FIRST_BLOCKS_MIN_CHUNK_CLUSTERS} to
  * {@link #FIRST_BLOCKS_MAX_CHUNK_CLUSTERS}): a lone writer's 4, a few writers' 16. The writes
  * that wait for a chunk's sync wait for every page of it, so the chunk is as small as still
@@ -315,12 +320,18 @@ final class ClusterAllocator {
                 FIRST_BLOCKS_MAX_CHUNK_CLUSTERS);
     }
 
-    /** Stores zeros into the block where first stores land, in every cluster that begins in {@code [from, to)}. */
+    /**
+     * Writes zeros into the block where first stores land, in every cluster that begins in
+     * {@code [from, to)}: with {@code pwrite}, so that only the data's store maps the page
+     * ({@link MappedImageFile#pwriteZeros}); stored through the mapping where that fails.
+     */
     private void writeFirstBlocks(long from, long to) {
         long inCluster = firstStoreBlock * FIRST_BLOCK_BYTES; // clusters are 4 KiB at least (HeaderCodec)
         for (long cluster = (from + clusterSize - 1) / clusterSize * clusterSize;
              cluster + inCluster + FIRST_BLOCK_BYTES <= to; cluster += clusterSize) {
-            file.fillZero(cluster + inCluster, FIRST_BLOCK_BYTES);
+            if (!file.pwriteZeros(cluster + inCluster, FIRST_BLOCK_BYTES)) {
+                file.fillZero(cluster + inCluster, FIRST_BLOCK_BYTES);
+            }
         }
     }
 

@@ -746,6 +746,36 @@ public final class MappedImageFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes zeros over {@code [fileOffset, fileOffset + length)} with {@code pwrite}: into
+     * the page cache, past this process's mappings. For space the file system holds
+     * unwritten that should be written once before its data comes (ClusterAllocator, "First
+     * blocks written ahead"): a store through the mapping would map each page into this
+     * process twice, a fault to read in its zeros now and, after the sync that writes it
+     * back has write-protected it (a TLB shootdown on every CPU running this process), a
+     * second fault when the data is stored; through the page cache, only the data's store
+     * maps it. The range must lie inside the file. Returns false, having written all, part
+     * or none of it, when the call failed (the caller stores the zeros instead).
+     */
+    public boolean pwriteZeros(long fileOffset, long length) {
+        checkWritableRange(fileOffset, length);
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            while (length > 0) {
+                long n = Posix.pwrite(capture, fd, ZEROS, Math.min(length, ZEROS.byteSize()), fileOffset);
+                if (n < 0 && Posix.errno(capture) == Posix.EINTR) {
+                    continue;
+                }
+                if (n <= 0) {
+                    return false;
+                }
+                fileOffset += n;
+                length -= n;
+            }
+            return true;
+        }
+    }
+
     // ---------------------------------------------------------------- file changes
 
     /**

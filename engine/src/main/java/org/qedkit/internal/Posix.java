@@ -103,12 +103,12 @@ final class Posix {
 
     /** System call numbers, from the kernel's tables for x86-64 and for AArch64 (asm-generic). */
     private record CallNumbers(long openat, long close, long fstat, long fallocate, long ftruncate, long lseek,
-                               long fdatasync, long mmap, long madvise, long munmap, long fcntl) {
+                               long fdatasync, long mmap, long madvise, long munmap, long fcntl, long pwrite64) {
         static CallNumbers forThisMachine() {
             String arch = System.getProperty("os.arch", "");
             return switch (arch) {
-                case "amd64", "x86_64" -> new CallNumbers(257, 3, 5, 285, 77, 8, 75, 9, 28, 11, 72);
-                case "aarch64" -> new CallNumbers(56, 57, 80, 47, 46, 62, 83, 222, 233, 215, 25);
+                case "amd64", "x86_64" -> new CallNumbers(257, 3, 5, 285, 77, 8, 75, 9, 28, 11, 72, 18);
+                case "aarch64" -> new CallNumbers(56, 57, 80, 47, 46, 62, 83, 222, 233, 215, 25, 68);
                 default -> throw new UnsupportedOperationException(
                         "qedkit runs on Linux x86-64 and AArch64; os.arch is " + arch);
             };
@@ -192,6 +192,11 @@ final class Posix {
 
     static long lseek(MemorySegment capture, int fd, long offset, int whence) {
         return syscall(capture, NR.lseek(), fd, offset, whence, 0L);
+    }
+
+    /** pwrite(2): bytes written, or -1 and errno. */
+    static long pwrite(MemorySegment capture, int fd, MemorySegment from, long length, long offset) {
+        return syscall(capture, NR.pwrite64(), fd, from.address(), length, offset);
     }
 
     static int fdatasync(MemorySegment capture, int fd) {
