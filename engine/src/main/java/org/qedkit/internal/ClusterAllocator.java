@@ -50,8 +50,8 @@ import java.util.Arrays;
  * a store would map each page twice (once for the zeros, and again for the data after the
  * chunk's sync has write-protected it, with a TLB shootdown on every CPU running this
  * process), where through the page cache only the data's store maps it; with eight writes
- * in flight that made about an eighth more writes a second (docs/performance.md,
- * section 13, "An eleventh look"). A chunk holds about {@link #FIRST_BLOCKS_SYNCS_PER_CHUNK} syncs' worth
+ * in flight that made 5 to 13 % more writes a second (docs/performance.md, section 13,
+ * "An eleventh look"). A chunk holds about {@link #FIRST_BLOCKS_SYNCS_PER_CHUNK} syncs' worth
  * of new clusters ({@link #FIRST_BLOCKS_MIN_CHUNK_CLUSTERS} to
  * {@link #FIRST_BLOCKS_MAX_CHUNK_CLUSTERS}): a lone writer's 4, a few writers' 16. The writes
  * that wait for a chunk's sync wait for every page of it, so the chunk is as small as still
