@@ -44,6 +44,7 @@ final class ServeCommand implements Callable<Integer>, DeclaredCommand {
     int shared;
     String cache;
     String discard;
+    String firstBlocksAhead;
     Path pidFile;
     int handshakeSeconds;
     boolean imageOpts;
@@ -112,6 +113,12 @@ final class ServeCommand implements Callable<Integer>, DeclaredCommand {
         b.option("--discard").label("MODE").defaultValue("ignore")
                 .describe("ignore (trims do nothing) or unmap (trims give clusters back to the file system).")
                 .text(() -> discard, v -> discard = v);
+        b.option("--first-blocks-ahead").label("MODE").defaultValue("on")
+                .describe("on (default): zeros are written ahead into the block of each new cluster where "
+                        + "writes have been landing, so that a small write-through write into it skips the file "
+                        + "system's extent conversion; off: for a lone client that values its slowest writes "
+                        + "over its throughput.")
+                .text(() -> firstBlocksAhead, v -> firstBlocksAhead = v);
         b.option("--pid-file").label("FILE")
                 .describe("Write the server's process id here.")
                 .typed(Path.class, () -> pidFile, v -> pidFile = v);
@@ -216,6 +223,11 @@ final class ServeCommand implements Callable<Integer>, DeclaredCommand {
             case "unmap", "on" -> true;
             default -> throw new CliException("Invalid discard mode '" + discard + "'");
         };
+        boolean writeAhead = switch (firstBlocksAhead) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new CliException("Invalid first-blocks-ahead mode '" + firstBlocksAhead + "'");
+        };
         if (shared < 0) {
             throw new CliException("Invalid shared device number '" + shared + "'");
         }
@@ -225,7 +237,8 @@ final class ServeCommand implements Callable<Integer>, DeclaredCommand {
         SocketAddress address = socket != null
                 ? UnixDomainSocketAddress.of(socket.toAbsolutePath())
                 : new InetSocketAddress(InetAddress.getByName(bind), port);
-        OpenOptions options = (readOnly ? OpenOptions.READ_ONLY : OpenOptions.READ_WRITE).withDurability(durability);
+        OpenOptions options = (readOnly ? OpenOptions.READ_ONLY : OpenOptions.READ_WRITE).withDurability(durability)
+                .withFirstBlocksWrittenAhead(writeAhead);
         QedImage opened = null;
         if (file != null) {
             try {

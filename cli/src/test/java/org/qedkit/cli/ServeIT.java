@@ -7,11 +7,15 @@ import org.qedkit.CheckMode;
 import org.qedkit.CreateOptions;
 import org.qedkit.OpenOptions;
 import org.qedkit.QedImage;
+import org.qedkit.testing.PageCache;
 import org.qedkit.testing.QemuTools;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -97,6 +101,62 @@ class ServeIT {
         assertThat(QedImage.check(image, CheckMode.REPORT).isClean()).isTrue();
         QemuTools.qemuImg("check", image).ok();
         QemuTools.qemuIo("-f", "qed", "-c", "read -P 0x61 0 1M", "-c", "read -P 0 1M 1M", image).ok();
+    }
+
+    /**
+     * {@code --first-blocks-ahead}: on by default, a lone client's small write-through writes
+     * into new clusters find the block they land in written ahead (ClusterAllocator, "First
+     * blocks written ahead"); {@code off}, for a daemon that values its slowest writes over
+     * its throughput, writes nothing ahead. Seen from outside while the server still holds
+     * the image: clusters whose third block is in the page cache, all zeros, with their first
+     * two blocks not (data clusters hold the client's bytes there; tables start at block 0).
+     */
+    @Test
+    void firstBlocksAheadAreOnByDefaultAndOffWhenAsked() throws Exception {
+        assertThat(clustersWrittenAheadWhileServing()).as("on by default").isGreaterThanOrEqualTo(4);
+        assertThat(clustersWrittenAheadWhileServing("--first-blocks-ahead", "off")).as("off").isZero();
+
+        QedRun bad = QedRun.of("serve", "--first-blocks-ahead", "sometimes", "-k", dir.resolve("x.sock"),
+                dir.resolve("a.qed"));
+        assertThat(bad.exitCode()).isEqualTo(1);
+        assertThat(bad.stderr()).isEqualTo("qemu-nbd: Invalid first-blocks-ahead mode 'sometimes'\n");
+    }
+
+    /** 24 write-through writes of 4 KiB, one a cluster, into a fresh image served with {@code options}. */
+    private long clustersWrittenAheadWhileServing(String... options) throws Exception {
+        int cluster = 65536;
+        int inCluster = 8192;
+        Path image = dir.resolve("a.qed");
+        Files.deleteIfExists(image);
+        QedImage.create(image, CreateOptions.ofSize(1L << 30).withClusterSize(cluster));
+        Path socket = dir.resolve("s.sock");
+        List<String> args = new ArrayList<>(List.of("-k", socket.toString(), "-t", "--cache", "writethrough"));
+        args.addAll(List.of(options));
+        args.add(image.toString());
+        Process server = serve(args.toArray(String[]::new));
+        List<String> io = new ArrayList<>(List.of("-f", "raw"));
+        for (int i = 0; i < 24; i++) {
+            io.addAll(List.of("-c", "write -P 0x61 " + ((long) i * cluster + inCluster) + " 4k"));
+        }
+        io.add("nbd+unix:///?socket=" + socket);
+        QemuTools.qemuIo(io.toArray()).ok();
+        long ahead = 0;
+        try (FileChannel channel = FileChannel.open(image, StandardOpenOption.READ)) {
+            for (long at = 0; at + cluster <= channel.size(); at += cluster) {
+                if (PageCache.resident(image, at + inCluster, 4096) && !PageCache.resident(image, at, inCluster)) {
+                    ByteBuffer block = ByteBuffer.allocate(4096);
+                    channel.read(block, at + inCluster);
+                    if (block.flip().equals(ByteBuffer.allocate(4096))) {
+                        ahead++;
+                    }
+                }
+            }
+        }
+        server.destroy();
+        assertThat(server.waitFor(30, TimeUnit.SECONDS)).as("qed serve ends after SIGTERM").isTrue();
+        assertThat(server.exitValue()).as("exit code; stderr: %s", stderr()).isZero();
+        QemuTools.qemuIo("-f", "qed", "-c", "read -P 0x61 " + (23L * cluster + inCluster) + " 4k", image).ok();
+        return ahead;
     }
 
     /**
