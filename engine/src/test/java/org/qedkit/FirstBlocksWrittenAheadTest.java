@@ -5,11 +5,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.qedkit.testing.Bytes;
 import org.qedkit.testing.PageCache;
 
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -58,19 +55,7 @@ class FirstBlocksWrittenAheadTest {
             for (int i = 0; i < WRITES; i++) {
                 qed.write((long) i * CLUSTER + inCluster, Bytes.random(i, BLOCK));
             }
-            long writtenAhead = 0;
-            try (FileChannel channel = FileChannel.open(image, StandardOpenOption.READ)) {
-                for (long cluster = 0; cluster + CLUSTER <= Files.size(image); cluster += CLUSTER) {
-                    if (PageCache.resident(image, cluster + inCluster, BLOCK)
-                            && !PageCache.resident(image, cluster, inCluster)) {
-                        ByteBuffer block = ByteBuffer.allocate(BLOCK);
-                        channel.read(block, cluster + inCluster);
-                        if (block.flip().equals(ByteBuffer.allocate(BLOCK))) {
-                            writtenAhead++;
-                        }
-                    }
-                }
-            }
+            long writtenAhead = PageCache.zeroBlocksAloneInCache(image, CLUSTER, inCluster);
             for (int i = 0; i < WRITES; i++) {
                 byte[] back = new byte[BLOCK];
                 qed.read((long) i * CLUSTER + inCluster, back);

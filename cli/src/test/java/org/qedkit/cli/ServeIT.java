@@ -11,11 +11,8 @@ import org.qedkit.testing.PageCache;
 import org.qedkit.testing.QemuTools;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -140,18 +137,7 @@ class ServeIT {
         }
         io.add("nbd+unix:///?socket=" + socket);
         QemuTools.qemuIo(io.toArray()).ok();
-        long ahead = 0;
-        try (FileChannel channel = FileChannel.open(image, StandardOpenOption.READ)) {
-            for (long at = 0; at + cluster <= channel.size(); at += cluster) {
-                if (PageCache.resident(image, at + inCluster, 4096) && !PageCache.resident(image, at, inCluster)) {
-                    ByteBuffer block = ByteBuffer.allocate(4096);
-                    channel.read(block, at + inCluster);
-                    if (block.flip().equals(ByteBuffer.allocate(4096))) {
-                        ahead++;
-                    }
-                }
-            }
-        }
+        long ahead = PageCache.zeroBlocksAloneInCache(image, cluster, inCluster);
         server.destroy();
         assertThat(server.waitFor(30, TimeUnit.SECONDS)).as("qed serve ends after SIGTERM").isTrue();
         assertThat(server.exitValue()).as("exit code; stderr: %s", stderr()).isZero();

@@ -1,5 +1,6 @@
 package org.qedkit.testing;
 
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -34,6 +35,30 @@ public final class PageCache {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             return channel.map(FileChannel.MapMode.READ_ONLY, offset, length).isLoaded();
         }
+    }
+
+    /**
+     * The clusters of {@code file} (of {@code clusterSize} bytes) whose 4 KiB block at
+     * {@code inCluster} is in the page cache and holds zeros, while the bytes before it in
+     * the cluster are not in the cache: blocks written ahead of the writers into otherwise
+     * untouched space (ClusterAllocator, "First blocks written ahead"). A test that writes
+     * its data at {@code inCluster} with other bytes than zeros, and whose tables start at a
+     * cluster's first block, counts only those.
+     */
+    public static long zeroBlocksAloneInCache(Path file, long clusterSize, long inCluster) throws Exception {
+        long alone = 0;
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            for (long cluster = 0; cluster + clusterSize <= channel.size(); cluster += clusterSize) {
+                if (resident(file, cluster + inCluster, 4096) && !resident(file, cluster, inCluster)) {
+                    ByteBuffer block = ByteBuffer.allocate(4096);
+                    channel.read(block, cluster + inCluster);
+                    if (block.flip().equals(ByteBuffer.allocate(4096))) {
+                        alone++;
+                    }
+                }
+            }
+        }
+        return alone;
     }
 
     /** Writes the file's dirty pages back and drops them from the page cache ({@code POSIX_FADV_DONTNEED}). */
