@@ -860,6 +860,103 @@ public final class MappedImageFile implements AutoCloseable {
     }
 
     /**
+     * Takes the pages of {@code pages} out of this process's page tables
+     * ({@code MADV_DONTNEED}) ahead of a sync. The page cache keeps them, dirty or not (a
+     * dirty bit in a page table entry moves to the page as the entry goes), and the next
+     * access maps them again; so nothing changes but where the next fault happens.
+     *
+     * <p>Why: before it writes a dirty page of a shared mapping back, {@code fdatasync}
+     * write-protects every mapping of it, one page at a time, and each page's TLB flush
+     * interrupts every other CPU running one of this process's threads and waits for it. On a
+     * small virtual machine that is tens of microseconds a page, spent inside the sync while
+     * the disk waits for its first request. Dropping a round's pages first costs one flush
+     * for all of them, and the sync finds nothing mapped to write-protect (docs/design.md,
+     * "Pages dropped before a sync"). All ranges go in one {@code process_madvise} call
+     * (Linux 6.15 and later; one range at a time before). A hint only: a refusal leaves the
+     * pages mapped, and the sync writes them as it always did.
+     */
+    public void dropFromPageTables(StoredPages pages) {
+        int n = pages.count();
+        if (n == 0 || !writable) {
+            return;
+        }
+        MemorySegment[] table = chunks;
+        try (Arena call = Posix.scratch()) {
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            if (processMadviseWorks) {
+                int capacity = Math.min(n, MAX_IOVECS); // a range split at a chunk's end sends a call early
+                MemorySegment iovecs = call.allocate(IOVEC_BYTES * capacity, 8);
+                int filled = 0;
+                for (int i = 0; i < n; i++) {
+                    for (long at = pages.start(i), end = pages.end(i); at < end; ) {
+                        long stop = Math.min(end, (at & ~CHUNK_MASK) + CHUNK_BYTES);
+                        MemorySegment chunk = mappedChunk(table, at);
+                        if (chunk != null) {
+                            iovecs.set(ValueLayout.JAVA_LONG, filled * IOVEC_BYTES, chunk.address() + (at & CHUNK_MASK));
+                            iovecs.set(ValueLayout.JAVA_LONG, filled * IOVEC_BYTES + 8, stop - at);
+                            if (++filled == capacity) {
+                                adviseDontNeed(capture, iovecs, filled);
+                                filled = 0;
+                            }
+                        }
+                        at = stop;
+                    }
+                }
+                if (filled > 0) {
+                    adviseDontNeed(capture, iovecs, filled);
+                }
+                if (processMadviseWorks) {
+                    return;
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                for (long at = pages.start(i), end = pages.end(i); at < end; ) {
+                    long stop = Math.min(end, (at & ~CHUNK_MASK) + CHUNK_BYTES);
+                    MemorySegment chunk = mappedChunk(table, at);
+                    if (chunk != null) {
+                        Posix.madvise(capture, MemorySegment.ofAddress(chunk.address() + (at & CHUNK_MASK)),
+                                stop - at, Posix.MADV_DONTNEED);
+                    }
+                    at = stop;
+                }
+            }
+        }
+    }
+
+    /** The chunk holding {@code fileOffset} if it is mapped, or null; maps nothing. */
+    private static MemorySegment mappedChunk(MemorySegment[] table, long fileOffset) {
+        int index = (int) (fileOffset >>> CHUNK_SHIFT);
+        return index < table.length ? (MemorySegment) CHUNK_SLOT.getAcquire(table, index) : null;
+    }
+
+    /** One process_madvise call; on a kernel that refuses it for this process, the fallback from then on. */
+    private static void adviseDontNeed(MemorySegment capture, MemorySegment iovecs, int count) {
+        if (processMadviseWorks && Posix.processMadvise(capture, iovecs, count, Posix.MADV_DONTNEED) < 0) {
+            int errno = Posix.errno(capture);
+            if (errno == Posix.EBADF || errno == Posix.EINVAL || errno == Posix.ENOSYS || errno == Posix.EPERM) {
+                processMadviseWorks = false; // the caller advises each range on its own instead
+            }
+        }
+    }
+
+    /** {@code struct iovec}: a pointer and a length, 16 bytes on both 64-bit machines. */
+    private static final long IOVEC_BYTES = 16;
+    /** The kernel's limit on iovecs per call (UIO_MAXIOV). */
+    private static final int MAX_IOVECS = 1024;
+    /** False once the kernel refused process_madvise for this process: older than 6.15. */
+    private static volatile boolean processMadviseWorks = true;
+
+    /** Tests: whether {@link #dropFromPageTables} tries process_madvise (true) or goes range by range. */
+    static void useProcessMadvise(boolean use) {
+        processMadviseWorks = use;
+    }
+
+    /** Tests: false once the kernel refused process_madvise (or a test said not to use it). */
+    static boolean usesProcessMadvise() {
+        return processMadviseWorks;
+    }
+
+    /**
      * {@code fdatasync}: every store made through the mappings and every size change so far
      * is on stable storage when this returns. A failure is final for the data it covered:
      * Linux forgets a write-back error once reported, so a second fdatasync would succeed

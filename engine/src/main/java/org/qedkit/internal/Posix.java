@@ -69,6 +69,13 @@ final class Posix {
     static final int MADV_NORMAL = 0;
     static final int MADV_RANDOM = 1;
     static final int MADV_SEQUENTIAL = 2;
+    static final int MADV_DONTNEED = 4;
+    /** The calling process, for the pidfd calls that take one (Linux 6.15 and later). */
+    static final long PIDFD_SELF = -10000;
+    static final int EPERM = 1;
+    static final int EBADF = 9;
+    static final int EINVAL = 22;
+    static final int ENOSYS = 38;
     static final int SEEK_HOLE = 4;
     static final int EOPNOTSUPP = 95;
     /** {@code fallocate} modes: keep the file's length; give the range's blocks back (reads as zeros). */
@@ -103,12 +110,13 @@ final class Posix {
 
     /** System call numbers, from the kernel's tables for x86-64 and for AArch64 (asm-generic). */
     private record CallNumbers(long openat, long close, long fstat, long fallocate, long ftruncate, long lseek,
-                               long fdatasync, long mmap, long madvise, long munmap, long fcntl, long pwrite64) {
+                               long fdatasync, long mmap, long madvise, long munmap, long fcntl, long pwrite64,
+                               long processMadvise) {
         static CallNumbers forThisMachine() {
             String arch = System.getProperty("os.arch", "");
             return switch (arch) {
-                case "amd64", "x86_64" -> new CallNumbers(257, 3, 5, 285, 77, 8, 75, 9, 28, 11, 72, 18);
-                case "aarch64" -> new CallNumbers(56, 57, 80, 47, 46, 62, 83, 222, 233, 215, 25, 68);
+                case "amd64", "x86_64" -> new CallNumbers(257, 3, 5, 285, 77, 8, 75, 9, 28, 11, 72, 18, 440);
+                case "aarch64" -> new CallNumbers(56, 57, 80, 47, 46, 62, 83, 222, 233, 215, 25, 68, 440);
                 default -> throw new UnsupportedOperationException(
                         "qedkit runs on Linux x86-64 and AArch64; os.arch is " + arch);
             };
@@ -116,6 +124,15 @@ final class Posix {
     }
 
     private static final CallNumbers NR = CallNumbers.forThisMachine();
+
+    /**
+     * A multiple of the page size: x86-64 pages are always 4 KiB; AArch64 kernels use 4, 16
+     * or 64 KiB, so there the largest. A range widened to it covers whole pages.
+     */
+    static final long PAGE_ALIGNMENT = switch (System.getProperty("os.arch", "")) {
+        case "amd64", "x86_64" -> 4096;
+        default -> 64 * 1024;
+    };
     private static final long AT_FDCWD = -100;
 
     private static final class Syscall {
@@ -210,6 +227,16 @@ final class Posix {
 
     static int madvise(MemorySegment capture, MemorySegment address, long length, int advice) {
         return (int) syscall(capture, NR.madvise(), address.address(), length, advice, 0L);
+    }
+
+    /**
+     * process_madvise(2) on this process: one advice for {@code count} ranges given as
+     * {@code struct iovec}s; bytes advised, or -1 and errno. Linux takes the calling process
+     * as {@link #PIDFD_SELF} since 6.15 and any advice for it since 6.13; older kernels fail
+     * with EBADF or EINVAL (ENOSYS before 5.10).
+     */
+    static long processMadvise(MemorySegment capture, MemorySegment iovecs, long count, int advice) {
+        return syscall(capture, NR.processMadvise(), PIDFD_SELF, iovecs.address(), count, advice, 0L, 0L);
     }
 
     static int munmap(MemorySegment capture, MemorySegment address, long length) {

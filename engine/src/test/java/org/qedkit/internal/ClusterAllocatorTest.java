@@ -8,9 +8,6 @@ import org.qedkit.testing.PageCache;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -245,25 +242,11 @@ class ClusterAllocatorTest {
             long at = allocator.allocate(CLUSTER);
             for (long cluster = at + CLUSTER; cluster < at + (2 * CHUNK + 1) * CLUSTER; cluster += CLUSTER) {
                 assertThat(PageCache.resident(path(), cluster, 4096)).as("written ahead at %d", cluster).isTrue();
-                assertThat(mappedHere(file, cluster)).as("mapped in this process at %d", cluster).isFalse();
+                assertThat(PageTables.mappedHere(file, cluster)).as("mapped in this process at %d", cluster).isFalse();
             }
             long next = allocator.allocate(CLUSTER);
             file.copyIn(MemorySegment.ofArray(new byte[4096]), 0, next, 4096);
-            assertThat(mappedHere(file, next)).as("the data's store maps it").isTrue();
-        }
-    }
-
-    /**
-     * Whether the page of the file at {@code offset} is in this process's page tables at the
-     * mapping's address: bit 63 of its {@code /proc/self/pagemap} entry (readable without
-     * privileges; only the frame number is hidden).
-     */
-    private static boolean mappedHere(MappedImageFile file, long offset) throws IOException {
-        long address = file.readOnlyView(offset, 4096).address();
-        try (FileChannel pagemap = FileChannel.open(Path.of("/proc/self/pagemap"))) {
-            ByteBuffer entry = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder());
-            assertThat(pagemap.read(entry, address / 4096 * 8)).isEqualTo(8);
-            return entry.getLong(0) < 0;
+            assertThat(PageTables.mappedHere(file, next)).as("the data's store maps it").isTrue();
         }
     }
 
