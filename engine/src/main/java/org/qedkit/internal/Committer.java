@@ -42,6 +42,17 @@ import java.util.concurrent.TimeUnit;
  * what that guest range read before the write (docs/design.md, "One sync per batch").
  * Such a batch still completes in order behind the strict batches before it.
  *
+ * <h2>Pages dropped before a sync</h2>
+ * Before its sync, a round takes the pages it stored into (the fresh batch's data clusters,
+ * the table entries it stored) out of the process's page tables
+ * ({@link MappedImageFile#dropFromPageTables}); the page cache keeps them, dirty. The sync
+ * then finds none of them mapped, where it would have write-protected each one with an
+ * interrupt to every other CPU running one of this process's threads. One drop costs about
+ * what one page's write-protect does, and the next store or read of a dropped page faults
+ * it back in; so a round drops its pages only when it stored into at least
+ * {@link #DROP_WORTHWHILE} places. Write-through overwrites of existing clusters are not
+ * the committer's to know, and stay mapped.
+ *
  * <p>Rounds run under the pipeline's round lock, on the commit thread or on a caller that
  * waits for its own sync ({@link CommitPipeline}, "Who makes the sync"); the fields below are
  * touched only by the thread that holds it.
@@ -50,6 +61,12 @@ final class Committer implements Agent {
     private static final long IDLE_BEFORE_CLEAN_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** Entries dropped from the overlay per hold of its write lock: a few microseconds. */
     private static final int DROP_SLICE = 256;
+    /**
+     * Places a round must have stored into before its pages are dropped ahead of its sync. A
+     * depth-1 write's round stores into two, its data cluster and its table page, and those
+     * two sync faster left mapped (docs/performance.md section 13, "A twelfth look").
+     */
+    static final int DROP_WORTHWHILE = 3;
     /** How often retired space waiting for readers to finish is looked at again. */
     private static final long RECLAIM_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
@@ -85,6 +102,8 @@ final class Committer implements Agent {
     private final NanoClock clock;
 
     private final ArrayDeque<Batch> inFlight = new ArrayDeque<>(); // oldest first
+    /** What this round stored into through the mappings (see "Pages dropped before a sync"). */
+    private final StoredPages stored = new StoredPages();
     private Batch awaitingL2;   // its data is durable: its L2 entries go in next
     private Batch awaitingL1;   // its L2 entries are durable: its L1 entries go in next
     private long lastWorkAt;
@@ -209,10 +228,17 @@ final class Committer implements Agent {
         boolean failed = file.hasFailed();
         if (!failed) {
             try {
+                stored.clear();
                 storeEntries();
-                if (fresh != null && !fresh.ordered) {
-                    storeL2Entries(fresh);
-                    storeL1Entries(fresh);
+                if (fresh != null) {
+                    if (!fresh.ordered) {
+                        storeL2Entries(fresh);
+                        storeL1Entries(fresh);
+                    }
+                    addDataClusters(fresh);
+                }
+                if (stored.places() >= DROP_WORTHWHILE) {
+                    file.dropFromPageTables(stored);
                 }
                 file.sync();
                 stepForward(fresh);
@@ -256,15 +282,28 @@ final class Committer implements Agent {
     private void storeL1Entries(Batch batch) {
         for (PendingEntry p : batch.entries) {
             if (p.newTable() != 0) {
-                file.setEntryRelease(geometry.l1EntryOffset(p.guestOffset()), p.newTable());
+                long at = geometry.l1EntryOffset(p.guestOffset());
+                file.setEntryRelease(at, p.newTable());
+                stored.add(at, at + Long.BYTES);
             }
         }
     }
 
     private void storeL2Entries(Batch batch) throws IOException {
         for (PendingEntry p : batch.entries) {
-            long table = tableOf(p.guestOffset());
-            file.setEntryRelease(map.l2EntryOffset(table, p.guestOffset()), p.value());
+            long at = map.l2EntryOffset(tableOf(p.guestOffset()), p.guestOffset());
+            file.setEntryRelease(at, p.value());
+            stored.add(at, at + Long.BYTES);
+        }
+    }
+
+    /** The clusters whose data the batch's writers stored: its first sync is this round's. */
+    private void addDataClusters(Batch batch) {
+        long clusterSize = geometry.clusterSize();
+        for (PendingEntry p : batch.entries) {
+            if (p.value() > ClusterMap.ZERO) {
+                stored.add(p.value(), p.value() + clusterSize);
+            }
         }
     }
 

@@ -2,15 +2,21 @@ package org.qedkit.internal;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
 import org.junit.jupiter.api.io.TempDir;
 import org.qedkit.QedHeader;
 import org.qedkit.internal.PipelineRig.SyncSnapshot;
 import org.qedkit.internal.hooks.StorageObserver;
 import org.qedkit.testing.HeaderBits;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -18,8 +24,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The committer, driven by hand: when a batch is due, the order its steps reach the disk,
- * how consecutive batches share syncs, that a failure is final, and the idle clean-up. The
- * clock moves only when a test moves it, so nothing here sleeps.
+ * how consecutive batches share syncs, which pages leave the page tables before a sync, that
+ * a failure is final, and the idle clean-up. The clock moves only when a test moves it, so
+ * nothing here sleeps.
  */
 class CommitterTest {
     private static final Duration INTERVAL = Duration.ofSeconds(1);
@@ -216,6 +223,112 @@ class CommitterTest {
             assertThat(rig.pipeline.currentHeader().needsCheck()).isFalse();
             assertThat(HeaderCodec.read(rig.file).needsCheck()).isFalse();
             assertThat(rig.file.size()).as("the file ends at its last used cluster").isEqualTo(used);
+        }
+    }
+
+    /** Grows the rig's file and commits that in the strict order, so that later batches lie in settled space. */
+    private static void settle(PipelineRig rig) throws Exception {
+        rig.writeCluster(PipelineRig.CLUSTERS_PER_TABLE, (byte) 9); // another table's range: grows the file
+        rig.pipeline.requestSync();
+        rig.runUntilIdle();
+        rig.syncs.clear();
+    }
+
+    /** Whether each of {@code offsets} is mapped in this process right now. */
+    private static List<Boolean> mapped(PipelineRig rig, long... offsets) throws IOException {
+        List<Boolean> result = new ArrayList<>();
+        for (long at : offsets) {
+            result.add(PageTables.mappedHere(rig.file, at));
+        }
+        return result;
+    }
+
+    @Test
+    void aRoundThatStoredIntoSeveralPlacesTakesThemOutOfThePageTablesBeforeItsSyncAndKeepsTheirBytes() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
+            settle(rig);
+            for (int i = 0; i < 3; i++) {
+                rig.writeCluster(i, (byte) (i + 1)); // three data clusters and a new table: one batch
+            }
+            long[] places = {rig.map.lookup(0), rig.map.lookup(PipelineRig.CLUSTER),
+                    rig.map.lookup(2L * PipelineRig.CLUSTER), rig.overlay.newTable(0), rig.geometry.l1Offset()};
+            assertThat(mapped(rig, places[0], places[1], places[2])).as("the writers' stores mapped the data")
+                    .containsOnly(true);
+            List<List<Boolean>> atSync = new ArrayList<>();
+            rig.atEachSync = () -> atSync.add(mapped(rig, places));
+            rig.pipeline.requestSync();
+
+            assertThat(rig.runUntilIdle()).as("one round").isOne();
+
+            assertThat(atSync).as("data, L2 and L1 pages when the sync began").containsExactly(
+                    List.of(false, false, false, false, false));
+            for (int i = 0; i < 3; i++) {
+                assertThat(rig.file.readOnlyView(places[i], PipelineRig.CLUSTER).toArray(ValueLayout.JAVA_BYTE))
+                        .as("cluster %d, faulted back in", i).containsOnly((byte) (i + 1));
+            }
+            assertThat(rig.file.getEntryAcquire(places[3])).as("the L2 entry, stored before the drop")
+                    .isEqualTo(places[0]);
+            assertThat(rig.file.getEntryAcquire(places[4])).as("the L1 entry").isEqualTo(places[3]);
+        }
+    }
+
+    @Test
+    void aRoundThatStoredIntoOneClusterAndOneTablePageLeavesThemMapped() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
+            settle(rig);
+            rig.writeCluster(0, (byte) 1); // the table, linked now
+            rig.pipeline.requestSync();
+            rig.runUntilIdle();
+            rig.writeCluster(1, (byte) 2);
+            long data = rig.map.lookup(PipelineRig.CLUSTER);
+            long table = rig.map.l2Table(0);
+            List<List<Boolean>> atSync = new ArrayList<>();
+            rig.atEachSync = () -> atSync.add(mapped(rig, data, table));
+            rig.pipeline.requestSync();
+
+            assertThat(rig.runUntilIdle()).as("one round").isOne();
+
+            assertThat(atSync).as("two places: a drop would cost more than it saves")
+                    .containsExactly(List.of(true, true));
+        }
+    }
+
+    @Test
+    void withoutProcessMadviseEachRangeIsTakenOutOnItsOwn() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
+            settle(rig);
+            for (int i = 0; i < 3; i++) {
+                rig.writeCluster(i, (byte) (i + 1));
+            }
+            long[] places = {rig.map.lookup(0), rig.map.lookup(2L * PipelineRig.CLUSTER), rig.overlay.newTable(0)};
+            List<List<Boolean>> atSync = new ArrayList<>();
+            rig.atEachSync = () -> atSync.add(mapped(rig, places));
+            rig.pipeline.requestSync();
+            MappedImageFile.useProcessMadvise(false); // as on a kernel before 6.15
+            try {
+                rig.runUntilIdle();
+            } finally {
+                MappedImageFile.useProcessMadvise(true);
+            }
+            assertThat(atSync).containsExactly(List.of(false, false, false));
+        }
+    }
+
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void onLinux615AndLaterTheDropIsOneProcessMadviseCall() throws Exception {
+        String[] version = System.getProperty("os.version").split("[.-]");
+        boolean new615 = Integer.parseInt(version[0]) > 6
+                || Integer.parseInt(version[0]) == 6 && Integer.parseInt(version[1]) >= 15;
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
+            settle(rig);
+            for (int i = 0; i < 3; i++) {
+                rig.writeCluster(i, (byte) 1);
+            }
+            rig.pipeline.requestSync();
+            rig.runUntilIdle();
+            assertThat(MappedImageFile.usesProcessMadvise()).as("kernel %s", System.getProperty("os.version"))
+                    .isEqualTo(new615);
         }
     }
 }

@@ -36,6 +36,11 @@ final class PipelineRig implements AutoCloseable {
         }
     }
 
+    /** A look at the file that may fail to read it. */
+    interface IoCheck {
+        void run() throws IOException;
+    }
+
     /** What the first L1 entry and the first L2 entries held when a sync began. */
     record SyncSnapshot(long l1Entry, long l2Entry0, long l2Entry1) {
     }
@@ -43,6 +48,8 @@ final class PipelineRig implements AutoCloseable {
     final ManualClock clock = new ManualClock();
     final List<SyncSnapshot> syncs = new ArrayList<>();
     volatile int failSyncsWith = StorageObserver.PROCEED;
+    /** Run at every sync, before its snapshot: a test looks at what the sync is about to find. */
+    volatile IoCheck atEachSync = () -> { };
     final MappedImageFile file;
     final Geometry geometry;
     final PendingOverlay overlay = new PendingOverlay();
@@ -56,6 +63,11 @@ final class PipelineRig implements AutoCloseable {
         StorageObserver observer = new StorageObserver() {
             @Override
             public int beforeSync(Path ignored) {
+                try {
+                    atEachSync.run();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
                 if (failSyncsWith == PROCEED) {
                     syncs.add(snapshot());
                 }
