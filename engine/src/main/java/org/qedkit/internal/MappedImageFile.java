@@ -930,7 +930,7 @@ public final class MappedImageFile implements AutoCloseable {
     }
 
     /** One process_madvise call; on a kernel that refuses it for this process, the fallback from then on. */
-    private static void adviseDontNeed(MemorySegment capture, MemorySegment iovecs, int count) {
+    private void adviseDontNeed(MemorySegment capture, MemorySegment iovecs, int count) {
         if (processMadviseWorks && Posix.processMadvise(capture, iovecs, count, Posix.MADV_DONTNEED) < 0) {
             int errno = Posix.errno(capture);
             if (errno == Posix.EBADF || errno == Posix.EINVAL || errno == Posix.ENOSYS || errno == Posix.EPERM) {
@@ -943,16 +943,20 @@ public final class MappedImageFile implements AutoCloseable {
     private static final long IOVEC_BYTES = 16;
     /** The kernel's limit on iovecs per call (UIO_MAXIOV). */
     private static final int MAX_IOVECS = 1024;
-    /** False once the kernel refused process_madvise for this process: older than 6.15. */
-    private static volatile boolean processMadviseWorks = true;
+    /**
+     * False once the kernel refused process_madvise for this process (older than 6.15). Per
+     * file, not per JVM: a refusal costs one failed call per file, and no image's state
+     * reaches another's (docs/design.md, "JVM-wide state").
+     */
+    private volatile boolean processMadviseWorks = true;
 
     /** Tests: whether {@link #dropFromPageTables} tries process_madvise (true) or goes range by range. */
-    static void useProcessMadvise(boolean use) {
+    void useProcessMadvise(boolean use) {
         processMadviseWorks = use;
     }
 
     /** Tests: false once the kernel refused process_madvise (or a test said not to use it). */
-    static boolean usesProcessMadvise() {
+    boolean usesProcessMadvise() {
         return processMadviseWorks;
     }
 

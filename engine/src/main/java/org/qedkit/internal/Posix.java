@@ -70,7 +70,10 @@ final class Posix {
     static final int MADV_RANDOM = 1;
     static final int MADV_SEQUENTIAL = 2;
     static final int MADV_DONTNEED = 4;
-    /** The calling process, for the pidfd calls that take one (Linux 6.15 and later). */
+    /**
+     * The calling thread (so its process's memory), for the pidfd calls that take one: a
+     * recent addition (this project's machine runs Linux 6.18; 6.15 has it).
+     */
     static final long PIDFD_SELF = -10000;
     static final int EPERM = 1;
     static final int EBADF = 9;
@@ -231,9 +234,9 @@ final class Posix {
 
     /**
      * process_madvise(2) on this process: one advice for {@code count} ranges given as
-     * {@code struct iovec}s; bytes advised, or -1 and errno. Linux takes the calling process
-     * as {@link #PIDFD_SELF} since 6.15 and any advice for it since 6.13; older kernels fail
-     * with EBADF or EINVAL (ENOSYS before 5.10).
+     * {@code struct iovec}s; bytes advised, or -1 and errno. Kernels without
+     * {@link #PIDFD_SELF} fail with EBADF, those that allow only a few advices through it
+     * with EINVAL, those before 5.10 with ENOSYS.
      */
     static long processMadvise(MemorySegment capture, MemorySegment iovecs, long count, int advice) {
         return syscall(capture, NR.processMadvise(), PIDFD_SELF, iovecs.address(), count, advice, 0L, 0L);
