@@ -62,11 +62,13 @@ final class Committer implements Agent {
     /** Entries dropped from the overlay per hold of its write lock: a few microseconds. */
     private static final int DROP_SLICE = 256;
     /**
-     * Places a round must have stored into before its pages are dropped ahead of its sync. A
-     * depth-1 write's round stores into two, its data cluster and its table page, and those
-     * two sync faster left mapped (docs/performance.md section 13, "A twelfth look").
+     * Places a round must have stored into before its pages are dropped ahead of its sync.
+     * A depth-1 write's round stores into two (its data cluster and its table page) and
+     * syncs faster with them left mapped; rounds of about five (depth 8, four writers)
+     * measured no gain; rounds of many (depth 32, write-back) gained 8 to 21 %
+     * (docs/performance.md section 13, "A twelfth look").
      */
-    static final int DROP_WORTHWHILE = 3;
+    static final int DROP_WORTHWHILE = 8;
     /** How often retired space waiting for readers to finish is looked at again. */
     private static final long RECLAIM_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 

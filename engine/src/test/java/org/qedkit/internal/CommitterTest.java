@@ -14,6 +14,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -242,53 +243,66 @@ class CommitterTest {
         return result;
     }
 
+    /** Writes guest clusters {@code from} to {@code from + count - 1}, cluster i filled with i + 1; their file offsets. */
+    private static long[] writeClusters(PipelineRig rig, int from, int count) throws IOException {
+        long[] data = new long[count];
+        for (int i = 0; i < count; i++) {
+            rig.writeCluster(from + i, (byte) (from + i + 1));
+            data[i] = rig.map.lookup((long) (from + i) * PipelineRig.CLUSTER);
+        }
+        return data;
+    }
+
     @Test
-    void aRoundThatStoredIntoSeveralPlacesTakesThemOutOfThePageTablesBeforeItsSyncAndKeepsTheirBytes() throws Exception {
+    void aRoundThatStoredIntoEnoughPlacesTakesThemOutOfThePageTablesBeforeItsSyncAndKeepsTheirBytes() throws Exception {
         try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
             settle(rig);
-            for (int i = 0; i < 3; i++) {
-                rig.writeCluster(i, (byte) (i + 1)); // three data clusters and a new table: one batch
-            }
-            long[] places = {rig.map.lookup(0), rig.map.lookup(PipelineRig.CLUSTER),
-                    rig.map.lookup(2L * PipelineRig.CLUSTER), rig.overlay.newTable(0), rig.geometry.l1Offset()};
-            assertThat(mapped(rig, places[0], places[1], places[2])).as("the writers' stores mapped the data")
-                    .containsOnly(true);
+            int n = Committer.DROP_WORTHWHILE - 2; // n data clusters, an L2 page and an L1 page: just enough places
+            long[] data = writeClusters(rig, 0, n);
+            long table = rig.overlay.newTable(0);
+            long l1 = rig.geometry.l1Offset();
+            assertThat(mapped(rig, data)).as("the writers' stores mapped the data").containsOnly(true);
             List<List<Boolean>> atSync = new ArrayList<>();
-            rig.atEachSync = () -> atSync.add(mapped(rig, places));
+            rig.atEachSync = () -> {
+                atSync.add(mapped(rig, data));
+                atSync.add(mapped(rig, table, l1));
+            };
             rig.pipeline.requestSync();
 
             assertThat(rig.runUntilIdle()).as("one round").isOne();
 
-            assertThat(atSync).as("data, L2 and L1 pages when the sync began").containsExactly(
-                    List.of(false, false, false, false, false));
-            for (int i = 0; i < 3; i++) {
-                assertThat(rig.file.readOnlyView(places[i], PipelineRig.CLUSTER).toArray(ValueLayout.JAVA_BYTE))
+            assertThat(atSync).as("data pages, then the L2 and L1 pages, when the sync began")
+                    .containsExactly(Collections.nCopies(n, false), List.of(false, false));
+            for (int i = 0; i < n; i++) {
+                assertThat(rig.file.readOnlyView(data[i], PipelineRig.CLUSTER).toArray(ValueLayout.JAVA_BYTE))
                         .as("cluster %d, faulted back in", i).containsOnly((byte) (i + 1));
             }
-            assertThat(rig.file.getEntryAcquire(places[3])).as("the L2 entry, stored before the drop")
-                    .isEqualTo(places[0]);
-            assertThat(rig.file.getEntryAcquire(places[4])).as("the L1 entry").isEqualTo(places[3]);
+            assertThat(rig.file.getEntryAcquire(table)).as("the first L2 entry, stored before the drop")
+                    .isEqualTo(data[0]);
+            assertThat(rig.file.getEntryAcquire(l1)).as("the L1 entry").isEqualTo(table);
         }
     }
 
     @Test
-    void aRoundThatStoredIntoOneClusterAndOneTablePageLeavesThemMapped() throws Exception {
+    void aRoundOfFewerPlacesLeavesThemMappedForTheSyncToWriteProtect() throws Exception {
         try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
             settle(rig);
-            rig.writeCluster(0, (byte) 1); // the table, linked now
+            writeClusters(rig, 0, 1); // the table, linked now
             rig.pipeline.requestSync();
             rig.runUntilIdle();
-            rig.writeCluster(1, (byte) 2);
-            long data = rig.map.lookup(PipelineRig.CLUSTER);
+            long[] data = writeClusters(rig, 1, Committer.DROP_WORTHWHILE - 2); // and one table page: one place short
             long table = rig.map.l2Table(0);
             List<List<Boolean>> atSync = new ArrayList<>();
-            rig.atEachSync = () -> atSync.add(mapped(rig, data, table));
+            rig.atEachSync = () -> {
+                atSync.add(mapped(rig, data));
+                atSync.add(mapped(rig, table));
+            };
             rig.pipeline.requestSync();
 
             assertThat(rig.runUntilIdle()).as("one round").isOne();
 
-            assertThat(atSync).as("two places: a drop would cost more than it saves")
-                    .containsExactly(List.of(true, true));
+            assertThat(atSync).as("too few places for a drop to pay")
+                    .containsExactly(Collections.nCopies(data.length, true), List.of(true));
         }
     }
 
@@ -296,12 +310,10 @@ class CommitterTest {
     void withoutProcessMadviseEachRangeIsTakenOutOnItsOwn() throws Exception {
         try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
             settle(rig);
-            for (int i = 0; i < 3; i++) {
-                rig.writeCluster(i, (byte) (i + 1));
-            }
-            long[] places = {rig.map.lookup(0), rig.map.lookup(2L * PipelineRig.CLUSTER), rig.overlay.newTable(0)};
+            long[] data = writeClusters(rig, 0, Committer.DROP_WORTHWHILE - 2); // and the new table's two pages
+            long table = rig.overlay.newTable(0);
             List<List<Boolean>> atSync = new ArrayList<>();
-            rig.atEachSync = () -> atSync.add(mapped(rig, places));
+            rig.atEachSync = () -> atSync.add(mapped(rig, data[0], data[data.length - 1], table));
             rig.pipeline.requestSync();
             rig.file.useProcessMadvise(false); // as on a kernel before 6.15
             rig.runUntilIdle();
@@ -317,9 +329,7 @@ class CommitterTest {
         assumeTrue(major > 6 || major == 6 && minor >= 15, "PIDFD_SELF and process_madvise for the caller: Linux 6.15");
         try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
             settle(rig);
-            for (int i = 0; i < 3; i++) {
-                rig.writeCluster(i, (byte) 1);
-            }
+            writeClusters(rig, 0, Committer.DROP_WORTHWHILE - 2); // and the new table's two pages
             rig.pipeline.requestSync();
             rig.runUntilIdle();
             assertThat(rig.file.usesProcessMadvise()).as("kernel %s", System.getProperty("os.version")).isTrue();
