@@ -872,53 +872,58 @@ public final class MappedImageFile implements AutoCloseable {
      * the disk waits for its first request. Dropping a round's pages first costs one flush
      * for all of them, and the sync finds nothing mapped to write-protect (docs/design.md,
      * "Pages dropped before a sync"). All ranges go in one {@code process_madvise} call
-     * (Linux 6.15 and later; one range at a time before). A hint only: a refusal leaves the
-     * pages mapped, and the sync writes them as it always did.
+     * where the kernel takes {@link Posix#PIDFD_SELF} for it (6.15 does), one {@code madvise}
+     * per range where it does not. A hint only: a refusal leaves the pages mapped, and the
+     * sync writes them as it always did.
      */
     public void dropFromPageTables(StoredPages pages) {
         int n = pages.count();
         if (n == 0 || !writable) {
             return;
         }
-        MemorySegment[] table = chunks;
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
             if (processMadviseWorks) {
                 int capacity = Math.min(n, MAX_IOVECS); // a range split at a chunk's end sends a call early
                 MemorySegment iovecs = call.allocate(IOVEC_BYTES * capacity, 8);
-                int filled = 0;
-                for (int i = 0; i < n; i++) {
-                    for (long at = pages.start(i), end = pages.end(i); at < end; ) {
-                        long stop = Math.min(end, (at & ~CHUNK_MASK) + CHUNK_BYTES);
-                        MemorySegment chunk = mappedChunk(table, at);
-                        if (chunk != null) {
-                            iovecs.set(ValueLayout.JAVA_LONG, filled * IOVEC_BYTES, chunk.address() + (at & CHUNK_MASK));
-                            iovecs.set(ValueLayout.JAVA_LONG, filled * IOVEC_BYTES + 8, stop - at);
-                            if (++filled == capacity) {
-                                adviseDontNeed(capture, iovecs, filled);
-                                filled = 0;
-                            }
-                        }
-                        at = stop;
+                int[] filled = {0};
+                forEachMappedPiece(pages, (address, length) -> {
+                    iovecs.set(ValueLayout.JAVA_LONG, filled[0] * IOVEC_BYTES, address);
+                    iovecs.set(ValueLayout.JAVA_LONG, filled[0] * IOVEC_BYTES + 8, length);
+                    if (++filled[0] == capacity) {
+                        adviseDontNeed(capture, iovecs, filled[0]);
+                        filled[0] = 0;
                     }
-                }
-                if (filled > 0) {
-                    adviseDontNeed(capture, iovecs, filled);
+                });
+                if (filled[0] > 0) {
+                    adviseDontNeed(capture, iovecs, filled[0]);
                 }
                 if (processMadviseWorks) {
                     return;
                 }
             }
-            for (int i = 0; i < n; i++) {
-                for (long at = pages.start(i), end = pages.end(i); at < end; ) {
-                    long stop = Math.min(end, (at & ~CHUNK_MASK) + CHUNK_BYTES);
-                    MemorySegment chunk = mappedChunk(table, at);
-                    if (chunk != null) {
-                        Posix.madvise(capture, MemorySegment.ofAddress(chunk.address() + (at & CHUNK_MASK)),
-                                stop - at, Posix.MADV_DONTNEED);
-                    }
-                    at = stop;
+            forEachMappedPiece(pages, (address, length) ->
+                    Posix.madvise(capture, MemorySegment.ofAddress(address), length, Posix.MADV_DONTNEED));
+        }
+    }
+
+    /** A piece of a page range inside one mapped chunk: its address in this process, and its length. */
+    @FunctionalInterface
+    private interface MappedPiece {
+        void accept(long address, long length);
+    }
+
+    /** Each range of {@code pages} split at chunk ends, pieces in chunks not mapped left out (nothing there to drop). */
+    private void forEachMappedPiece(StoredPages pages, MappedPiece action) {
+        MemorySegment[] table = chunks;
+        for (int i = 0; i < pages.count(); i++) {
+            for (long at = pages.start(i), end = pages.end(i); at < end; ) {
+                long stop = Math.min(end, (at & ~CHUNK_MASK) + CHUNK_BYTES);
+                MemorySegment chunk = mappedChunk(table, at);
+                if (chunk != null) {
+                    action.accept(chunk.address() + (at & CHUNK_MASK), stop - at);
                 }
+                at = stop;
             }
         }
     }
@@ -944,7 +949,7 @@ public final class MappedImageFile implements AutoCloseable {
     /** The kernel's limit on iovecs per call (UIO_MAXIOV). */
     private static final int MAX_IOVECS = 1024;
     /**
-     * False once the kernel refused process_madvise for this process (older than 6.15). Per
+     * False once the kernel refused process_madvise for this process (an older kernel). Per
      * file, not per JVM: a refusal costs one failed call per file, and no image's state
      * reaches another's (docs/design.md, "JVM-wide state").
      */
