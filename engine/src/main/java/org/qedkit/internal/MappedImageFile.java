@@ -876,7 +876,7 @@ public final class MappedImageFile implements AutoCloseable {
      * per range where it does not. A hint only: a refusal leaves the pages mapped, and the
      * sync writes them as it always did.
      */
-    public void dropFromPageTables(StoredPages pages) {
+    void dropFromPageTables(StoredPages pages) {
         int n = pages.count();
         if (n == 0 || !writable) {
             return;
