@@ -1164,15 +1164,8 @@ public final class MappedImageFile implements AutoCloseable {
     }
 
     private MemorySegment chunk(long fileOffset) {
-        int index = (int) (fileOffset >>> CHUNK_SHIFT);
-        MemorySegment[] table = chunks;
-        if (index < table.length) {
-            MemorySegment chunk = (MemorySegment) CHUNK_SLOT.getAcquire(table, index);
-            if (chunk != null) {
-                return chunk;
-            }
-        }
-        return mapChunk(index);
+        MemorySegment chunk = mappedChunk(chunks, fileOffset);
+        return chunk != null ? chunk : mapChunk((int) (fileOffset >>> CHUNK_SHIFT));
     }
 
     @SuppressWarnings("restricted") // gives the raw mmap address its size and its arena
