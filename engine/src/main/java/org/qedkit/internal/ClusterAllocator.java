@@ -335,9 +335,24 @@ final class ClusterAllocator {
         }
     }
 
-    /** The rest of the window back to the free space (reserved, zeroed: still free). */
+    /**
+     * The rest of the window back to the free space (reserved, zeroed: still free). Where
+     * first blocks were written ahead in it, the rest holds data now, which free space must
+     * not (the checker would count those clusters as leaks, and so would QEMU's check): that
+     * part is punched again. Best effort: the new window is reserved already, and a failed
+     * punch must not fail the write that asked for it; it leaves zeros, which read as the
+     * free space they are, and a check counts them as leaks and punches them.
+     */
     private void returnWindow() {
         if (windowNext < windowEnd) {
+            long writtenAhead = Math.min(windowAhead, windowEnd) - windowNext;
+            if (writtenAhead > 0) {
+                try {
+                    file.punchHole(windowNext, writtenAhead);
+                } catch (IOException | RuntimeException e) {
+                    // zeros stay (see above)
+                }
+            }
             free.add(windowNext, windowEnd - windowNext);
         }
         windowNext = 0;

@@ -304,6 +304,33 @@ class ClusterAllocatorTest {
     }
 
     @Test
+    void aWindowGivenBackForAnotherHasTheFirstBlocksWrittenAheadInItPunchedSoItsFreeSpaceIsHolesAgain() throws Exception {
+        long window = 4 * CHUNK; // a first run of punched space, and a larger one after it
+        long larger = window + 8;
+        long second = 2 + window + 2;
+        try (MappedImageFile file = file(second + larger + 2, Long.MAX_VALUE)) {
+            FreeSpace free = new FreeSpace();
+            assertThat(file.punchHole(2L * CLUSTER, window * CLUSTER)).isTrue();
+            assertThat(file.punchHole(second * CLUSTER, larger * CLUSTER)).isTrue();
+            free.add(2L * CLUSTER, window * CLUSTER);
+            free.add(second * CLUSTER, larger * CLUSTER);
+            PageCache.drop(path());
+            ClusterAllocator allocator = new ClusterAllocator(file, CLUSTER, free);
+            long at = allocateAsAWriter(allocator, file, CHUNK + 1, 1, 0, 4096);
+            long rest = at / CLUSTER + 1; // the first window's clusters not handed out
+            assertThat(PageCache.resident(path(), at + CLUSTER, 4096)).as("a first block written ahead in the window")
+                    .isTrue();
+            file.sync();
+
+            assertThat(allocator.allocate(window * CLUSTER)).as("more than the window has left: the larger run")
+                    .isEqualTo(second * CLUSTER);
+
+            assertThat(file.holeClusters(rest, 2 + window, CLUSTER)).as("the first window's rest, free again")
+                    .isEqualTo(2 + window - rest);
+        }
+    }
+
+    @Test
     void firstStoresThatSpanBlocksOrDisagreeGetNothingWrittenAhead() throws Exception {
         assertThat(pagesStoredAhead(k -> 0, CLUSTER)).as("whole clusters: every block converted anyway").isZero();
         assertThat(pagesStoredAhead(k -> 4096 - 512, 1024)).as("across the first two blocks").isZero();
