@@ -50,8 +50,9 @@ import java.util.concurrent.TimeUnit;
  * interrupt to every other CPU running one of this process's threads. One drop costs about
  * what one page's write-protect does, and the next store or read of a dropped page faults
  * it back in; so a round drops its pages only when it stored into at least
- * {@link #DROP_WORTHWHILE} places. Write-through overwrites of existing clusters are not
- * the committer's to know, and stay mapped.
+ * {@link #DROP_WORTHWHILE} places. The data of durable writes is not mapped to begin with
+ * (WritePlanner, "Durable data through the page cache"), so it is not counted: a
+ * write-through round stores through the mapping only its table entries.
  *
  * <p>Rounds run under the pipeline's round lock, on the commit thread or on a caller that
  * waits for its own sync ({@link CommitPipeline}, "Who makes the sync"); the fields below are
@@ -299,11 +300,11 @@ final class Committer implements Agent {
         }
     }
 
-    /** The clusters whose data the batch's writers stored: its first sync is this round's. */
+    /** The clusters whose data the batch's writers stored through the mapping: its first sync is this round's. */
     private void addDataClusters(Batch batch) {
         long clusterSize = geometry.clusterSize();
         for (PendingEntry p : batch.entries) {
-            if (p.value() > ClusterMap.ZERO) {
+            if (p.value() > ClusterMap.ZERO && p.dataMapped()) {
                 stored.add(p.value(), p.value() + clusterSize);
             }
         }

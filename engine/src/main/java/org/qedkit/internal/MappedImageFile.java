@@ -754,15 +754,58 @@ public final class MappedImageFile implements AutoCloseable {
      * process twice, a fault to read in its zeros now and, after the sync that writes it
      * back has write-protected it (a TLB shootdown on every CPU running this process), a
      * second fault when the data is stored; through the page cache, only the data's store
-     * maps it. The range must lie inside the file. Returns false, having written all, part
-     * or none of it, when the call failed (the caller stores the zeros instead).
+     * maps it. Durable zero writes come here too ({@link #pwrite}). The range must lie inside
+     * the file. Returns false, having written all, part or none of it, when the call failed
+     * (the caller stores the zeros instead).
      */
     public boolean pwriteZeros(long fileOffset, long length) {
         checkWritableRange(fileOffset, length);
         try (Arena call = Posix.scratch()) {
             MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
             while (length > 0) {
-                long n = Posix.pwrite(capture, fd, ZEROS, Math.min(length, ZEROS.byteSize()), fileOffset);
+                long n = Math.min(length, ZEROS.byteSize());
+                if (!pwriteAll(capture, ZEROS, 0, fileOffset, n)) {
+                    return false;
+                }
+                fileOffset += n;
+                length -= n;
+            }
+            return true;
+        }
+    }
+
+    /**
+     * Writes {@code length} bytes of {@code src} from {@code srcOffset} into the file at
+     * {@code fileOffset} with {@code pwrite}: into the page cache, past this process's
+     * mappings. For the data of durable writes (WritePlanner, "Durable data through the page
+     * cache"): the page cache marks dirty only the blocks a {@code pwrite} covers, where a
+     * store through a mapping marks the whole folio it lands in (up to 2 MiB of a file that
+     * was written or read ahead in large folios), and the sync then writes back what is
+     * marked; nor does it map the pages, so that sync has nothing to write-protect. The range
+     * must lie inside the file. Returns false, having written all, part or none of it, when
+     * {@code src} is not native memory (a system call cannot read the heap) or the call
+     * failed; the caller then stores the bytes through the mapping.
+     */
+    public boolean pwrite(MemorySegment src, long srcOffset, long fileOffset, long length) {
+        checkWritableRange(fileOffset, length);
+        if (!src.isNative()) {
+            return false;
+        }
+        try (Arena call = Posix.scratch()) {
+            return pwriteAll(call.allocate(Posix.CAPTURE_LAYOUT), src, srcOffset, fileOffset, length);
+        }
+    }
+
+    /**
+     * The system call takes {@code src}'s address, not the segment: the fence keeps the
+     * segment reachable until the calls are over, so that an automatic arena's memory cannot
+     * be freed under the kernel's copy (a closed arena is the caller's error, as for any use
+     * of a segment while another thread closes it).
+     */
+    private boolean pwriteAll(MemorySegment capture, MemorySegment src, long srcOffset, long fileOffset, long length) {
+        try {
+            while (length > 0) {
+                long n = Posix.pwrite(capture, fd, src.asSlice(srcOffset, length), length, fileOffset);
                 if (n < 0 && Posix.errno(capture) == Posix.EINTR) {
                     continue;
                 }
@@ -770,9 +813,12 @@ public final class MappedImageFile implements AutoCloseable {
                     return false;
                 }
                 fileOffset += n;
+                srcOffset += n;
                 length -= n;
             }
             return true;
+        } finally {
+            java.lang.ref.Reference.reachabilityFence(src);
         }
     }
 

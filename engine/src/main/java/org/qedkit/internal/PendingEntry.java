@@ -12,6 +12,10 @@ package org.qedkit.internal;
  *                    False when a crash that kept the entry but not what it points at would
  *                    read zeros, which the guest range read before: no backing file, and the
  *                    cluster and table lie in settled space ({@link ClusterAllocator})
+ * @param dataMapped  true when some of the data cluster's bytes were stored through the
+ *                    mapping, so its pages may be mapped in this process; false when they
+ *                    were written with {@code pwrite} or there are none (a zero entry, zeros
+ *                    in fresh space): see WritePlanner, "Durable data through the page cache"
  */
-record PendingEntry(long guestOffset, long value, long newTable, boolean ordered) {
+record PendingEntry(long guestOffset, long value, long newTable, boolean ordered, boolean dataMapped) {
 }

@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * with the cluster's entry as the {@link ClusterMap} sees it (committed or pending):
  * <ul>
  *   <li>a data cluster (committed, or pending: its data is in place already): the bytes go
- *       straight into the mapping;</li>
+ *       straight into the file (see "Durable data through the page cache" for how);</li>
  *   <li>zeros over a whole cluster that reads as zeros already (a zero entry): nothing;</li>
  *   <li>zeros over a whole unallocated cluster: a zero entry (no data cluster is spent,
  *       and a backing file is hidden);</li>
@@ -39,6 +39,29 @@ import java.util.concurrent.atomic.AtomicLong;
  * clusters yet: they are given back, or a clean close would leave a leak. Slices published
  * before the failure are visible already and their data is in place: they are committed
  * like any others.
+ *
+ * <h2>Durable data through the page cache</h2>
+ * The bytes of a write that asks for a sync (write-through, FUA), from native memory, go
+ * into the file with {@code pwrite} ({@link MappedImageFile#pwrite}); other writes store
+ * them through the mapping. Both land in the same page cache, so readers through the mapping
+ * see them either way, and the sync that makes them durable is the same. What differs is
+ * what that sync writes and what it must do first:
+ * <ul>
+ *   <li>A store through a mapping marks dirty the whole folio it lands in, and the page
+ *       cache holds a file that was written with {@code write} or read ahead (by QEMU, by
+ *       {@code cp}, by a sequential reader) in folios of up to 2 MiB: a 4 KiB write-through
+ *       overwrite then makes its sync write back up to 2 MiB, and a store into a folio that
+ *       is not cached reads it in first. A {@code pwrite} marks only the blocks it covers,
+ *       and writes whole blocks without reading them.</li>
+ *   <li>A stored page is mapped writable in this process; the sync write-protects it again
+ *       before writing it back, a TLB shootdown on every CPU that runs this process
+ *       ({@link Committer}, "Pages dropped before a sync"). A {@code pwrite} maps nothing.</li>
+ * </ul>
+ * Write-back writes keep the mapping: they are many and small and wait for no sync, and a
+ * store into a page already mapped costs no system call. A heap source cannot be handed to
+ * the kernel, so its bytes are stored through the mapping, as are the bytes of a failed
+ * {@code pwrite} (the store then reports the fault, if any). Measured in docs/performance.md,
+ * section 13 ("A thirteenth look").
  */
 public final class WritePlanner {
     private enum Placement { IN_PLACE, NOTHING, ZERO_ENTRY, NEW_CLUSTER, NEW_CLUSTER_OVER_BACKING }
@@ -107,6 +130,7 @@ public final class WritePlanner {
 
     private long placeAll(long offset, long length, MemorySegment src, long srcOffset, Request request)
             throws IOException {
+        boolean durable = request != Request.QUEUE;
         long done = 0;
         while (done < length) { // lock-free while every cluster exists
             long pos = offset + done;
@@ -114,7 +138,7 @@ public final class WritePlanner {
             long entry = map.lookup(pos);
             Placement placement = decide(entry, src == null, n);
             if (placement == Placement.IN_PLACE) {
-                store(src, srcOffset + done, entry + geometry.inCluster(pos), n);
+                store(src, srcOffset + done, entry + geometry.inCluster(pos), n, durable);
             } else if (placement != Placement.NOTHING) {
                 break;
             }
@@ -126,12 +150,25 @@ public final class WritePlanner {
         return 0;
     }
 
-    private void store(MemorySegment src, long srcOffset, long fileOffset, long n) {
+    /**
+     * Puts {@code n} bytes of {@code src} from {@code srcOffset} (zeros when {@code src} is
+     * null) into the file at {@code fileOffset}: with {@code pwrite} when {@code durable} and
+     * that works, else through the mapping (class comment, "Durable data through the page
+     * cache"). Returns true when they went through the mapping.
+     */
+    private boolean store(MemorySegment src, long srcOffset, long fileOffset, long n, boolean durable) {
         if (src == null) {
+            if (durable && file.pwriteZeros(fileOffset, n)) {
+                return false;
+            }
             file.fillZero(fileOffset, n);
         } else {
+            if (durable && file.pwrite(src, srcOffset, fileOffset, n)) {
+                return false;
+            }
             file.copyIn(src, srcOffset, fileOffset, n);
         }
+        return true;
     }
 
     private long plan(long offset, long length, MemorySegment src, long srcOffset, Request request)
@@ -142,8 +179,10 @@ public final class WritePlanner {
         pipeline.planLock().lock();
         try {
             pipeline.header().markNeedCheck();
+            boolean durable = request != Request.QUEUE;
             for (long done = 0; done < length; ) {
-                done += placeSlice(offset + done, length - done, src, src == null ? 0 : srcOffset + done, planned);
+                done += placeSlice(offset + done, length - done, src, src == null ? 0 : srcOffset + done, durable,
+                        planned);
             }
         } finally {
             if (!planned.isEmpty()) {
@@ -161,6 +200,7 @@ public final class WritePlanner {
     private long[] slicePositions = new long[16];
     private long[] sliceValues = new long[16];
     private long[] sliceTables = new long[16];
+    private boolean[] sliceMapped = new boolean[16];
 
     /**
      * Places up to {@link #SLICE_PIECES} pieces from {@code offset}; returns the bytes placed.
@@ -169,19 +209,22 @@ public final class WritePlanner {
      * file, and an image written the same way by both tools has the same layout), then an L2
      * table for each range that has none. Only then is anything published, so a failure in
      * either step (a full disk, an unreadable backing file) gives back every cluster this
-     * slice took, and nothing references them.
+     * slice took, and nothing references them. {@code durable}: the write asks for a sync
+     * ({@link #store}).
      */
-    private long placeSlice(long offset, long length, MemorySegment src, long srcOffset,
+    private long placeSlice(long offset, long length, MemorySegment src, long srcOffset, boolean durable,
                             List<PendingEntry> planned) throws IOException {
         int pieces = (int) Math.min(SLICE_PIECES, geometry.clusterCount(offset, length));
         if (slicePositions.length < pieces) { // scratch of the plan lock's holder: grown, never shrunk
             slicePositions = new long[pieces];
             sliceValues = new long[pieces];
             sliceTables = new long[pieces];
+            sliceMapped = new boolean[pieces];
         }
         long[] positions = slicePositions;
         long[] values = sliceValues;
         long[] tables = sliceTables;
+        boolean[] mapped = sliceMapped;
         java.util.Arrays.fill(tables, 0, pieces, 0L);
         int count = 0;
         allocator.mark();
@@ -193,16 +236,19 @@ public final class WritePlanner {
                 long entry = map.lookup(pos);
                 Placement placement = decide(entry, src == null, n);
                 switch (placement) {
-                    case IN_PLACE -> store(src, srcOffset + done, entry + geometry.inCluster(pos), n);
+                    case IN_PLACE -> store(src, srcOffset + done, entry + geometry.inCluster(pos), n, durable);
                     case NOTHING -> { }
                     case ZERO_ENTRY -> {
                         positions[count] = pos;
+                        mapped[count] = false;
                         values[count++] = ClusterMap.ZERO;
                     }
                     case NEW_CLUSTER, NEW_CLUSTER_OVER_BACKING -> {
+                        long cluster = allocator.allocate(geometry.clusterSize());
                         positions[count] = pos;
-                        values[count++] = fillNewCluster(pos, n, src, src == null ? 0 : srcOffset + done,
-                                placement == Placement.NEW_CLUSTER_OVER_BACKING);
+                        mapped[count] = fillNewCluster(cluster, pos, n, src, src == null ? 0 : srcOffset + done,
+                                placement == Placement.NEW_CLUSTER_OVER_BACKING, durable);
+                        values[count++] = cluster;
                     }
                 }
                 done += n;
@@ -223,28 +269,33 @@ public final class WritePlanner {
         // there; elsewhere only space that is not settled needs the strict order.
         boolean ordered = backing != null || !allocator.settledSinceMark();
         for (int i = 0; i < count; i++) {
-            publish(planned, positions[i], values[i], tables[i], ordered);
+            publish(planned, positions[i], values[i], tables[i], ordered, mapped[i]);
         }
         return done;
     }
 
-    /** Takes a fresh cluster for the piece at {@code pos} and puts the piece's bytes in it. */
-    private long fillNewCluster(long pos, long n, MemorySegment src, long srcOffset, boolean overBacking)
-            throws IOException {
-        long cluster = allocator.allocate(geometry.clusterSize());
+    /**
+     * Puts the bytes of the piece at {@code pos} into {@code cluster}, a fresh one; returns
+     * whether any went through the mapping ({@link #store}).
+     */
+    private boolean fillNewCluster(long cluster, long pos, long n, MemorySegment src, long srcOffset,
+                                   boolean overBacking, boolean durable) throws IOException {
         long inCluster = geometry.inCluster(pos);
         if (overBacking) {
             // The rest of the cluster is what the backing file holds there.
             fillFromBacking(pos - inCluster, cluster);
-            store(src, srcOffset, cluster + inCluster, n);
+            store(src, srcOffset, cluster + inCluster, n, durable);
             allocator.firstStoreLanded(0, geometry.clusterSize());
-        } else if (src != null) {
-            // Fresh space reads as zeros: the rest of the cluster already holds what an
-            // unallocated or zero cluster reads as.
-            file.copyIn(src, srcOffset, cluster + inCluster, n);
-            allocator.firstStoreLanded(inCluster, n);
+            return true;
         }
-        return cluster;
+        if (src == null) {
+            return false; // fresh space reads as zeros already
+        }
+        // Fresh space reads as zeros: the rest of the cluster already holds what an
+        // unallocated or zero cluster reads as.
+        boolean mapped = store(src, srcOffset, cluster + inCluster, n, durable);
+        allocator.firstStoreLanded(inCluster, n);
+        return mapped;
     }
 
     /**
@@ -288,7 +339,7 @@ public final class WritePlanner {
             boolean zeros = buffer.mismatch(arena.allocate(geometry.clusterSize())) < 0;
             // Placed as a write of the whole cluster is: zeros become a zero entry, data a new
             // cluster (and its table, if the range has none).
-            placeSlice(clusterGuestOffset, geometry.clusterSize(), zeros ? null : buffer, 0, planned);
+            placeSlice(clusterGuestOffset, geometry.clusterSize(), zeros ? null : buffer, 0, false, planned);
         } finally {
             if (!planned.isEmpty()) {
                 pipeline.enqueue(planned);
@@ -308,14 +359,16 @@ public final class WritePlanner {
     /**
      * Makes {@code value} the entry of the cluster at {@code pos}: readers see it from here
      * on. {@code newTable} is the L2 table taken for its range, or 0 when it has one;
-     * {@code ordered}: the commit must keep data, L2, L1 apart ({@link PendingEntry}).
+     * {@code ordered}: the commit must keep data, L2, L1 apart; {@code dataMapped}: some of
+     * its data was stored through the mapping ({@link PendingEntry}).
      */
-    private void publish(List<PendingEntry> planned, long pos, long value, long newTable, boolean ordered) {
+    private void publish(List<PendingEntry> planned, long pos, long value, long newTable, boolean ordered,
+                         boolean dataMapped) {
         if (newTable != 0) {
             overlay.putNewTable(geometry.l1Index(pos), newTable);
         }
         overlay.put(pos >>> geometry.clusterBits(), value);
-        planned.add(new PendingEntry(pos, value, newTable, ordered));
+        planned.add(new PendingEntry(pos, value, newTable, ordered, dataMapped));
     }
 
     /** True when no L2 table, committed or pending, covers guest offset {@code pos}. */

@@ -100,6 +100,6 @@ class PendingOverlayTest {
 
     /** The commit dropping one entry (and its new table, if not 0) from the overlay. */
     private static void drop(PendingOverlay overlay, long clusterIndex, long value, long table) {
-        overlay.dropCommitted(java.util.List.of(new PendingEntry(clusterIndex << 16, value, table, true)), 0, 1, GEOMETRY);
+        overlay.dropCommitted(java.util.List.of(new PendingEntry(clusterIndex << 16, value, table, true, true)), 0, 1, GEOMETRY);
     }
 }

@@ -1,0 +1,144 @@
+package org.qedkit.internal;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.qedkit.internal.CommitPipeline.Request;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * How the bytes of a write reach the file (WritePlanner, "Durable data through the page
+ * cache"): a write that asks for a sync writes them with {@code pwrite}, past this process's
+ * page tables; a write-back write, or a source the kernel cannot read (the heap), stores them
+ * through the mapping. Either way a reader through the mapping sees them.
+ */
+class WritePlannerTest {
+    private static final int CLUSTER = PipelineRig.CLUSTER;
+
+    @TempDir
+    Path dir;
+
+    private static MemorySegment filled(Arena arena, int fill) {
+        return arena.allocate(CLUSTER).fill((byte) fill);
+    }
+
+    private static byte[] bytesAt(PipelineRig rig, long fileOffset) {
+        return rig.file.readOnlyView(fileOffset, CLUSTER).toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    /**
+     * Takes the page at {@code fileOffset} out of this process's page tables, after a lookup
+     * of guest offset 0 has faulted in the table pages a write there reads: a read fault maps
+     * cached neighbours of the page it reads too (fault-around, read-only), which would hide
+     * whether a write mapped the page.
+     */
+    private static void unmapAfterALookup(PipelineRig rig, long fileOffset) throws IOException {
+        rig.map.lookup(0);
+        StoredPages page = new StoredPages();
+        page.add(fileOffset, fileOffset + CLUSTER);
+        rig.file.dropFromPageTables(page);
+        assertThat(PageTables.mappedHere(rig.file, fileOffset)).as("unmapped before the write").isFalse();
+    }
+
+    @Test
+    void aDurableWriteFromNativeMemoryLeavesItsDataUnmappedAndReadersSeeIt() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
+            rig.planner.write(0, CLUSTER, filled(arena, 1), 0, Request.SYNC);
+            long cluster = rig.map.lookup(0);
+            assertThat(PageTables.mappedHere(rig.file, cluster)).as("a new cluster's data").isFalse();
+            rig.runUntilIdle();
+            unmapAfterALookup(rig, cluster);
+
+            rig.planner.write(0, CLUSTER, filled(arena, 2), 0, Request.SYNC); // in place now
+
+            assertThat(rig.map.lookup(0)).as("the same cluster, overwritten").isEqualTo(cluster);
+            assertThat(PageTables.mappedHere(rig.file, cluster)).as("an overwrite's data").isFalse();
+            assertThat(bytesAt(rig, cluster)).containsOnly((byte) 2);
+        }
+    }
+
+    @Test
+    void aWriteBackOverwriteStoresThroughTheMapping() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
+            rig.planner.write(0, CLUSTER, filled(arena, 1), 0, Request.SYNC);
+            long cluster = rig.map.lookup(0);
+            rig.runUntilIdle();
+            unmapAfterALookup(rig, cluster);
+
+            rig.planner.write(0, CLUSTER, filled(arena, 2), 0, Request.QUEUE);
+
+            assertThat(PageTables.mappedHere(rig.file, cluster)).isTrue();
+            assertThat(bytesAt(rig, cluster)).containsOnly((byte) 2);
+        }
+    }
+
+    @Test
+    void aWriteBackWriteIntoANewClusterStoresThroughTheMapping() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
+            rig.planner.write(0, CLUSTER, filled(arena, 3), 0, Request.QUEUE);
+            long cluster = rig.map.lookup(0);
+            assertThat(PageTables.mappedHere(rig.file, cluster)).isTrue();
+            assertThat(bytesAt(rig, cluster)).containsOnly((byte) 3);
+        }
+    }
+
+    @Test
+    void aDurableWriteFromTheHeapIsStoredThroughTheMapping() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000)) {
+            byte[] heap = new byte[CLUSTER];
+            java.util.Arrays.fill(heap, (byte) 4);
+            rig.planner.write(0, CLUSTER, MemorySegment.ofArray(heap), 0, Request.SYNC);
+            long cluster = rig.map.lookup(0);
+            assertThat(PageTables.mappedHere(rig.file, cluster)).as("the kernel cannot read the heap").isTrue();
+            assertThat(bytesAt(rig, cluster)).containsOnly((byte) 4);
+        }
+    }
+
+    @Test
+    void durableZerosOverDataArePwrittenToo() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
+            rig.planner.write(0, 2L * CLUSTER, arena.allocate(2L * CLUSTER).fill((byte) 5), 0, Request.SYNC);
+            rig.runUntilIdle();
+            long cluster = rig.map.lookup(0);
+            unmapAfterALookup(rig, cluster);
+
+            rig.planner.write(100, 1000, null, 0, Request.SYNC); // part of a cluster: its bytes are zeroed in place
+
+            assertThat(PageTables.mappedHere(rig.file, cluster)).isFalse();
+            byte[] back = bytesAt(rig, cluster);
+            for (int i = 0; i < CLUSTER; i++) {
+                assertThat(back[i]).as("byte %d", i).isEqualTo(i >= 100 && i < 1100 ? (byte) 0 : (byte) 5);
+            }
+        }
+    }
+
+    @Test
+    void onlyDataStoredThroughTheMappingCountsAsAPlaceToDropBeforeTheSync() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
+            rig.writeCluster(0, (byte) 1); // the table, linked now
+            rig.pipeline.requestSync();
+            rig.runUntilIdle();
+            long table = rig.map.l2Table(0);
+            int n = Committer.DROP_WORTHWHILE + 2;
+            rig.planner.write(CLUSTER, (long) n * CLUSTER, arena.allocate((long) n * CLUSTER).fill((byte) 6), 0,
+                    Request.SYNC);
+            java.util.List<Boolean> tableMappedAtSync = new java.util.ArrayList<>();
+            rig.atEachSync = () -> tableMappedAtSync.add(PageTables.mappedHere(rig.file, table));
+
+            assertThat(rig.runUntilIdle()).as("one round").isOne();
+
+            assertThat(tableMappedAtSync).as("%d pwritten clusters and one table page: one place, no drop", n)
+                    .containsExactly(true);
+            for (int i = 1; i <= n; i++) {
+                assertThat(bytesAt(rig, rig.map.lookup((long) i * CLUSTER))).containsOnly((byte) 6);
+            }
+        }
+    }
+}
