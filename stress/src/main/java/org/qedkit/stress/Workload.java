@@ -14,6 +14,17 @@ final class Workload {
     enum Kind { WRITE, ZERO, DISCARD, FLUSH, REOPEN }
 
     /**
+     * Whether a write at guest {@code offset} hands the engine its bytes in native memory (as
+     * the NBD server and {@code qed bench} do) rather than a heap array: half the 4 KiB
+     * blocks each way, so that one image gets both. A durable write puts native bytes in
+     * with {@code pwrite} and heap bytes through the mapping (WritePlanner, "Durable data
+     * through the page cache"); the campaigns must see both.
+     */
+    static boolean fromNativeMemory(long offset) {
+        return ((offset >>> 12) & 1) == 0;
+    }
+
+    /**
      * One operation; {@code data} is derived from {@code dataSeed} on demand. For a discard,
      * {@code offset} and {@code length} are the whole clusters it frees (what the model
      * zeroes); the request itself reaches {@code headSlack} bytes before and
