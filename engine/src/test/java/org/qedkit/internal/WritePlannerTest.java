@@ -67,9 +67,10 @@ class WritePlannerTest {
     @Test
     void aWriteBackOverwriteStoresThroughTheMapping() throws Exception {
         try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
-            rig.planner.write(0, CLUSTER, filled(arena, 1), 0, Request.SYNC);
-            long cluster = rig.map.lookup(0);
+            rig.writeCluster(0, (byte) 1);
+            rig.pipeline.requestSync();
             rig.runUntilIdle();
+            long cluster = rig.map.lookup(0);
             unmapAfterALookup(rig, cluster);
 
             rig.planner.write(0, CLUSTER, filled(arena, 2), 0, Request.QUEUE);
