@@ -781,20 +781,37 @@ public final class MappedImageFile implements AutoCloseable {
      * cache"): the page cache marks dirty only the blocks a {@code pwrite} covers, where a
      * store through a mapping marks the whole folio it lands in (up to 2 MiB of a file that
      * was written or read ahead in large folios), and the sync then writes back what is
-     * marked; nor does it map the pages, so that sync has nothing to write-protect. The range
-     * must lie inside the file. Returns false, having written all, part or none of it, when
-     * {@code src} is not native memory (a system call cannot read the heap) or the call
-     * failed; the caller then stores the bytes through the mapping.
+     * marked; nor does it map the pages, so that sync has nothing to write-protect. Bytes on
+     * the heap, which a system call cannot read, are copied through a native buffer of at
+     * most {@link #HEAP_BOUNCE_BYTES} first (for a write that then waits for a sync, the copy
+     * is small change). The range must lie inside the file. Returns false, having written
+     * all, part or none of it, when the call failed; the caller then stores the bytes
+     * through the mapping.
      */
     public boolean pwrite(MemorySegment src, long srcOffset, long fileOffset, long length) {
         checkWritableRange(fileOffset, length);
-        if (!src.isNative()) {
-            return false;
-        }
         try (Arena call = Posix.scratch()) {
-            return pwriteAll(call.allocate(Posix.CAPTURE_LAYOUT), src, srcOffset, fileOffset, length);
+            MemorySegment capture = call.allocate(Posix.CAPTURE_LAYOUT);
+            if (src.isNative()) {
+                return pwriteAll(capture, src, srcOffset, fileOffset, length);
+            }
+            MemorySegment bounce = call.allocate(Math.min(length, HEAP_BOUNCE_BYTES), 8);
+            while (length > 0) {
+                long n = Math.min(length, bounce.byteSize());
+                MemorySegment.copy(src, srcOffset, bounce, 0, n);
+                if (!pwriteAll(capture, bounce, 0, fileOffset, n)) {
+                    return false;
+                }
+                srcOffset += n;
+                fileOffset += n;
+                length -= n;
+            }
+            return true;
         }
     }
+
+    /** The most of a heap source {@link #pwrite} copies into native memory at a time. */
+    static final long HEAP_BOUNCE_BYTES = 256 << 10;
 
     /**
      * The system call takes {@code src}'s address, not the segment: the fence keeps the

@@ -41,9 +41,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * like any others.
  *
  * <h2>Durable data through the page cache</h2>
- * The bytes of a write that asks for a sync (write-through, FUA), from native memory, go
- * into the file with {@code pwrite} ({@link MappedImageFile#pwrite}); other writes store
- * them through the mapping. Both land in the same page cache, so readers through the mapping
+ * The bytes of a write that asks for a sync (write-through, FUA) go into the file with
+ * {@code pwrite} ({@link MappedImageFile#pwrite}; from the heap, through a native buffer);
+ * other writes store them through the mapping. Both land in the same page cache, so readers through the mapping
  * see them either way, and the sync that makes them durable is the same. What differs is
  * what that sync writes and what it must do first:
  * <ul>
@@ -58,10 +58,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *       ({@link Committer}, "Pages dropped before a sync"). A {@code pwrite} maps nothing.</li>
  * </ul>
  * Write-back writes keep the mapping: they are many and small and wait for no sync, and a
- * store into a page already mapped costs no system call. A heap source cannot be handed to
- * the kernel, so its bytes are stored through the mapping, as are the bytes of a failed
- * {@code pwrite} (the store then reports the fault, if any). Measured in docs/performance.md,
- * section 13 ("A thirteenth look").
+ * store into a page already mapped costs no system call. The bytes of a failed
+ * {@code pwrite} are stored through the mapping (the store then reports the fault, if any).
+ * Measured in docs/performance.md, section 13 ("A thirteenth look").
  */
 public final class WritePlanner {
     private enum Placement { IN_PLACE, NOTHING, ZERO_ENTRY, NEW_CLUSTER, NEW_CLUSTER_OVER_BACKING }
