@@ -43,9 +43,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <h2>Durable data through the page cache</h2>
  * The bytes of a write that asks for a sync (write-through, FUA) go into the file with
  * {@code pwrite} ({@link MappedImageFile#pwrite}; from the heap, through a native buffer);
- * other writes store them through the mapping. Both land in the same page cache, so readers through the mapping
- * see them either way, and the sync that makes them durable is the same. What differs is
- * what that sync writes and what it must do first:
+ * other writes store them through the mapping. Both land in the same page cache, so
+ * readers through the mapping see them either way, and the sync that makes them durable is
+ * the same. What differs is what that sync writes and what it must do first:
  * <ul>
  *   <li>A store through a mapping marks dirty the whole folio it lands in, and the page
  *       cache holds a file that was written with {@code write} or read ahead (by QEMU, by
