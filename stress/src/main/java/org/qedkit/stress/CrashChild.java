@@ -8,9 +8,6 @@ import org.qedkit.nbd.NbdServer;
 import org.qedkit.nbd.NbdTestClient;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -98,14 +95,7 @@ public final class CrashChild {
     private final class Direct implements Target {
         @Override
         public void write(long offset, byte[] data) throws IOException {
-            if (Workload.fromNativeMemory(offset)) {
-                try (Arena arena = Arena.ofConfined()) {
-                    MemorySegment copy = arena.allocateFrom(ValueLayout.JAVA_BYTE, data);
-                    withImage(i -> i.write(offset, copy));
-                }
-            } else {
-                withImage(i -> i.write(offset, data));
-            }
+            withImage(i -> Workload.write(i, offset, data));
         }
 
         @Override

@@ -13,8 +13,6 @@ import org.qedkit.internal.hooks.OpenContext;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.foreign.Arena;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -356,15 +354,7 @@ public final class PowerCutCampaign {
                     }
                     try {
                         switch (op.kind()) {
-                            case WRITE -> {
-                                if (Workload.fromNativeMemory(op.offset())) {
-                                    try (Arena arena = Arena.ofConfined()) {
-                                        img.write(op.offset(), arena.allocateFrom(ValueLayout.JAVA_BYTE, op.data()));
-                                    }
-                                } else {
-                                    img.write(op.offset(), op.data());
-                                }
-                            }
+                            case WRITE -> Workload.write(img, op.offset(), op.data());
                             case ZERO -> img.writeZeroes(op.offset(), op.length());
                             case DISCARD -> {
                                 img.discard(op.requestOffset(), op.requestLength());

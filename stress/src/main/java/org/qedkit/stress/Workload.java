@@ -1,5 +1,10 @@
 package org.qedkit.stress;
 
+import org.qedkit.QedImage;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 
 /**
@@ -22,6 +27,17 @@ final class Workload {
      */
     static boolean fromNativeMemory(long offset) {
         return ((offset >>> 12) & 1) == 0;
+    }
+
+    /** Writes {@code data} at {@code offset}, from native memory or the heap as {@link #fromNativeMemory} says. */
+    static void write(QedImage image, long offset, byte[] data) throws IOException {
+        if (fromNativeMemory(offset)) {
+            try (Arena arena = Arena.ofConfined()) {
+                image.write(offset, arena.allocateFrom(ValueLayout.JAVA_BYTE, data));
+            }
+        } else {
+            image.write(offset, data);
+        }
     }
 
     /**
