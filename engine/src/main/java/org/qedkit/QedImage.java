@@ -43,7 +43,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <h2>Threads</h2>
  * All methods may be called from any number of threads. Reads take no lock and allocate nothing for
  * {@code byte[]} and {@code MemorySegment} buffers: they walk the mapped tables and copy once from
- * the mapped cluster. Writes to clusters that exist go straight into the mapping; writes that need
+ * the mapped cluster. Writes to clusters that exist go straight into the file, without a lock (with
+ * {@code pwrite}, which marks dirty only the blocks they cover); writes that need
  * new clusters plan under a short lock and are committed in batches, in the order data, L2 entries,
  * L1 entries, each step one {@code fdatasync} for the whole batch.
  *

@@ -51,7 +51,7 @@ import java.util.concurrent.TimeUnit;
  * what one page's write-protect does, and the next store or read of a dropped page faults
  * it back in; so a round drops its pages only when it stored into at least
  * {@link #DROP_WORTHWHILE} places. The data of durable writes is not mapped to begin with
- * (WritePlanner, "Durable data through the page cache"), so it is not counted: a
+ * (WritePlanner, "Data through the page cache"), so it is not counted: a
  * write-through round stores through the mapping only its table entries.
  *
  * <p>Rounds run under the pipeline's round lock, on the commit thread or on a caller that

@@ -777,14 +777,15 @@ public final class MappedImageFile implements AutoCloseable {
     /**
      * Writes {@code length} bytes of {@code src} from {@code srcOffset} into the file at
      * {@code fileOffset} with {@code pwrite}: into the page cache, past this process's
-     * mappings. For the data of durable writes (WritePlanner, "Durable data through the page
-     * cache"): the page cache marks dirty only the blocks a {@code pwrite} covers, where a
-     * store through a mapping marks the whole folio it lands in (up to 2 MiB of a file that
-     * was written or read ahead in large folios), and the sync then writes back what is
+     * mappings. For the data of durable writes and overwrites (WritePlanner, "Data through the
+     * page cache"): the page cache marks dirty only the blocks a {@code pwrite} covers, where
+     * a store through a mapping marks the whole folio it lands in (up to 2 MiB of a file that
+     * was written or read ahead in large folios), and the next sync writes back what is
      * marked; nor does it map the pages, so that sync has nothing to write-protect. Bytes on
      * the heap, which a system call cannot read, are copied through a native buffer of at
      * most {@link #HEAP_BOUNCE_BYTES} first (for a write that then waits for a sync, the copy
-     * is small change). The range must lie inside the file. Returns false, having written
+     * is small change; for a write-back overwrite from the heap it is a second copy of its
+     * bytes). The range must lie inside the file. Returns false, having written
      * all, part or none of it, when the call failed; the caller then stores the bytes
      * through the mapping.
      */

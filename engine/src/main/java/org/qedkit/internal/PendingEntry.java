@@ -15,7 +15,7 @@ package org.qedkit.internal;
  * @param dataMapped  true when some of the data cluster's bytes were stored through the
  *                    mapping, so its pages may be mapped in this process; false when they
  *                    were written with {@code pwrite} or there are none (a zero entry, zeros
- *                    in fresh space): see WritePlanner, "Durable data through the page cache"
+ *                    in fresh space): see WritePlanner, "Data through the page cache"
  */
 record PendingEntry(long guestOffset, long value, long newTable, boolean ordered, boolean dataMapped) {
 }

@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * with the cluster's entry as the {@link ClusterMap} sees it (committed or pending):
  * <ul>
  *   <li>a data cluster (committed, or pending: its data is in place already): the bytes go
- *       straight into the file (see "Durable data through the page cache" for how);</li>
+ *       straight into the file (see "Data through the page cache" for how);</li>
  *   <li>zeros over a whole cluster that reads as zeros already (a zero entry): nothing;</li>
  *   <li>zeros over a whole unallocated cluster: a zero entry (no data cluster is spent,
  *       and a backing file is hidden);</li>
@@ -40,27 +40,37 @@ import java.util.concurrent.atomic.AtomicLong;
  * before the failure are visible already and their data is in place: they are committed
  * like any others.
  *
- * <h2>Durable data through the page cache</h2>
- * The bytes of a write that asks for a sync (write-through, FUA) go into the file with
- * {@code pwrite} ({@link MappedImageFile#pwrite}; from the heap, through a native buffer);
- * other writes store them through the mapping. Both land in the same page cache, so
- * readers through the mapping see them either way, and the sync that makes them durable is
- * the same. What differs is what that sync writes and what it must do first:
+ * <h2>Data through the page cache</h2>
+ * The bytes of an overwrite (a piece whose cluster exists), and of every piece of a write
+ * that asks for a sync (write-through, FUA), go into the file with {@code pwrite}
+ * ({@link MappedImageFile#pwrite}; from the heap, through a native buffer); only the bytes
+ * of a write-back write into a new cluster are stored through the mapping. Both land in
+ * the same page cache, so readers through the mapping see them either way, and the sync
+ * that makes them durable is the same. What differs is what that sync writes and what it
+ * must do first:
  * <ul>
  *   <li>A store through a mapping marks dirty the whole folio it lands in, and the page
  *       cache holds a file that was written with {@code write} or read ahead (by QEMU, by
- *       {@code cp}, by a sequential reader) in folios of up to 2 MiB: a 4 KiB write-through
- *       overwrite then makes its sync write back up to 2 MiB, and a store into a folio that
- *       is not cached reads it in first. A {@code pwrite} marks only the blocks it covers,
- *       and writes whole blocks without reading them.</li>
+ *       {@code cp}, by a sequential reader, this engine's own reads included) in folios of
+ *       up to 2 MiB: a 4 KiB overwrite then makes the next sync write back up to 2 MiB (512
+ *       overwrites 2 MiB apart, write-back, then a flush: 1,022 MiB written, against QEMU's
+ *       2), and a store into a folio that is not cached reads it in first. A {@code pwrite}
+ *       marks only the blocks it covers, and writes whole blocks without reading them.</li>
  *   <li>A stored page is mapped writable in this process; the sync write-protects it again
  *       before writing it back, a TLB shootdown on every CPU that runs this process
  *       ({@link Committer}, "Pages dropped before a sync"). A {@code pwrite} maps nothing.</li>
  * </ul>
- * Write-back writes keep the mapping: they are many and small and wait for no sync, and a
- * store into a page already mapped costs no system call. The bytes of a failed
- * {@code pwrite} are stored through the mapping (the store then reports the fault, if any).
- * Measured in docs/performance.md, section 13 ("A thirteenth look").
+ * A new cluster lies in space this image has just taken (grown into, or punched and
+ * reused), and what of it is cached, this engine put there a page at a time: the first
+ * blocks the allocator writes ahead ({@link ClusterAllocator}), and its own faults in space
+ * advised {@code MADV_RANDOM} ({@link MappedImageFile}), which read in no neighbours. A
+ * store there marks only the page it lands in. So write-back writes into new clusters
+ * keep the mapping: they are many and small and wait for no sync, and a store into a page
+ * already mapped costs no system call (a cached overwrite by {@code pwrite} makes about a
+ * third as many writes a second as one through the mapping). The bytes of a failed
+ * {@code pwrite} are stored through the mapping (the store then reports the fault, if
+ * any). Measured in docs/performance.md, section 13 ("A thirteenth look", "A fourteenth
+ * look").
  */
 public final class WritePlanner {
     private enum Placement { IN_PLACE, NOTHING, ZERO_ENTRY, NEW_CLUSTER, NEW_CLUSTER_OVER_BACKING }
@@ -129,7 +139,6 @@ public final class WritePlanner {
 
     private long placeAll(long offset, long length, MemorySegment src, long srcOffset, Request request)
             throws IOException {
-        boolean durable = request != Request.QUEUE;
         long done = 0;
         while (done < length) { // lock-free while every cluster exists
             long pos = offset + done;
@@ -137,7 +146,7 @@ public final class WritePlanner {
             long entry = map.lookup(pos);
             Placement placement = decide(entry, src == null, n);
             if (placement == Placement.IN_PLACE) {
-                store(src, srcOffset + done, entry + geometry.inCluster(pos), n, durable);
+                store(src, srcOffset + done, entry + geometry.inCluster(pos), n, true);
             } else if (placement != Placement.NOTHING) {
                 break;
             }
@@ -151,18 +160,18 @@ public final class WritePlanner {
 
     /**
      * Puts {@code n} bytes of {@code src} from {@code srcOffset} (zeros when {@code src} is
-     * null) into the file at {@code fileOffset}: with {@code pwrite} when {@code durable} and
-     * that works, else through the mapping (class comment, "Durable data through the page
+     * null) into the file at {@code fileOffset}: with {@code pwrite} when {@code viaPwrite}
+     * and that works, else through the mapping (class comment, "Data through the page
      * cache"). Returns true when they went through the mapping.
      */
-    private boolean store(MemorySegment src, long srcOffset, long fileOffset, long n, boolean durable) {
+    private boolean store(MemorySegment src, long srcOffset, long fileOffset, long n, boolean viaPwrite) {
         if (src == null) {
-            if (durable && file.pwriteZeros(fileOffset, n)) {
+            if (viaPwrite && file.pwriteZeros(fileOffset, n)) {
                 return false;
             }
             file.fillZero(fileOffset, n);
         } else {
-            if (durable && file.pwrite(src, srcOffset, fileOffset, n)) {
+            if (viaPwrite && file.pwrite(src, srcOffset, fileOffset, n)) {
                 return false;
             }
             file.copyIn(src, srcOffset, fileOffset, n);
@@ -235,7 +244,7 @@ public final class WritePlanner {
                 long entry = map.lookup(pos);
                 Placement placement = decide(entry, src == null, n);
                 switch (placement) {
-                    case IN_PLACE -> store(src, srcOffset + done, entry + geometry.inCluster(pos), n, durable);
+                    case IN_PLACE -> store(src, srcOffset + done, entry + geometry.inCluster(pos), n, true);
                     case NOTHING -> { }
                     case ZERO_ENTRY -> {
                         positions[count] = pos;

@@ -14,10 +14,11 @@ import java.time.Duration;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * How the bytes of a write reach the file (WritePlanner, "Durable data through the page
- * cache"): a write that asks for a sync writes them with {@code pwrite}, past this process's
- * page tables (from the heap through a native buffer); a write-back write stores them
- * through the mapping. Either way a reader through the mapping sees them.
+ * How the bytes of a write reach the file (WritePlanner, "Data through the page cache"): a
+ * write that asks for a sync, and any overwrite of a cluster that exists, writes them with
+ * {@code pwrite}, past this process's page tables (from the heap through a native buffer);
+ * a write-back write into a new cluster stores them through the mapping. Either way a
+ * reader through the mapping sees them.
  */
 class WritePlannerTest {
     private static final int CLUSTER = PipelineRig.CLUSTER;
@@ -65,7 +66,7 @@ class WritePlannerTest {
     }
 
     @Test
-    void aWriteBackOverwriteStoresThroughTheMapping() throws Exception {
+    void aWriteBackOverwriteIsPwrittenTooAndReadersSeeIt() throws Exception {
         try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
             rig.writeCluster(0, (byte) 1);
             rig.pipeline.requestSync();
@@ -75,8 +76,44 @@ class WritePlannerTest {
 
             rig.planner.write(0, CLUSTER, filled(arena, 2), 0, Request.QUEUE);
 
-            assertThat(PageTables.mappedHere(rig.file, cluster)).isTrue();
+            assertThat(PageTables.mappedHere(rig.file, cluster)).isFalse();
             assertThat(bytesAt(rig, cluster)).containsOnly((byte) 2);
+        }
+    }
+
+    @Test
+    void aWriteBackOverwriteOfAPendingClusterIsPwrittenToo() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
+            rig.planner.write(0, CLUSTER, filled(arena, 1), 0, Request.QUEUE); // new, not yet committed
+            long cluster = rig.map.lookup(0);
+            unmapAfterALookup(rig, cluster);
+
+            rig.planner.write(0, CLUSTER, filled(arena, 2), 0, Request.QUEUE); // in place, planned under no lock
+
+            assertThat(rig.map.lookup(0)).as("the same cluster").isEqualTo(cluster);
+            assertThat(PageTables.mappedHere(rig.file, cluster)).isFalse();
+            assertThat(bytesAt(rig, cluster)).containsOnly((byte) 2);
+        }
+    }
+
+    @Test
+    void inOneWriteBackWriteTheNewClusterIsStoredThroughTheMappingAndTheExistingOnePwritten() throws Exception {
+        try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
+            rig.writeCluster(1, (byte) 1);
+            rig.pipeline.requestSync();
+            rig.runUntilIdle();
+            long existing = rig.map.lookup(CLUSTER);
+            unmapAfterALookup(rig, existing);
+
+            // Cluster 0 needs a new cluster, so the whole write is planned under the plan lock.
+            MemorySegment two = arena.allocate(2L * CLUSTER).fill((byte) 4);
+            rig.planner.write(0, 2L * CLUSTER, two, 0, Request.QUEUE);
+
+            long fresh = rig.map.lookup(0);
+            assertThat(PageTables.mappedHere(rig.file, fresh)).as("the new cluster's data").isTrue();
+            assertThat(PageTables.mappedHere(rig.file, existing)).as("the existing cluster's data").isFalse();
+            assertThat(bytesAt(rig, fresh)).containsOnly((byte) 4);
+            assertThat(bytesAt(rig, existing)).containsOnly((byte) 4);
         }
     }
 

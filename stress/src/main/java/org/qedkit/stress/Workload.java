@@ -21,9 +21,10 @@ final class Workload {
     /**
      * Whether a write at guest {@code offset} hands the engine its bytes in native memory (as
      * the NBD server and {@code qed bench} do) rather than a heap array: half the 4 KiB
-     * blocks each way, so that one image gets both. A durable write puts native bytes in
-     * with {@code pwrite} straight from them, heap bytes through a native buffer, in pieces
-     * (WritePlanner, "Durable data through the page cache"); the campaigns must see both.
+     * blocks each way, so that one image gets both. A durable write or an overwrite puts
+     * native bytes in with {@code pwrite} straight from them, heap bytes through a native
+     * buffer, in pieces (WritePlanner, "Data through the page cache"); the campaigns must
+     * see both.
      */
     static boolean fromNativeMemory(long offset) {
         return ((offset >>> 12) & 1) == 0;
