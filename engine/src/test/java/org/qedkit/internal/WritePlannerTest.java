@@ -48,6 +48,16 @@ class WritePlannerTest {
         assertThat(PageTables.mappedHere(rig.file, fileOffset)).as("unmapped before the write").isFalse();
     }
 
+    /** Writes guest cluster {@code index} and commits it, then unmaps its data; returns the data cluster's offset. */
+    private static long committedAndUnmapped(PipelineRig rig, int index) throws IOException {
+        rig.writeCluster(index, (byte) 1);
+        rig.pipeline.requestSync();
+        rig.runUntilIdle();
+        long cluster = rig.map.lookup((long) index * CLUSTER);
+        unmapAfterALookup(rig, cluster);
+        return cluster;
+    }
+
     @Test
     void aDurableWriteFromNativeMemoryLeavesItsDataUnmappedAndReadersSeeIt() throws Exception {
         try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
@@ -68,11 +78,7 @@ class WritePlannerTest {
     @Test
     void aWriteBackOverwriteIsPwrittenTooAndReadersSeeIt() throws Exception {
         try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
-            rig.writeCluster(0, (byte) 1);
-            rig.pipeline.requestSync();
-            rig.runUntilIdle();
-            long cluster = rig.map.lookup(0);
-            unmapAfterALookup(rig, cluster);
+            long cluster = committedAndUnmapped(rig, 0);
 
             rig.planner.write(0, CLUSTER, filled(arena, 2), 0, Request.QUEUE);
 
@@ -99,11 +105,7 @@ class WritePlannerTest {
     @Test
     void inOneWriteBackWriteTheNewClusterIsStoredThroughTheMappingAndTheExistingOnePwritten() throws Exception {
         try (PipelineRig rig = new PipelineRig(dir, Duration.ofDays(1), 1000); Arena arena = Arena.ofConfined()) {
-            rig.writeCluster(1, (byte) 1);
-            rig.pipeline.requestSync();
-            rig.runUntilIdle();
-            long existing = rig.map.lookup(CLUSTER);
-            unmapAfterALookup(rig, existing);
+            long existing = committedAndUnmapped(rig, 1);
 
             // Cluster 0 needs a new cluster, so the whole write is planned under the plan lock.
             MemorySegment two = arena.allocate(2L * CLUSTER).fill((byte) 4);
