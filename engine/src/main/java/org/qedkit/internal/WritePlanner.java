@@ -44,10 +44,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * The bytes of an overwrite (a piece whose cluster exists), and of every piece of a write
  * that asks for a sync (write-through, FUA), go into the file with {@code pwrite}
  * ({@link MappedImageFile#pwrite}; from the heap, through a native buffer); only the bytes
- * of a write-back write into a new cluster are stored through the mapping. Both land in
- * the same page cache, so readers through the mapping see them either way, and the sync
- * that makes them durable is the same. What differs is what that sync writes and what it
- * must do first:
+ * of a write-back write into a new cluster, and of any write into a new cluster over a
+ * backing file (whose copy of the backing data has gone through the mapping already), are
+ * stored through the mapping. Both land in the same page cache, so readers through the
+ * mapping see them either way, and the sync that makes them durable is the same. What
+ * differs is what that sync writes and what it must do first:
  * <ul>
  *   <li>A store through a mapping marks dirty the whole folio it lands in, and the page
  *       cache holds a file that was written with {@code write} or read ahead (by QEMU, by
@@ -290,9 +291,11 @@ public final class WritePlanner {
                                    boolean overBacking, boolean durable) throws IOException {
         long inCluster = geometry.inCluster(pos);
         if (overBacking) {
-            // The rest of the cluster is what the backing file holds there.
+            // The rest of the cluster is what the backing file holds there. That copy went
+            // through the mapping and dirtied every page of the cluster, so the piece goes
+            // the same way: a pwrite would be one more system call and save nothing.
             fillFromBacking(pos - inCluster, cluster);
-            store(src, srcOffset, cluster + inCluster, n, durable);
+            store(src, srcOffset, cluster + inCluster, n, false);
             allocator.firstStoreLanded(0, geometry.clusterSize());
             return true;
         }
